@@ -1,0 +1,59 @@
+/* bk_internal.h — what the kernel files share: architecture switches, target regions, and the
+ * declarations of every variant (the dispatch tables in dispatch.c are built from them). */
+#ifndef BK_INTERNAL_H
+#define BK_INTERNAL_H
+
+#include "bitkernels.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define BK_X86 1
+#include <immintrin.h>
+#else
+#define BK_X86 0
+#endif
+
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define BK_AARCH64 1
+#include <arm_neon.h>
+#else
+#define BK_AARCH64 0
+#endif
+
+#define BK_INLINE static inline __attribute__((always_inline))
+
+/* Target regions: every function between a BK_TARGET_* and BK_UNTARGET is compiled for that ISA,
+ * so one binary holds all variants and the dispatcher decides at run time which may run. */
+// clang-format off
+#define BK_TARGET_POPCNT _Pragma("clang attribute push(__attribute__((target(\"popcnt\"))), apply_to = function)")
+#define BK_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,bmi2,popcnt,fma\"))), apply_to = function)")
+#define BK_TARGET_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,bmi2,popcnt,fma\"))), apply_to = function)")
+// clang-format on
+#define BK_UNTARGET _Pragma("clang attribute pop")
+
+/* The variants. One signature per kernel, so a table can hold them. */
+#define BK_DECLARE_VARIANTS(isa)                                                                   \
+    uint64_t bk_popcount_##isa(const uint64_t *words, size_t word_count);                          \
+    bk_pair_counts bk_pair_counts_##isa(const uint64_t *a, const uint64_t *b, size_t word_count);  \
+    void bk_and_counts_##isa(const uint64_t *query, const uint64_t *rows, size_t stride_words,     \
+                             size_t word_count, size_t row_count, uint32_t *out);                  \
+    void bk_row_popcounts_##isa(const uint64_t *rows, size_t stride_words, size_t word_count,      \
+                                size_t row_count, uint32_t *out);                                  \
+    void bk_masked_flip_##isa(uint64_t *cur, const uint64_t *target, const uint64_t *mask,         \
+                              size_t word_count);                                                  \
+    void bk_random_bits_##isa(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold);
+
+BK_DECLARE_VARIANTS(scalar)
+#if BK_X86
+BK_DECLARE_VARIANTS(avx2)
+BK_DECLARE_VARIANTS(avx512)
+#endif
+#if BK_AARCH64
+BK_DECLARE_VARIANTS(neon)
+#endif
+
+/* The scalar reference compiled with the POPCNT instruction: the "plain POPCNT loop" baseline
+ * that benchmarks compare against (the portable scalar reference cannot assume POPCNT). */
+uint64_t bk_popcount_popcnt_loop(const uint64_t *words, size_t word_count);
+bk_pair_counts bk_pair_counts_popcnt_loop(const uint64_t *a, const uint64_t *b, size_t word_count);
+
+#endif

@@ -1,0 +1,125 @@
+/* machine.c — machine facts the tools report next to kernel timings: read bandwidth, the core
+ * clock, the OpenMP team size and the hwloc topology. */
+#include "bk_internal.h"
+#include "bk_omp.h"
+
+#include <hwloc.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- read bandwidth ------------------------------------------------------------------------- */
+
+static uint64_t read_sum_scalar(const uint64_t *words, size_t word_count) {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= word_count; i += 4) {
+        s0 += words[i];
+        s1 += words[i + 1];
+        s2 += words[i + 2];
+        s3 += words[i + 3];
+    }
+    for (; i < word_count; i++) s0 += words[i];
+    return s0 + s1 + s2 + s3;
+}
+
+#if BK_X86
+BK_TARGET_AVX2
+/* Four independent accumulators keep two loads per cycle in flight: the cheapest possible work
+ * per byte, so its rate is the memory system's, not the core's. */
+static uint64_t read_sum_avx2(const uint64_t *words, size_t word_count) {
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 16 <= word_count; i += 16) {
+        s0 = _mm256_add_epi64(s0, _mm256_loadu_si256((const __m256i *)(words + i)));
+        s1 = _mm256_add_epi64(s1, _mm256_loadu_si256((const __m256i *)(words + i + 4)));
+        s2 = _mm256_add_epi64(s2, _mm256_loadu_si256((const __m256i *)(words + i + 8)));
+        s3 = _mm256_add_epi64(s3, _mm256_loadu_si256((const __m256i *)(words + i + 12)));
+    }
+    __m256i s = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    return (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1) +
+           read_sum_scalar(words + i, word_count - i);
+}
+BK_UNTARGET
+#endif
+
+uint64_t bk_read_sum(const uint64_t *words, size_t word_count) {
+#if BK_X86
+    if (bk_isa_supported(BK_ISA_AVX2)) return read_sum_avx2(words, word_count);
+#endif
+    return read_sum_scalar(words, word_count);
+}
+
+/* ---- clock ---------------------------------------------------------------------------------- */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* 1000 dependent additions: each waits one cycle for the previous result on every current core. */
+static void add_chain(uint64_t iterations) {
+#if BK_X86 || BK_AARCH64
+    uint64_t x = 0;
+    for (uint64_t i = 0; i < iterations; i++) {
+#if BK_X86
+        __asm__ volatile(".rept 1000\n\taddq $1, %0\n\t.endr" : "+r"(x));
+#else
+        __asm__ volatile(".rept 1000\n\tadd %0, %0, #1\n\t.endr" : "+r"(x));
+#endif
+    }
+#else
+    (void)iterations;
+#endif
+}
+
+double bk_measure_clock_hz(double seconds) {
+#if BK_X86 || BK_AARCH64
+    add_chain(2000); /* wake the core up to its running clock */
+    const uint64_t iterations = 10000;
+    double best = 0;
+    const double deadline = now_seconds() + (seconds > 0 ? seconds : 0.05);
+    do {
+        const double t0 = now_seconds();
+        add_chain(iterations);
+        const double hz = (double)iterations * 1000.0 / (now_seconds() - t0);
+        if (hz > best) best = hz;
+    } while (now_seconds() < deadline);
+    return best;
+#else
+    (void)seconds;
+    return 0;
+#endif
+}
+
+int bk_omp_max_threads(void) { return omp_get_max_threads(); }
+
+/* ---- topology ------------------------------------------------------------------------------- */
+
+static uint64_t first_cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {
+    hwloc_obj_t obj = hwloc_get_next_obj_by_type(topo, type, NULL);
+    return obj && obj->attr ? obj->attr->cache.size : 0;
+}
+
+bool bk_topology_summarize(bk_topology_summary *out) {
+    memset(out, 0, sizeof *out);
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0) return false;
+    if (hwloc_topology_load(topo) != 0) {
+        hwloc_topology_destroy(topo);
+        return false;
+    }
+    out->packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
+    out->numa_nodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+    out->l3_caches = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_L3CACHE);
+    out->cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+    out->pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+    out->l1d_bytes = first_cache_size(topo, HWLOC_OBJ_L1CACHE);
+    out->l2_bytes = first_cache_size(topo, HWLOC_OBJ_L2CACHE);
+    out->l3_bytes = first_cache_size(topo, HWLOC_OBJ_L3CACHE);
+    hwloc_obj_t root = hwloc_get_root_obj(topo);
+    out->total_memory_bytes = root ? root->total_memory : 0;
+    hwloc_topology_destroy(topo);
+    return true;
+}

@@ -1,0 +1,281 @@
+/* score.c — one-vs-many and many-vs-many scoring on top of the per-row counts (row_counts.c).
+ *
+ * Rows are processed in blocks of BLOCK_ROWS: the ISA variant fills |q AND r| (and popcount(r)
+ * when the caller keeps no row popcounts) for a block, then every score follows from three
+ * integers: a = |q AND r|, x = |q| + |r| − 2a, o = |q| + |r| − a. Winners and top-k compare those
+ * integers exactly (Jaccard a/o by cross-multiplication), so all variants choose the same rows
+ * and no score array is materialized when only the best rows are wanted. */
+#include "bk_internal.h"
+#include "bk_omp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { BLOCK_ROWS = 256 };
+
+/* A candidate row, ordered by `better`. */
+typedef struct candidate {
+    int64_t row;
+    uint32_t shared, row_pop;
+} candidate;
+
+static inline uint64_t jaccard_num(const candidate *c) { return c->shared; }
+
+static float score_of(bk_score_kind kind, uint32_t qpop, uint32_t shared, uint32_t row_pop) {
+    const int64_t a = shared, x = (int64_t)qpop + row_pop - 2 * a, o = (int64_t)qpop + row_pop - a;
+    switch (kind) {
+    case BK_SCORE_SHARED: return (float)a;
+    case BK_SCORE_DIFFERING: return (float)x;
+    case BK_SCORE_SHARED_MINUS_DIFFERING: return (float)(a - x);
+    case BK_SCORE_JACCARD: return o == 0 ? 1.0f : (float)a / (float)o;
+    }
+    return 0;
+}
+
+/* Is c strictly better than b? Ties are not better, so the earlier (lower) row stays. */
+BK_INLINE bool better(bk_score_kind kind, uint32_t qpop, const candidate *c, const candidate *b) {
+    if (b->row < 0) return c->row >= 0;
+    if (c->row < 0) return false;
+    switch (kind) {
+    case BK_SCORE_SHARED: return c->shared > b->shared;
+    case BK_SCORE_DIFFERING: /* minimize |q| + |r| − 2a */
+        return (int64_t)c->row_pop - 2 * (int64_t)c->shared < (int64_t)b->row_pop - 2 * (int64_t)b->shared;
+    case BK_SCORE_SHARED_MINUS_DIFFERING: /* maximize 3a − |r| (|q| is common) */
+        return 3 * (int64_t)c->shared - c->row_pop > 3 * (int64_t)b->shared - b->row_pop;
+    case BK_SCORE_JACCARD: {
+        uint64_t co = (uint64_t)qpop + c->row_pop - c->shared, bo = (uint64_t)qpop + b->row_pop - b->shared;
+        uint64_t ca = jaccard_num(c), ba = jaccard_num(b);
+        if (co == 0) ca = co = 1; /* two empty vectors: Jaccard 1 */
+        if (bo == 0) ba = bo = 1;
+        return ca * bo > ba * co;
+    }
+    }
+    return false;
+}
+
+static bk_match match_of(bk_score_kind kind, uint32_t qpop, const candidate *c) {
+    bk_match m = {-1, 0, 0, 0};
+    if (c->row < 0) return m;
+    m.row = c->row;
+    m.score = score_of(kind, qpop, c->shared, c->row_pop);
+    m.shared = c->shared;
+    m.differing = qpop + c->row_pop - 2 * c->shared;
+    return m;
+}
+
+/* Counts for rows [begin, begin + n): shared into and_out, popcounts into *pops (the caller's
+ * array when it keeps one, else computed into pop_buf). */
+static void block_counts(const bk_kernels *k, const uint64_t *query, const bk_rows *rows,
+                         size_t begin, size_t n, uint32_t *and_out, uint32_t *pop_buf,
+                         const uint32_t **pops) {
+    const uint64_t *first = rows->words + begin * rows->stride_words;
+    k->and_counts(query, first, rows->stride_words, rows->word_count, n, and_out);
+    if (rows->row_popcounts) {
+        *pops = rows->row_popcounts + begin;
+    } else {
+        k->row_popcounts(first, rows->stride_words, rows->word_count, n, pop_buf);
+        *pops = pop_buf;
+    }
+}
+
+/* The best of a block's rows merged into *best; `kind` is a constant at each call site so the
+ * comparison is specialized per score. */
+BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
+                              const uint32_t *pops, size_t n, size_t first_row, candidate *best) {
+    for (size_t i = 0; i < n; i++) {
+        const candidate c = {(int64_t)(first_row + i), shared[i], pops[i]};
+        if (better(kind, qpop, &c, best)) *best = c;
+    }
+}
+
+static void consider(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
+                     const uint32_t *pops, size_t n, size_t first_row, candidate *best) {
+    switch (kind) {
+    case BK_SCORE_SHARED: consider_block(BK_SCORE_SHARED, qpop, shared, pops, n, first_row, best); break;
+    case BK_SCORE_DIFFERING: consider_block(BK_SCORE_DIFFERING, qpop, shared, pops, n, first_row, best); break;
+    case BK_SCORE_SHARED_MINUS_DIFFERING:
+        consider_block(BK_SCORE_SHARED_MINUS_DIFFERING, qpop, shared, pops, n, first_row, best);
+        break;
+    case BK_SCORE_JACCARD: consider_block(BK_SCORE_JACCARD, qpop, shared, pops, n, first_row, best); break;
+    }
+}
+
+static candidate winner_range(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
+                              uint32_t qpop, const bk_rows *rows, size_t begin, size_t end) {
+    uint32_t shared[BLOCK_ROWS], pop_buf[BLOCK_ROWS];
+    candidate best = {-1, 0, 0};
+    for (size_t b = begin; b < end; b += BLOCK_ROWS) {
+        const size_t n = end - b < BLOCK_ROWS ? end - b : BLOCK_ROWS;
+        const uint32_t *pops;
+        block_counts(k, query, rows, b, n, shared, pop_buf, &pops);
+        consider(kind, qpop, shared, pops, n, b, &best);
+    }
+    return best;
+}
+
+/* The team for `rows` rows: one thread below BK_PAR_MIN_ROWS. */
+static int team_for(size_t work_rows, int threads) {
+    const int team = bk_team_size(threads);
+    return work_rows < BK_PAR_MIN_ROWS || team < 1 ? 1 : team;
+}
+
+/* Thread t's contiguous share [begin, end) of n items among `team`. */
+static void share_of(size_t n, int t, int team, size_t *begin, size_t *end) {
+    *begin = n * (size_t)t / (size_t)team;
+    *end = n * (size_t)(t + 1) / (size_t)team;
+}
+
+static uint32_t query_popcount(const bk_kernels *k, const uint64_t *query, size_t word_count) {
+    return (uint32_t)k->popcount(query, word_count);
+}
+
+bk_match bk_score_winner(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
+                         const bk_rows *rows, int threads) {
+    const uint32_t qpop = query_popcount(k, query, rows->word_count);
+    const int team = team_for(rows->row_count, threads);
+    if (team == 1) {
+        const candidate best = winner_range(k, kind, query, qpop, rows, 0, rows->row_count);
+        return match_of(kind, qpop, &best);
+    }
+    candidate *partial = malloc(sizeof(candidate) * (size_t)team);
+    for (int t = 0; t < team; t++) partial[t].row = -1;
+    int used = team;
+#pragma omp parallel num_threads(team)
+    {
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
+        size_t begin, end;
+        share_of(rows->row_count, t, n, &begin, &end);
+        partial[t] = winner_range(k, kind, query, qpop, rows, begin, end);
+        if (t == 0) used = n;
+    }
+    candidate best = {-1, 0, 0};
+    for (int t = 0; t < used; t++) /* in row order, so ties keep the lowest row */
+        if (better(kind, qpop, &partial[t], &best)) best = partial[t];
+    free(partial);
+    return match_of(kind, qpop, &best);
+}
+
+void bk_score_rows(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
+                   const bk_rows *rows, float *scores, int threads) {
+    const uint32_t qpop = query_popcount(k, query, rows->word_count);
+    const size_t blocks = (rows->row_count + BLOCK_ROWS - 1) / BLOCK_ROWS;
+    const int team = team_for(rows->row_count, threads);
+#pragma omp parallel for schedule(static) num_threads(team) if (team > 1)
+    for (size_t blk = 0; blk < blocks; blk++) {
+        uint32_t shared[BLOCK_ROWS], pop_buf[BLOCK_ROWS];
+        const size_t b = blk * BLOCK_ROWS;
+        const size_t n = rows->row_count - b < BLOCK_ROWS ? rows->row_count - b : BLOCK_ROWS;
+        const uint32_t *pops;
+        block_counts(k, query, rows, b, n, shared, pop_buf, &pops);
+        for (size_t i = 0; i < n; i++) scores[b + i] = score_of(kind, qpop, shared[i], pops[i]);
+    }
+}
+
+/* Top-k keeps a best-first array of at most `top` candidates; a row enters by insertion, which
+ * costs O(top) only when the row beats the current last entry. */
+static void top_insert(bk_score_kind kind, uint32_t qpop, candidate *list, size_t *len, size_t top,
+                       const candidate *c) {
+    if (*len == top && !better(kind, qpop, c, &list[top - 1])) return;
+    size_t pos = *len < top ? (*len)++ : top - 1;
+    while (pos > 0 && better(kind, qpop, c, &list[pos - 1])) {
+        list[pos] = list[pos - 1];
+        pos--;
+    }
+    list[pos] = *c;
+}
+
+static size_t top_range(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
+                        uint32_t qpop, const bk_rows *rows, size_t begin, size_t end, size_t top,
+                        candidate *list) {
+    uint32_t shared[BLOCK_ROWS], pop_buf[BLOCK_ROWS];
+    size_t len = 0;
+    for (size_t b = begin; b < end; b += BLOCK_ROWS) {
+        const size_t n = end - b < BLOCK_ROWS ? end - b : BLOCK_ROWS;
+        const uint32_t *pops;
+        block_counts(k, query, rows, b, n, shared, pop_buf, &pops);
+        for (size_t i = 0; i < n; i++) {
+            const candidate c = {(int64_t)(b + i), shared[i], pops[i]};
+            top_insert(kind, qpop, list, &len, top, &c);
+        }
+    }
+    return len;
+}
+
+size_t bk_score_top(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
+                    const bk_rows *rows, size_t top, bk_match *out, int threads) {
+    if (top > rows->row_count) top = rows->row_count;
+    if (top == 0) return 0;
+    const uint32_t qpop = query_popcount(k, query, rows->word_count);
+    const int team = team_for(rows->row_count, threads);
+    candidate *lists = malloc(sizeof(candidate) * top * (size_t)team);
+    size_t *lens = calloc((size_t)team, sizeof(size_t));
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
+        size_t begin, end;
+        share_of(rows->row_count, t, n, &begin, &end);
+        lens[t] = top_range(k, kind, query, qpop, rows, begin, end, top, lists + (size_t)t * top);
+    }
+    /* Merge the per-thread lists, earlier threads first so equal scores keep the lower row. */
+    candidate *merged = malloc(sizeof(candidate) * top);
+    size_t len = 0;
+    for (int t = 0; t < team; t++)
+        for (size_t i = 0; i < lens[t]; i++)
+            top_insert(kind, qpop, merged, &len, top, &lists[(size_t)t * top + i]);
+    for (size_t i = 0; i < len; i++) out[i] = match_of(kind, qpop, &merged[i]);
+    free(merged);
+    free(lens);
+    free(lists);
+    return len;
+}
+
+/* Many-vs-many: each thread owns a contiguous range of queries and walks the rows in blocks of
+ * about 128 KiB (L2-resident on current cores), scoring all its queries against a block while it
+ * is hot; row popcounts are computed once per block, not once per query. */
+void bk_score_winners_batch(const bk_kernels *k, bk_score_kind kind, const uint64_t *queries,
+                            size_t query_stride_words, size_t query_count, const bk_rows *rows,
+                            bk_match *out, int threads) {
+    const size_t row_bytes = (rows->stride_words ? rows->stride_words : 1) * 8;
+    size_t block_rows = (128 * 1024) / row_bytes / BLOCK_ROWS * BLOCK_ROWS;
+    if (block_rows < BLOCK_ROWS) block_rows = BLOCK_ROWS;
+    const int team = team_for(query_count * (rows->row_count + 1), threads);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
+        size_t q_begin, q_end;
+        share_of(query_count, t, n, &q_begin, &q_end);
+        const size_t mine = q_end - q_begin;
+        candidate *best = malloc(sizeof(candidate) * (mine ? mine : 1));
+        uint32_t *qpops = malloc(sizeof(uint32_t) * (mine ? mine : 1));
+        uint32_t *pops_buf = rows->row_popcounts ? NULL : malloc(sizeof(uint32_t) * block_rows);
+        uint32_t shared[BLOCK_ROWS];
+        for (size_t q = 0; q < mine; q++) {
+            best[q].row = -1;
+            qpops[q] = query_popcount(k, queries + (q_begin + q) * query_stride_words, rows->word_count);
+        }
+        for (size_t rb = 0; rb < rows->row_count; rb += block_rows) {
+            const size_t rn = rows->row_count - rb < block_rows ? rows->row_count - rb : block_rows;
+            const uint32_t *pops;
+            if (rows->row_popcounts) {
+                pops = rows->row_popcounts + rb;
+            } else {
+                k->row_popcounts(rows->words + rb * rows->stride_words, rows->stride_words,
+                                 rows->word_count, rn, pops_buf);
+                pops = pops_buf;
+            }
+            for (size_t q = 0; q < mine; q++) {
+                const uint64_t *query = queries + (q_begin + q) * query_stride_words;
+                for (size_t b = 0; b < rn; b += BLOCK_ROWS) {
+                    const size_t bn = rn - b < BLOCK_ROWS ? rn - b : BLOCK_ROWS;
+                    k->and_counts(query, rows->words + (rb + b) * rows->stride_words,
+                                  rows->stride_words, rows->word_count, bn, shared);
+                    consider(kind, qpops[q], shared, pops + b, bn, rb + b, &best[q]);
+                }
+            }
+        }
+        for (size_t q = 0; q < mine; q++) out[q_begin + q] = match_of(kind, qpops[q], &best[q]);
+        free(pops_buf);
+        free(qpops);
+        free(best);
+    }
+}

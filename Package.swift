@@ -1,0 +1,38 @@
+// swift-tools-version: 6.2
+// 6.2+ so that packages depending on BitKernels by version accept the unsafeFlags below.
+import PackageDescription
+
+let package = Package(
+    name: "BitKernels",
+    products: [
+        .library(name: "BitKernels", targets: ["BitKernels"]),
+        .executable(name: "bitkernels", targets: ["BitKernelsCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
+            providers: [.apt(["libhwloc-dev"])]),
+        // The kernels: sources in CKernels/, the public C header in include/.
+        // OpenMP comes from the compiler flag plus Debian's libomp (libomp-dev); we declare the few
+        // omp_* functions we call ourselves (CKernels/bk_omp.h), so no omp.h include path is needed.
+        .target(
+            name: "CBitKernels", dependencies: ["CHwloc"], path: ".", sources: ["CKernels"],
+            publicHeadersPath: "include",
+            cSettings: [
+                .unsafeFlags(["-fopenmp", "-O3", "-std=gnu11"]),
+                .define("NDEBUG", .when(configuration: .release)),
+            ],
+            linkerSettings: [.linkedLibrary("omp5")]),
+        .target(name: "BitKernels", dependencies: ["CBitKernels"]),
+        .executableTarget(
+            name: "BitKernelsCLI",
+            dependencies: [
+                "BitKernels", "CBitKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "CBitKernels"]),
+    ]
+)

@@ -1,0 +1,2 @@
+import BitKernels
+print("hi")

@@ -1,0 +1,4 @@
+#ifndef BK_CHWLOC_SHIM_H
+#define BK_CHWLOC_SHIM_H
+#include <hwloc.h>
+#endif

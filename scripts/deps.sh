@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Makes sure the C libraries BitKernels links are installed: libomp-dev (LLVM's OpenMP runtime)
+# and libhwloc-dev (topology and thread binding). Installs them with apt-get when run as root;
+# otherwise prints the exact command and fails.
+set -euo pipefail
+
+missing=()
+for pkg in libomp-dev libhwloc-dev pkg-config; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "BitKernels needs ${missing[*]} (OpenMP runtime and hwloc); install them with your package manager." >&2
+    exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "BitKernels needs: ${missing[*]}. Install them with:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "==> installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq "${missing[@]}" >&2
