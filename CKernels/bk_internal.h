@@ -51,9 +51,4 @@ BK_DECLARE_VARIANTS(avx512)
 BK_DECLARE_VARIANTS(neon)
 #endif
 
-/* The scalar reference compiled with the POPCNT instruction: the "plain POPCNT loop" baseline
- * that benchmarks compare against (the portable scalar reference cannot assume POPCNT). */
-uint64_t bk_popcount_popcnt_loop(const uint64_t *words, size_t word_count);
-bk_pair_counts bk_pair_counts_popcnt_loop(const uint64_t *a, const uint64_t *b, size_t word_count);
-
 #endif

@@ -50,6 +50,18 @@ uint64_t bk_read_sum(const uint64_t *words, size_t word_count) {
     return read_sum_scalar(words, word_count);
 }
 
+uint64_t bk_read_sum_parallel(const uint64_t *words, size_t word_count, int threads) {
+    const int team = bk_team_size(threads);
+    uint64_t total = 0;
+#pragma omp parallel num_threads(team) reduction(+ : total)
+    {
+        const size_t t = (size_t)omp_get_thread_num(), n = (size_t)omp_get_num_threads();
+        const size_t begin = word_count * t / n, end = word_count * (t + 1) / n;
+        total += bk_read_sum(words + begin, end - begin);
+    }
+    return total;
+}
+
 /* ---- clock ---------------------------------------------------------------------------------- */
 
 static double now_seconds(void) {

@@ -199,6 +199,14 @@ void bk_score_winners_batch(const bk_kernels *k, bk_score_kind kind, const uint6
 /* Sums a buffer as fast as the CPU can read it: the read-bandwidth yardstick of the benchmarks. */
 uint64_t bk_read_sum(const uint64_t *words, size_t word_count);
 
+/* bk_read_sum over `threads` OpenMP threads, each summing a contiguous share (0 = default team). */
+uint64_t bk_read_sum_parallel(const uint64_t *words, size_t word_count, int threads);
+
+/* The scalar reference loops compiled with the POPCNT instruction: the "plain POPCNT loop" that
+ * benchmarks compare against, since the portable scalar reference cannot assume POPCNT. */
+uint64_t bk_popcount_popcnt_loop(const uint64_t *words, size_t word_count);
+bk_pair_counts bk_pair_counts_popcnt_loop(const uint64_t *a, const uint64_t *b, size_t word_count);
+
 /* The core clock in Hz measured by a chain of dependent additions (one per cycle) over
  * about `seconds` seconds. */
 double bk_measure_clock_hz(double seconds);

@@ -1,0 +1,33 @@
+import CBitKernels
+
+/// Facts about the machine that tools report beside kernel timings.
+///
+/// ```swift
+/// let t = Machine.topology
+/// print(t?.cores ?? 0, Machine.openMPThreads)
+/// ```
+public enum Machine {
+    /// The hwloc topology summary.
+    public struct Topology: Sendable, Codable, Equatable {
+        public var packages, numaNodes, l3Caches, cores, processingUnits: Int
+        /// Size of one cache of each level, in bytes (0 when unknown).
+        public var l1dBytes, l2Bytes, l3Bytes: Int
+        public var memoryBytes: Int
+    }
+
+    /// The machine's topology through hwloc, or nil when hwloc cannot load it.
+    public static var topology: Topology? {
+        var s = bk_topology_summary()
+        guard bk_topology_summarize(&s) else { return nil }
+        return Topology(
+            packages: Int(s.packages), numaNodes: Int(s.numa_nodes), l3Caches: Int(s.l3_caches),
+            cores: Int(s.cores), processingUnits: Int(s.pus), l1dBytes: Int(s.l1d_bytes),
+            l2Bytes: Int(s.l2_bytes), l3Bytes: Int(s.l3_bytes), memoryBytes: Int(s.total_memory_bytes))
+    }
+
+    /// OpenMP's default team size (OMP_NUM_THREADS or the number of processing units).
+    public static var openMPThreads: Int { Int(bk_omp_max_threads()) }
+
+    /// The core clock in Hz, measured by a chain of dependent additions for about `seconds`.
+    public static func measureClockHz(seconds: Double = 0.05) -> Double { bk_measure_clock_hz(seconds) }
+}
