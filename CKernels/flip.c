@@ -13,7 +13,6 @@
  * Words are produced in groups of four; a final partial group still advances all four streams. */
 #include "bk_simd.h"
 
-#include <math.h>
 
 /* ---- masked flip ---------------------------------------------------------------------------- */
 
@@ -246,7 +245,7 @@ void bk_rng_seed(bk_rng *rng, uint64_t seed) {
 uint32_t bk_density_threshold(double p) {
     if (!(p > 0)) return 0; /* also NaN */
     if (p >= 1) return 65536;
-    return (uint32_t)lround(p * 65536.0);
+    return (uint32_t)(p * 65536.0 + 0.5); /* round half up; p < 1 here so no overflow */
 }
 
 void bk_random_mask(const bk_kernels *k, bk_rng *rng, uint64_t *out, size_t width,

@@ -75,7 +75,7 @@ struct Bench: ParsableCommand {
         if isa == "all" { return try ISA.supported.map { try Kernels.variant($0) } }
         do {
             return try isa.split(separator: ",").map { name throws(BitKernelsError) in try Kernels.variant(named: String(name)) }
-        } catch let error as BitKernelsError { throw ValidationError(error.description) }
+        } catch { throw ValidationError(error.description) }
     }
 
     /// Buffer sizes per level: half of one cache of that level, so the data stays resident, and
