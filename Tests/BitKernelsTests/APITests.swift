@@ -149,3 +149,25 @@ import Testing
         #expect(!cpu.has("no-such-feature"))
     }
 }
+
+@Suite struct ReadmeExampleTests {
+    /// The README's Swift example, with the values its comments state.
+    @Test func readmeExampleHoldsAsDocumented() {
+        var a = BitVector(width: 784, setBits: [1, 2, 3, 400])
+        let b = BitVector(width: 784, setBits: [2, 3, 4])
+        #expect(a.sharedBits(with: b) == 2)
+        #expect(a.differingBits(from: b) == 3)
+        #expect(a.jaccard(with: b) == 0.4)
+        let mask = BitMask.random(width: 784, density: 0.1, seed: 42)
+        let before = a
+        a.flip(toward: b, where: mask)
+        #expect(a == before.flipped(toward: b, where: mask))
+        var neurons = BitMatrix(width: 784)
+        neurons.append(a)
+        neurons.append(b)
+        let best = neurons.winner(for: b, score: .jaccard)
+        #expect(best?.row == 1 && best?.score == 1)
+        #expect(neurons.top(2, for: b, score: .differing).map(\.row) == [1, 0])
+        #expect(neurons.winners(for: neurons, score: .jaccard, threads: 2).map { $0?.row } == [0, 1])
+    }
+}
