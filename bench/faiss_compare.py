@@ -145,6 +145,12 @@ def cross_check(case, rows, queries, fa, bk):
     return None
 
 
+def us(seconds):
+    """Microseconds with at least three significant digits, for µs and ns columns alike."""
+    x = seconds * 1e6
+    return f"{x:.1f}" if x >= 10 else f"{x:.2f}" if x >= 1 else f"{x:.3f}"
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -203,9 +209,9 @@ def main():
         fb, bb = (r[side]["batchSeconds"]["median"] / args.batch for side in ("faiss", "bitkernels"))
         r["ratios"] = {"single": fs / bs, "batch": fb / bb}
         n = r["rows"]
-        print(f"{r['width']:>5} × {n:>8,} | {fs * 1e6:>8.1f} {bs * 1e6:>8.1f} {fs / bs:>7.2f}× "
-              f"| {fs * 1e9 / n:>7.2f} {bs * 1e9 / n:>7.2f} "
-              f"| {fb * 1e6:>8.1f} {bb * 1e6:>8.1f} {fb / bb:>7.2f}× | {fb * 1e9 / n:>7.2f} {bb * 1e9 / n:>7.2f}")
+        print(f"{r['width']:>5} × {n:>8,} | {us(fs):>8} {us(bs):>8} {fs / bs:>7.2f}× "
+              f"| {us(fs * 1e3 / n):>7} {us(bs * 1e3 / n):>7} "
+              f"| {us(fb):>8} {us(bb):>8} {fb / bb:>7.2f}× | {us(fb * 1e3 / n):>7} {us(bb * 1e3 / n):>7}")
     print("\nratio = FAISS time / bitkernels time (above 1: bitkernels is faster); FAISS times include "
           "its Python call overhead.")
 
