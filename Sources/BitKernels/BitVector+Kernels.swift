@@ -17,6 +17,8 @@ public struct PairCounts: Sendable, Equatable {
     /// shared / union, the density-fair similarity; 1 when both vectors are empty.
     public var jaccard: Double { union == 0 ? 1 : Double(shared) / Double(union) }
 
+    /// Counts as given, e.g. for comparing with a kernel's result:
+    /// `PairCounts(shared: 1, differing: 2, union: 3)`.
     public init(shared: Int, differing: Int, union: Int) {
         self.shared = shared
         self.differing = differing

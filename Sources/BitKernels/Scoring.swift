@@ -40,6 +40,7 @@ public struct Match: Sendable, Equatable {
     /// |query XOR row|.
     public let differing: Int
 
+    /// A match as given: `Match(row: 3, score: 0.5, shared: 2, differing: 2)`.
     public init(row: Int, score: Float, shared: Int, differing: Int) {
         self.row = row
         self.score = score
