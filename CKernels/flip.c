@@ -90,8 +90,8 @@ BK_INLINE __m256i rotl_avx2(__m256i x, int k) {
 }
 
 /* The four streams live in the four 64-bit lanes; ×5 and ×9 are shift-and-add (AVX2 has no
- * 64-bit multiply). */
-void bk_random_bits_avx2(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold) {
+ * 64-bit multiply). Inlined into the AVX-512 variant too, where the compiler can use VPROLQ. */
+BK_INLINE void random_bits_ymm(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold) {
     if (random_bits_constant(out, word_count, threshold)) return;
     __m256i s0 = _mm256_loadu_si256((const __m256i *)rng->s[0]);
     __m256i s1 = _mm256_loadu_si256((const __m256i *)rng->s[1]);
@@ -124,6 +124,10 @@ void bk_random_bits_avx2(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t
     _mm256_storeu_si256((__m256i *)rng->s[2], s2);
     _mm256_storeu_si256((__m256i *)rng->s[3], s3);
 }
+
+void bk_random_bits_avx2(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold) {
+    random_bits_ymm(rng, out, word_count, threshold);
+}
 BK_UNTARGET
 
 BK_TARGET_AVX512
@@ -140,36 +144,9 @@ void bk_masked_flip_avx512(uint64_t *cur, const uint64_t *target, const uint64_t
     }
 }
 
-/* The AVX2 structure (four streams in 256-bit lanes), with AVX-512VL's native 64-bit rotate. */
+/* The AVX2 body (four streams in 256-bit lanes) compiled for AVX-512VL. */
 void bk_random_bits_avx512(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold) {
-    if (random_bits_constant(out, word_count, threshold)) return;
-    __m256i s0 = _mm256_loadu_si256((const __m256i *)rng->s[0]);
-    __m256i s1 = _mm256_loadu_si256((const __m256i *)rng->s[1]);
-    __m256i s2 = _mm256_loadu_si256((const __m256i *)rng->s[2]);
-    __m256i s3 = _mm256_loadu_si256((const __m256i *)rng->s[3]);
-    const int start = first_digit(threshold);
-    for (size_t base = 0; base < word_count; base += 4) {
-        __m256i x = _mm256_setzero_si256();
-        for (int digit = start; digit < 16; digit++) {
-            const __m256i times5 = _mm256_add_epi64(_mm256_slli_epi64(s1, 2), s1);
-            const __m256i rot = _mm256_rol_epi64(times5, 7);
-            const __m256i r = _mm256_add_epi64(_mm256_slli_epi64(rot, 3), rot);
-            const __m256i t = _mm256_slli_epi64(s1, 17);
-            s2 = _mm256_xor_si256(s2, s0);
-            s3 = _mm256_xor_si256(s3, s1);
-            s1 = _mm256_xor_si256(s1, s2);
-            s0 = _mm256_xor_si256(s0, s3);
-            s2 = _mm256_xor_si256(s2, t);
-            s3 = _mm256_rol_epi64(s3, 45);
-            x = ((threshold >> digit) & 1) ? _mm256_or_si256(x, r) : _mm256_and_si256(x, r);
-        }
-        const size_t n = word_count - base < 4 ? word_count - base : 4;
-        _mm256_mask_storeu_epi64(out + base, (__mmask8)((1u << n) - 1), x);
-    }
-    _mm256_storeu_si256((__m256i *)rng->s[0], s0);
-    _mm256_storeu_si256((__m256i *)rng->s[1], s1);
-    _mm256_storeu_si256((__m256i *)rng->s[2], s2);
-    _mm256_storeu_si256((__m256i *)rng->s[3], s3);
+    random_bits_ymm(rng, out, word_count, threshold);
 }
 BK_UNTARGET
 #endif

@@ -13,7 +13,8 @@ script prints MISMATCH and exits 1. Winners may differ only between rows at equa
 Usage:
     pip install faiss-cpu
     swift build -c release --product bitkernels
-    python3 bench/faiss_compare.py [--quick] [--threads N] [--isa avx2|avx512|scalar] [--json FILE]
+    python3 bench/faiss_compare.py [--quick] [--threads N] [--isa avx2|avx512|scalar]
+                                   [--faiss-level AVX2|AVX512|AVX512_VPOPCNT] [--json FILE]
 
 Exit codes: 0 ok, 1 mismatch or bitkernels failure, 2 FAISS or the bitkernels binary missing.
 """
@@ -49,6 +50,8 @@ def parse_args():
     p.add_argument("--queries", type=int, default=1000, help="random queries per case (all cross-checked)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--isa", help="passed to bitkernels --isa (default: its best for this CPU)")
+    p.add_argument("--faiss-level", help="FAISS SIMD level, e.g. AVX2 or AVX512_VPOPCNT (default: its best);"
+                   " needs a FAISS built with dynamic dispatch (faiss-cpu 1.15 wheels are)")
     p.add_argument("--bitkernels", help="path of the bitkernels binary (default: the release build)")
     p.add_argument("--json", help="save every figure here")
     a = p.parse_args()
@@ -168,6 +171,12 @@ def main():
         sys.exit(2)
     binary = find_bitkernels(args.bitkernels)
     faiss.omp_set_num_threads(args.threads)
+    if args.faiss_level:
+        # Compare like with like: e.g. both libraries at AVX2 on a CPU that also has AVX-512.
+        level = getattr(faiss, "SIMDLevel_" + args.faiss_level.upper(), None)
+        if level is None or not hasattr(faiss, "SIMDConfig"):
+            sys.exit(f"this FAISS cannot be set to SIMD level {args.faiss_level}")
+        faiss.SIMDConfig.set_level(level)
     simd = faiss.SIMDConfig.get_level_name() if hasattr(faiss, "SIMDConfig") else "?"
     options = faiss.get_compile_options() if hasattr(faiss, "get_compile_options") else "?"
     rng = np.random.default_rng(args.seed)
