@@ -112,7 +112,9 @@ struct Bench: ParsableCommand {
             bandwidth[level] = bw
             print("\(level.uppercased()) \(bytes / 1024) KiB: read bandwidth \(format(bw, 1)) GB/s (summing loop, \(threads) thread(s))")
             for kernel in chosen {
-                FileHandle.standardError.write("  timing \(kernel) at \(level)...\r".data(using: .utf8)!)
+                if isatty(2) != 0 {  // a progress line on terminals only, erased before the row prints
+                    FileHandle.standardError.write("  timing \(kernel) at \(level)...\r".data(using: .utf8)!)
+                }
                 var scalarSeconds: Double?
                 var baselineSeconds: Double?
                 if let baseline = baselineBody(kernel, buffer) {
@@ -131,6 +133,7 @@ struct Bench: ParsableCommand {
                         fractionOfReadBandwidth: gbps / bw,
                         bytesPerCycle: clockHz > 0 ? Double(traffic) / (s.median * clockHz) : 0)
                     rows.append(row)
+                    if isatty(2) != 0 { FileHandle.standardError.write("\u{1B}[2K\r".data(using: .utf8)!) }
                     printRow(row)
                 }
             }
