@@ -40,16 +40,23 @@ BK_INLINE int64_t integer_key(bk_score_kind kind, uint32_t shared, uint32_t row_
     }
 }
 
+/* Jaccard a/o as an exact fraction; two empty vectors (o = 0) count as 1/1. */
+BK_INLINE void jaccard_fraction(uint32_t qpop, uint32_t shared, uint32_t row_pop, uint64_t *num,
+                                uint64_t *den) {
+    *num = shared;
+    *den = (uint64_t)qpop + row_pop - shared;
+    if (*den == 0) *num = *den = 1;
+}
+
 /* Is c strictly better than b? Ties are not better, so the earlier (lower) row stays. */
 static bool better(bk_score_kind kind, uint32_t qpop, const candidate *c, const candidate *b) {
     if (b->row < 0) return c->row >= 0;
     if (c->row < 0) return false;
     if (kind != BK_SCORE_JACCARD)
         return integer_key(kind, c->shared, c->row_pop) > integer_key(kind, b->shared, b->row_pop);
-    uint64_t ca = c->shared, co = (uint64_t)qpop + c->row_pop - c->shared;
-    uint64_t ba = b->shared, bo = (uint64_t)qpop + b->row_pop - b->shared;
-    if (co == 0) ca = co = 1; /* two empty vectors: Jaccard 1 */
-    if (bo == 0) ba = bo = 1;
+    uint64_t ca, co, ba, bo;
+    jaccard_fraction(qpop, c->shared, c->row_pop, &ca, &co);
+    jaccard_fraction(qpop, b->shared, b->row_pop, &ba, &bo);
     return ca * bo > ba * co;
 }
 
@@ -90,11 +97,11 @@ BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t 
     }
     size_t best_i = SIZE_MAX;
     if (kind == BK_SCORE_JACCARD) {
-        uint64_t ba = best->shared, bo = (uint64_t)qpop + best->row_pop - best->shared;
-        if (bo == 0) ba = bo = 1; /* two empty vectors: Jaccard 1 */
+        uint64_t ba, bo;
+        jaccard_fraction(qpop, best->shared, best->row_pop, &ba, &bo);
         for (size_t i = start; i < n; i++) {
-            uint64_t a = shared[i], o = (uint64_t)qpop + pops[i] - shared[i];
-            if (o == 0) a = o = 1;
+            uint64_t a, o;
+            jaccard_fraction(qpop, shared[i], pops[i], &a, &o);
             if (a * bo > ba * o) {
                 ba = a;
                 bo = o;
