@@ -33,6 +33,7 @@ let package = Package(
                 "BitKernels", "CBitKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "CBitKernels"]),
+        // Fixtures/ holds small data files read by path (and the script that wrote them).
+        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "CBitKernels"], exclude: ["Fixtures"]),
     ]
 )

@@ -26,7 +26,7 @@
 // clang-format off
 #define BK_TARGET_POPCNT _Pragma("clang attribute push(__attribute__((target(\"popcnt\"))), apply_to = function)")
 #define BK_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,bmi2,popcnt,fma\"))), apply_to = function)")
-#define BK_TARGET_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx2,bmi2,popcnt,fma\"))), apply_to = function)")
+#define BK_TARGET_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx512vnni,avx2,bmi2,popcnt,fma\"))), apply_to = function)")
 // clang-format on
 #define BK_UNTARGET _Pragma("clang attribute pop")
 
@@ -40,7 +40,11 @@
                                 size_t row_count, uint32_t *out);                                  \
     void bk_masked_flip_##isa(uint64_t *cur, const uint64_t *target, const uint64_t *mask,         \
                               size_t word_count);                                                  \
-    void bk_random_bits_##isa(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold);
+    void bk_random_bits_##isa(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold); \
+    float bk_quantize_token_##isa(const float *x, size_t count, int8_t *q, int32_t *sum);          \
+    void bk_ternary_matmul_##isa(const uint8_t *packed, size_t block_count, size_t row_count,      \
+                                 const int8_t *x, size_t x_stride, const int32_t *x_sums,          \
+                                 size_t token_count, int32_t *out, size_t out_stride);
 
 BK_DECLARE_VARIANTS(scalar)
 #if BK_X86

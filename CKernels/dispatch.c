@@ -17,6 +17,8 @@
         .row_popcounts = bk_row_popcounts_##name,                                                  \
         .masked_flip = bk_masked_flip_##name,                                                      \
         .random_bits = bk_random_bits_##name,                                                      \
+        .quantize_token = bk_quantize_token_##name,                                                \
+        .ternary_matmul = bk_ternary_matmul_##name,                                                \
     };
 
 BK_TABLE(scalar, BK_ISA_SCALAR)
@@ -35,8 +37,8 @@ bool bk_isa_supported(bk_isa isa) {
 #if BK_X86
     case BK_ISA_AVX2: return f->avx2 && f->bmi2 && f->popcnt && f->fma;
     case BK_ISA_AVX512:
-        return f->avx512f && f->avx512bw && f->avx512vl && f->avx512_vpopcntdq && f->avx2 &&
-               f->bmi2 && f->popcnt;
+        return f->avx512f && f->avx512bw && f->avx512vl && f->avx512_vpopcntdq &&
+               f->avx512_vnni && f->avx2 && f->bmi2 && f->popcnt;
 #endif
 #if BK_AARCH64
     case BK_ISA_NEON: return f->neon;

@@ -36,7 +36,7 @@ extern "C" {
 typedef enum bk_isa {
     BK_ISA_SCALAR = 0,
     BK_ISA_AVX2 = 1,   /* x86-64: AVX2 + BMI2 + POPCNT + FMA */
-    BK_ISA_AVX512 = 2, /* x86-64: AVX-512 F/BW/VL + VPOPCNTDQ */
+    BK_ISA_AVX512 = 2, /* x86-64: AVX-512 F/BW/VL + VPOPCNTDQ + VNNI (Ice Lake, Zen 4 and later) */
     BK_ISA_NEON = 3,   /* aarch64: Advanced SIMD */
     BK_ISA_COUNT = 4
 } bk_isa;
@@ -104,6 +104,19 @@ typedef struct bk_kernels {
     /* Fills out[0 .. word_count) with Bernoulli bits: each bit is set with probability
      * threshold / 65536 (threshold 0 → all zero, 65536 → all one), advancing rng. */
     void (*random_bits)(bk_rng *rng, uint64_t *out, size_t word_count, uint32_t threshold);
+
+    /* Absmax int8 quantization of one token: s = 127 / max(max|x|, 1e-5),
+     * q[i] = clamp(round_half_even(x[i] * s), -128, 127). Returns s; *sum = Σ q[i].
+     * x must be finite. */
+    float (*quantize_token)(const float *x, size_t count, int8_t *q, int32_t *sum);
+
+    /* Exact integer products of packed ternary rows with int8 tokens (layout below):
+     * out[t * out_stride + r] = Σ_k W[r,k] · x_t[k] for r < row_count, t < token_count.
+     * Token t's int8 values start at x + t * x_stride (x_stride >= block_count * 256, zero
+     * beyond the matrix's columns) and x_sums[t] = Σ of its values. */
+    void (*ternary_matmul)(const uint8_t *packed, size_t block_count, size_t row_count,
+                           const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                           size_t token_count, int32_t *out, size_t out_stride);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */
@@ -191,6 +204,117 @@ size_t bk_score_top(const bk_kernels *k, bk_score_kind kind, const uint64_t *que
 void bk_score_winners_batch(const bk_kernels *k, bk_score_kind kind, const uint64_t *queries,
                             size_t query_stride_words, size_t query_count, const bk_rows *rows,
                             bk_match *out, int threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * Ternary (BitNet b1.58) and binary matrices
+ *
+ * Packed ternary layout (the one every variant reads): each row of `cols` weights in {-1, 0, +1}
+ * is cut into blocks of 256 (the last one padded with zeros); a block is 64 bytes, and byte j
+ * holds weights j, j+64, j+128, j+192 of the block in bit pairs 0-1, 2-3, 4-5, 6-7 as the code
+ * w + 1 (0 → -1, 1 → 0, 2 → +1; 3 never occurs). So a 16-, 32- or 64-byte load of the block
+ * with one shift and mask yields codes that line up with contiguous activations. 2 bits per
+ * weight; row r starts at packed + r * block_count * 64.
+ *
+ * Products are exact in int32 for any int8 activations while cols < 2^24 / 2.
+ * ------------------------------------------------------------------------------------------- */
+
+#define BK_TERNARY_BLOCK 256
+#define BK_TERNARY_BLOCK_BYTES 64
+
+/* Blocks per packed row: ceil(cols / 256). */
+size_t bk_ternary_block_count(size_t cols);
+
+/* Packs rows × cols values in {-1, 0, +1} (row-major, w[r * cols + c]). Returns -1, or the index
+ * of the first value outside {-1, 0, +1} (then `packed` is unspecified). */
+int64_t bk_ternary_pack(const int8_t *w, size_t rows, size_t cols, uint8_t *packed);
+
+/* The inverse of bk_ternary_pack. Returns -1, or the flat index of the first code 3 (corrupt). */
+int64_t bk_ternary_unpack(const uint8_t *packed, size_t rows, size_t cols, int8_t *w);
+
+/* Absmean ternarization (BitNet b1.58, as transformers' weight_quant): scale = max(mean|W|, 1e-5)
+ * over the whole matrix, or over each row when per_row; w = clamp(round_half_even(W / scale),
+ * -1, 1) computed as W * (1 / scale). scales gets 1 value, or `rows` values when per_row. */
+void bk_ternarize_absmean(const float *w, size_t rows, size_t cols, bool per_row, int8_t *out,
+                          float *scales);
+
+/* Quantizes token_count tokens of `cols` floats (token t at x + t * x_stride) into int8 rows of
+ * q_stride bytes (zero-filled from cols to q_stride), with scales[t] and sums[t] as
+ * bk_kernels.quantize_token gives them. */
+void bk_quantize_tokens(const bk_kernels *k, const float *x, size_t x_stride, size_t cols,
+                        size_t token_count, int8_t *q, size_t q_stride, float *scales,
+                        int32_t *sums);
+
+typedef struct bk_ternary_matrix {
+    const uint8_t *packed; /* rows × block_count × 64 bytes, layout above */
+    size_t rows, cols, block_count;
+    const float *row_scales; /* one scale per row */
+} bk_ternary_matrix;
+
+/* Integer products of every row with every token (tokens as ternary_matmul takes them),
+ * out[t * out_stride + r]; rows shared among `threads` OpenMP threads (0 = default). */
+void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
+                           size_t x_stride, const int32_t *x_sums, size_t token_count,
+                           int32_t *out, size_t out_stride, int threads);
+
+/* y[t * y_stride + r] = (float)Σ_k W[r,k] x_t[k] · (row_scales[r] / x_scales[t]): the BitLinear
+ * output for tokens quantized by bk_quantize_tokens. */
+void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
+                           size_t x_stride, const int32_t *x_sums, const float *x_scales,
+                           size_t token_count, float *y, size_t y_stride, int threads);
+
+/* Binary (±1) products through the bit-vector kernels: with bit 1 = +1 and bit 0 = -1, the dot
+ * of two width-bit vectors is width - 2 |a XOR b| = 4 |a AND b| - 2 |a| - 2 |b| + width.
+ * out[t * out_stride + r] for every row r of `rows` (row_popcounts required) and every token t
+ * (token_count tokens of rows->word_count words at tokens + t * token_stride_words), all
+ * vectors `width` bits with zero padding. Rows are scanned in cache-sized blocks, each reused by
+ * every token. */
+void bk_binary_matmul(const bk_kernels *k, const bk_rows *rows, size_t width,
+                      const uint64_t *tokens, size_t token_stride_words, size_t token_count,
+                      int32_t *out, size_t out_stride, int threads);
+
+/* ---------------------------------------------------------------------------------------------
+ * GGUF and checkpoint formats of ternary weights (load-time conversions, scalar)
+ *
+ * TQ2_0 (llama.cpp): blocks of 256 weights, 66 bytes: qs[64] then fp16 d. Within each half of
+ *   128 weights, qs byte m holds weights m, m+32, m+64, m+96 in bit pairs 0-1 .. 6-7 as w + 1.
+ *   Value = d · w; d = the block's max |value| (0 for an all-zero block).
+ * TQ1_0 (llama.cpp): blocks of 256, 54 bytes: qs[48], qh[4], fp16 d; base-3 digits, 5 per byte
+ *   in qs (weights m + 32n for bytes 0..31 and 160 + m + 16n for bytes 32..47, n = 0..4, first
+ *   digit most significant) and 4 per byte in qh (240 + j + 4n), each byte stored as
+ *   ceil(v · 256 / 243) so that digit n is ((byte · 3^n mod 256) · 3) >> 8.
+ * I2_S (bitnet.cpp, x86): the whole tensor in groups of 128 weights, 32 bytes each: byte m holds
+ *   weights m, m+32, m+64, m+96 in bit pairs 6-7, 4-5, 2-3, 0-1 as w + 1; then one float32 scale
+ *   and 28 unused bytes (the tensor is rows·cols/4 + 32 bytes). Code 3 is rejected as corrupt.
+ * Hugging Face BitNet checkpoint: uint8 [rows/4, cols]; byte [r, c] holds W[i·rows/4 + r, c] in
+ *   bit pair i as w + 1 (the packing runs along the output dimension).
+ * Decoders return -1, or the flat weight index of the first invalid code. Scales are per block
+ * (TQ*) or per tensor (I2_S).
+ * ------------------------------------------------------------------------------------------- */
+
+#define BK_TQ2_0_BLOCK_BYTES 66
+#define BK_TQ1_0_BLOCK_BYTES 54
+
+/* cols must be a multiple of 256 for TQ*_0; I2_S needs rows*cols to be a multiple of 128, the
+ * HF layout rows to be a multiple of 4. */
+void bk_tq2_0_encode(const int8_t *w, const float *row_scales, size_t rows, size_t cols,
+                     uint8_t *out);
+int64_t bk_tq2_0_decode(const uint8_t *in, size_t rows, size_t cols, int8_t *w,
+                        float *block_scales);
+void bk_tq1_0_encode(const int8_t *w, const float *row_scales, size_t rows, size_t cols,
+                     uint8_t *out);
+int64_t bk_tq1_0_decode(const uint8_t *in, size_t rows, size_t cols, int8_t *w,
+                        float *block_scales);
+/* Bytes of an I2_S tensor: rows·cols/4 packed, then the float32 scale in a 32-byte tail. */
+size_t bk_i2_s_size(size_t rows, size_t cols);
+void bk_i2_s_encode(const int8_t *w, float scale, size_t rows, size_t cols, uint8_t *out);
+int64_t bk_i2_s_decode(const uint8_t *in, size_t rows, size_t cols, int8_t *w, float *scale);
+void bk_hf_bitnet_encode(const int8_t *w, size_t rows, size_t cols, uint8_t *out);
+int64_t bk_hf_bitnet_decode(const uint8_t *in, size_t rows, size_t cols, int8_t *w);
+
+/* IEEE half and bfloat16 conversions (round to nearest even), as the formats store scales. */
+float bk_f16_to_f32(uint16_t h);
+uint16_t bk_f32_to_f16(float f);
+float bk_bf16_to_f32(uint16_t h);
 
 /* ---------------------------------------------------------------------------------------------
  * Machine facts for tools

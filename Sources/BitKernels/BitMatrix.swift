@@ -237,6 +237,33 @@ extension BitMatrix {
         return out.map(Match.init)
     }
 
+    /// ±1 products (binary networks): reading bit 1 as +1 and bit 0 as -1, `out[r]` = row r · token
+    /// = width − 2 · |row XOR token| (XNOR-popcount), through the AND-count kernel.
+    ///
+    /// ```swift
+    /// let y = weights.binaryProducts(with: activations)   // y[r] in -width ... width
+    /// ```
+    public func binaryProducts(with token: BitVector, threads: Int = 0, using kernels: Kernels = .default) -> [Int32] {
+        checkQuery(token)
+        var out = [Int32](repeating: 0, count: rowCount)
+        withRows { rows in
+            bk_binary_matmul(kernels.table, rows, width, UnsafePointer(token.storage.base), wordsPerRow, 1, &out, rowCount, Int32(threads))
+        }
+        return out
+    }
+
+    /// ±1 products of every row with every token (a batch of activations), token-major:
+    /// `out[t * rowCount + r]`. Rows are scanned in cache-sized blocks reused by all tokens.
+    public func binaryProducts(with tokens: BitMatrix, threads: Int = 0, using kernels: Kernels = .default) -> [Int32] {
+        precondition(tokens.width == width, "width mismatch: tokens are \(tokens.width) bits, rows \(width)")
+        var out = [Int32](repeating: 0, count: rowCount * tokens.rowCount)
+        withRows { rows in
+            bk_binary_matmul(kernels.table, rows, width, UnsafePointer(tokens.storage.base), tokens.wordsPerRow,
+                             tokens.rowCount, &out, rowCount, Int32(threads))
+        }
+        return out
+    }
+
     func checkQuery(_ query: BitVector) {
         precondition(query.width == width, "width mismatch: query is \(query.width) bits, rows \(width)")
     }

@@ -13,7 +13,7 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
     case scalar
     /// x86-64 AVX2 with BMI2, POPCNT and FMA.
     case avx2
-    /// x86-64 AVX-512 F/BW/VL with VPOPCNTDQ.
+    /// x86-64 AVX-512 F/BW/VL with VPOPCNTDQ and VNNI (Ice Lake, Zen 4 and later).
     case avx512
     /// AArch64 Advanced SIMD.
     case neon

@@ -1,0 +1,143 @@
+/* quantize.c — BitNet b1.58 quantizers: absmax int8 activations per token (run on every token,
+ * so with SIMD variants) and absmean ternary weights (run once at load time, scalar).
+ *
+ * Every activation variant computes the scale the same way (an exact max, then one scalar
+ * division) and rounds x · s with the same float multiply and round-half-to-even conversion, so
+ * all variants give identical bytes. */
+#include "bk_internal.h"
+
+#include <math.h>
+
+BK_INLINE float token_scale(float max_abs) { return 127.0f / fmaxf(max_abs, 1e-5f); }
+
+BK_INLINE int8_t quantize_one(float x, float s) {
+    const float q = rintf(x * s); /* default rounding mode: half to even */
+    return (int8_t)(q > 127.0f ? 127 : q < -128.0f ? -128 : q);
+}
+
+/* The specification. */
+float bk_quantize_token_scalar(const float *x, size_t count, int8_t *q, int32_t *sum) {
+    float m = 0.0f;
+    for (size_t i = 0; i < count; i++) m = fmaxf(m, fabsf(x[i]));
+    const float s = token_scale(m);
+    int32_t total = 0;
+    for (size_t i = 0; i < count; i++) total += q[i] = quantize_one(x[i], s);
+    *sum = total;
+    return s;
+}
+
+#if BK_X86
+BK_TARGET_AVX2
+float bk_quantize_token_avx2(const float *x, size_t count, int8_t *q, int32_t *sum) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m8 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) m8 = _mm256_max_ps(m8, _mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float m = _mm_cvtss_f32(m4);
+    for (size_t j = i; j < count; j++) m = fmaxf(m, fabsf(x[j]));
+    const float s = token_scale(m);
+
+    const __m256 sv = _mm256_set1_ps(s);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), ones = _mm256_set1_epi8(1);
+    __m256i total = _mm256_setzero_si256();
+    i = 0;
+    for (; i + 32 <= count; i += 32) {
+        __m256i v[4];
+        for (int j = 0; j < 4; j++)
+            v[j] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), sv));
+        /* Saturating packs clamp to [-128, 127]; they interleave lanes, the permute restores order. */
+        const __m256i bytes = _mm256_permutevar8x32_epi32(
+            _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3])), order);
+        _mm256_storeu_si256((__m256i *)(q + i), bytes);
+        total = _mm256_add_epi32(total, _mm256_madd_epi16(_mm256_maddubs_epi16(ones, bytes), _mm256_set1_epi16(1)));
+    }
+    __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0x4e));
+    int32_t acc = _mm_cvtsi128_si32(_mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0xb1)));
+    for (; i < count; i++) acc += q[i] = quantize_one(x[i], s);
+    *sum = acc;
+    return s;
+}
+BK_UNTARGET
+
+BK_TARGET_AVX512
+float bk_quantize_token_avx512(const float *x, size_t count, int8_t *q, int32_t *sum) {
+    __m512 m16 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) m16 = _mm512_max_ps(m16, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    float m = _mm512_reduce_max_ps(m16);
+    for (size_t j = i; j < count; j++) m = fmaxf(m, fabsf(x[j]));
+    const float s = token_scale(m);
+
+    const __m512 sv = _mm512_set1_ps(s);
+    __m512i total = _mm512_setzero_si512();
+    i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), sv));
+        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtsepi32_epi8(v)); /* saturates to int8 */
+        total = _mm512_add_epi32(total, _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(127)),
+                                                         _mm512_set1_epi32(-128)));
+    }
+    int32_t acc = _mm512_reduce_add_epi32(total);
+    for (; i < count; i++) acc += q[i] = quantize_one(x[i], s);
+    *sum = acc;
+    return s;
+}
+BK_UNTARGET
+#endif
+
+#if BK_AARCH64
+float bk_quantize_token_neon(const float *x, size_t count, int8_t *q, int32_t *sum) {
+    float32x4_t m4 = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 4 <= count; i += 4) m4 = vmaxq_f32(m4, vabsq_f32(vld1q_f32(x + i)));
+    float m = vmaxvq_f32(m4);
+    for (size_t j = i; j < count; j++) m = fmaxf(m, fabsf(x[j]));
+    const float s = token_scale(m);
+
+    int32x4_t total = vdupq_n_s32(0);
+    i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const int32x4_t a = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + i), s)); /* to nearest even */
+        const int32x4_t b = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x + i + 4), s));
+        const int8x8_t bytes = vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)));
+        vst1_s8(q + i, bytes);
+        total = vpadalq_s16(total, vmovl_s8(bytes));
+    }
+    int32_t acc = vaddvq_s32(total);
+    for (; i < count; i++) acc += q[i] = quantize_one(x[i], s);
+    *sum = acc;
+    return s;
+}
+#endif
+
+void bk_quantize_tokens(const bk_kernels *k, const float *x, size_t x_stride, size_t cols,
+                        size_t token_count, int8_t *q, size_t q_stride, float *scales,
+                        int32_t *sums) {
+    for (size_t t = 0; t < token_count; t++) {
+        int8_t *row = q + t * q_stride;
+        scales[t] = k->quantize_token(x + t * x_stride, cols, row, &sums[t]);
+        for (size_t i = cols; i < q_stride; i++) row[i] = 0;
+    }
+}
+
+/* Load time: summed in double so the scale does not depend on summation order. */
+void bk_ternarize_absmean(const float *w, size_t rows, size_t cols, bool per_row, int8_t *out,
+                          float *scales) {
+    const size_t groups = per_row ? rows : 1, group_size = per_row ? cols : rows * cols;
+    for (size_t g = 0; g < groups; g++) {
+        const float *src = w + g * group_size;
+        double total = 0.0;
+        for (size_t i = 0; i < group_size; i++) total += fabs((double)src[i]);
+        const float mean = group_size ? (float)(total / (double)group_size) : 0.0f;
+        const float scale = fmaxf(mean, 1e-5f), inverse = 1.0f / scale;
+        for (size_t i = 0; i < group_size; i++) {
+            const float v = rintf(src[i] * inverse);
+            out[g * group_size + i] = (int8_t)(v > 1.0f ? 1 : v < -1.0f ? -1 : v);
+        }
+        scales[g] = scale;
+    }
+}

@@ -1,0 +1,272 @@
+/* ternary_matmul.c — BitNet b1.58 products: packed ternary rows times int8 tokens, exact in int32.
+ *
+ * The packed codes are w + 1 in {0, 1, 2}, so every variant computes Σ code · x with
+ * unsigned × signed byte products (PMADDUBSW, VPDPBUSD, SDOT) and subtracts Σ x afterwards: no
+ * sign handling in the inner loop. A 64-byte block holds 256 weights; bit pair p of byte j is
+ * weight 64p + j, so plane p of any 16/32/64-byte slice lines up with contiguous activations.
+ *
+ * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
+ * several tokens (GEMM) run one row against four tokens at a time, so each decoded weight vector
+ * serves four tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
+#include "bk_internal.h"
+#include "bk_omp.h"
+
+#include <stdlib.h>
+
+/* The specification. */
+void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t row_count,
+                              const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                              size_t token_count, int32_t *out, size_t out_stride) {
+    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
+    for (size_t t = 0; t < token_count; t++) {
+        const int8_t *xt = x + t * x_stride;
+        for (size_t r = 0; r < row_count; r++) {
+            const uint8_t *row = packed + r * row_bytes;
+            int32_t acc = 0;
+            for (size_t b = 0; b < block_count; b++)
+                for (size_t j = 0; j < BK_TERNARY_BLOCK_BYTES; j++)
+                    for (int p = 0; p < 4; p++)
+                        acc += ((row[b * 64 + j] >> (2 * p)) & 3) * xt[b * 256 + 64 * p + j];
+            out[t * out_stride + r] = acc - x_sums[t];
+        }
+    }
+}
+
+/* GEMM works on panels of rows and chunks of the columns, sized so that the chunk of every token
+ * (chunk · 256 bytes each) stays in L1 while the panel's rows pass over it; each weight block is
+ * read from memory once and then reused from L1 by every token group. */
+#define BK_GEMM_PANEL_ROWS 8
+
+BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
+    const size_t blocks = (16u << 10) / (BK_TERNARY_BLOCK * token_count);
+    return blocks < 2 ? 2 : blocks;
+}
+
+/* Walks the (row, token, column-chunk) tiles of the product. TILE(R, T, r, t, b, nb) computes the
+ * R × T <= 4 products of rows r.. with tokens t.. over blocks b .. b + nb into res[i * T + j];
+ * the first chunk stores (minus Σ x), later chunks add. */
+#define BK_FOR_EACH_TILE(TILE)                                                                     \
+    do {                                                                                           \
+        int32_t res[4];                                                                            \
+        if (token_count == 1) {                                                                    \
+            size_t r = 0;                                                                          \
+            for (; r + 4 <= row_count; r += 4) BK_EMIT(TILE, 4, 1, r, 0, 0, block_count);          \
+            for (; r < row_count; r++) BK_EMIT(TILE, 1, 1, r, 0, 0, block_count);                 \
+            break;                                                                                 \
+        }                                                                                          \
+        const size_t chunk = gemm_chunk_blocks(token_count);                                       \
+        for (size_t r0 = 0; r0 < row_count; r0 += BK_GEMM_PANEL_ROWS) {                            \
+            const size_t r1 = r0 + BK_GEMM_PANEL_ROWS < row_count ? r0 + BK_GEMM_PANEL_ROWS : row_count; \
+            for (size_t b = 0; b < block_count; b += chunk) {                                      \
+                const size_t nb = block_count - b < chunk ? block_count - b : chunk;               \
+                size_t t = 0;                                                                      \
+                for (; t + 4 <= token_count; t += 4)                                               \
+                    for (size_t r = r0; r < r1; r++) BK_EMIT(TILE, 1, 4, r, t, b, nb);             \
+                for (size_t r = r0; r < r1; r++) switch (token_count - t) {                        \
+                    case 3: BK_EMIT(TILE, 1, 3, r, t, b, nb); break;                               \
+                    case 2: BK_EMIT(TILE, 1, 2, r, t, b, nb); break;                               \
+                    case 1: BK_EMIT(TILE, 1, 1, r, t, b, nb); break;                               \
+                    default: break;                                                                \
+                    }                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+#define BK_EMIT(TILE, R, T, r, t, b, nb)                                                           \
+    do {                                                                                           \
+        TILE(packed + (r) * row_bytes + (b) * BK_TERNARY_BLOCK_BYTES, row_bytes, nb,               \
+             x + (t) * x_stride + (b) * BK_TERNARY_BLOCK, x_stride, R, T, res);                    \
+        for (int i = 0; i < (R); i++)                                                              \
+            for (int j = 0; j < (T); j++) {                                                        \
+                int32_t *o = &out[((t) + j) * out_stride + (r) + i];                               \
+                *o = ((b) == 0 ? -x_sums[(t) + j] : *o) + res[i * (T) + j];                       \
+            }                                                                                      \
+    } while (0)
+
+#if BK_X86
+BK_TARGET_AVX2
+/* rows × tokens <= 4 products. Per block each product gets 8 PMADDUBSW (|lane| <= 2·2·128), summed
+ * in int16 (<= 4096) and widened once per block with PMADDWD. */
+BK_INLINE void tile_avx2(const uint8_t *w, size_t row_bytes, size_t block_count, const int8_t *x,
+                         size_t x_stride, const int rows, const int tokens, int32_t *result) {
+    const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                      _mm256_setzero_si256()};
+    for (size_t b = 0; b < block_count; b++) {
+        __m256i part[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
+        for (int h = 0; h < 2; h++) {
+            __m256i bytes[4];
+            for (int r = 0; r < rows; r++)
+                bytes[r] = _mm256_loadu_si256((const __m256i *)(w + r * row_bytes + b * 64 + 32 * h));
+            for (int p = 0; p < 4; p++) {
+                __m256i codes[4];
+                for (int r = 0; r < rows; r++)
+                    codes[r] = _mm256_and_si256(_mm256_srli_epi16(bytes[r], 2 * p), mask);
+                for (int t = 0; t < tokens; t++) {
+                    const __m256i xv = _mm256_loadu_si256(
+                        (const __m256i *)(x + t * x_stride + b * 256 + 64 * p + 32 * h));
+                    for (int r = 0; r < rows; r++)
+                        part[r * tokens + t] =
+                            _mm256_add_epi16(part[r * tokens + t], _mm256_maddubs_epi16(codes[r], xv));
+                }
+            }
+        }
+        for (int i = 0; i < rows * tokens; i++)
+            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(part[i], ones));
+    }
+    for (int i = 0; i < rows * tokens; i++) {
+        const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc[i]), _mm256_extracti128_si256(acc[i], 1));
+        const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        result[i] = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xb1)));
+    }
+}
+
+void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t row_count,
+                            const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                            size_t token_count, int32_t *out, size_t out_stride) {
+    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
+    BK_FOR_EACH_TILE(tile_avx2);
+}
+BK_UNTARGET
+
+BK_TARGET_AVX512
+/* VNNI accumulates in int32, so the codes need no shift: plane p is (bytes AND 3 << 2p), which is
+ * 4^p · code, summed into its own accumulator and scaled back (exactly) at the end. */
+BK_INLINE void tile_avx512(const uint8_t *w, size_t row_bytes, size_t block_count, const int8_t *x,
+                           size_t x_stride, const int rows, const int tokens, int32_t *result) {
+    __m512i acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int p = 0; p < 4; p++) acc[i][p] = _mm512_setzero_si512();
+    for (size_t b = 0; b < block_count; b++) {
+        __m512i bytes[4];
+        for (int r = 0; r < rows; r++)
+            bytes[r] = _mm512_loadu_si512((const void *)(w + r * row_bytes + b * 64));
+        for (int p = 0; p < 4; p++) {
+            const __m512i mask = _mm512_set1_epi8((char)(3 << (2 * p)));
+            __m512i codes[4];
+            for (int r = 0; r < rows; r++) codes[r] = _mm512_and_si512(bytes[r], mask);
+            for (int t = 0; t < tokens; t++) {
+                const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
+                for (int r = 0; r < rows; r++)
+                    acc[r * tokens + t][p] = _mm512_dpbusd_epi32(acc[r * tokens + t][p], codes[r], xv);
+            }
+        }
+    }
+    for (int i = 0; i < rows * tokens; i++) {
+        const __m512i sum = _mm512_add_epi32(
+            _mm512_add_epi32(acc[i][0], _mm512_srai_epi32(acc[i][1], 2)),
+            _mm512_add_epi32(_mm512_srai_epi32(acc[i][2], 4), _mm512_srai_epi32(acc[i][3], 6)));
+        result[i] = _mm512_reduce_add_epi32(sum);
+    }
+}
+
+void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
+                              const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                              size_t token_count, int32_t *out, size_t out_stride) {
+    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
+    BK_FOR_EACH_TILE(tile_avx512);
+}
+BK_UNTARGET
+#endif
+
+#if BK_AARCH64
+/* One product: 16-byte slices, codes widened by SMULL/SMLAL into int16 and by SADALP into int32
+ * (or SDOT with dotprod). Kept small: compiled and reviewed here, run on aarch64 machines. */
+static int32_t dot_neon(const uint8_t *w, size_t block_count, const int8_t *x) {
+    const uint8x16_t mask = vdupq_n_u8(3);
+    int32x4_t acc = vdupq_n_s32(0);
+    for (size_t b = 0; b < block_count; b++) {
+        int16x8_t part = vdupq_n_s16(0); /* 16 products of |x| <= 2·128 per lane: fits */
+        for (int q = 0; q < 4; q++) {
+            const uint8x16_t bytes = vld1q_u8(w + b * 64 + 16 * q);
+            const int8x16_t c[4] = {vreinterpretq_s8_u8(vandq_u8(bytes, mask)),
+                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 2), mask)),
+                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 4), mask)),
+                                    vreinterpretq_s8_u8(vshrq_n_u8(bytes, 6))};
+            for (int p = 0; p < 4; p++) {
+                const int8x16_t xv = vld1q_s8(x + b * 256 + 64 * p + 16 * q);
+                part = vmlal_s8(part, vget_low_s8(c[p]), vget_low_s8(xv));
+                part = vmlal_high_s8(part, c[p], xv);
+            }
+        }
+        acc = vpadalq_s16(acc, part);
+    }
+    return vaddvq_s32(acc);
+}
+
+__attribute__((target("dotprod"))) static int32_t dot_neon_dotprod(const uint8_t *w,
+                                                                   size_t block_count,
+                                                                   const int8_t *x) {
+    const uint8x16_t mask = vdupq_n_u8(3);
+    int32x4_t acc = vdupq_n_s32(0);
+    for (size_t b = 0; b < block_count; b++)
+        for (int q = 0; q < 4; q++) {
+            const uint8x16_t bytes = vld1q_u8(w + b * 64 + 16 * q);
+            const int8x16_t c[4] = {vreinterpretq_s8_u8(vandq_u8(bytes, mask)),
+                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 2), mask)),
+                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 4), mask)),
+                                    vreinterpretq_s8_u8(vshrq_n_u8(bytes, 6))};
+            for (int p = 0; p < 4; p++)
+                acc = vdotq_s32(acc, c[p], vld1q_s8(x + b * 256 + 64 * p + 16 * q));
+        }
+    return vaddvq_s32(acc);
+}
+
+void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t row_count,
+                            const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                            size_t token_count, int32_t *out, size_t out_stride) {
+    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
+    const bool dotprod = bk_cpu_detect()->dotprod;
+    for (size_t r = 0; r < row_count; r++)
+        for (size_t t = 0; t < token_count; t++) {
+            const uint8_t *w = packed + r * row_bytes;
+            const int8_t *xt = x + t * x_stride;
+            const int32_t dot = dotprod ? dot_neon_dotprod(w, block_count, xt) : dot_neon(w, block_count, xt);
+            out[t * out_stride + r] = dot - x_sums[t];
+        }
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Threaded wrappers
+ * ------------------------------------------------------------------------------------------- */
+
+/* Below this many weight-blocks × tokens of work (≈ 25 µs) a team costs more than it saves. */
+#define BK_TERNARY_PAR_MIN_WORK 8192
+
+void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
+                           size_t x_stride, const int32_t *x_sums, size_t token_count,
+                           int32_t *out, size_t out_stride, int threads) {
+    const size_t rows = w->rows, row_bytes = w->block_count * BK_TERNARY_BLOCK_BYTES;
+    const int team = bk_team_size(threads);
+    if (team <= 1 || rows < 8 || rows * w->block_count * token_count < BK_TERNARY_PAR_MIN_WORK) {
+        k->ternary_matmul(w->packed, w->block_count, rows, x, x_stride, x_sums, token_count, out,
+                          out_stride);
+        return;
+    }
+#pragma omp parallel num_threads(team)
+    {
+        /* Contiguous shares in multiples of four rows, so the GEMV tiles stay whole. */
+        const size_t n = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
+        const size_t groups = (rows + 3) / 4;
+        const size_t begin = groups * i / n * 4, end = groups * (i + 1) / n * 4;
+        const size_t stop = end < rows ? end : rows;
+        if (begin < stop)
+            k->ternary_matmul(w->packed + begin * row_bytes, w->block_count, stop - begin, x,
+                              x_stride, x_sums, token_count, out + begin, out_stride);
+    }
+}
+
+void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
+                           size_t x_stride, const int32_t *x_sums, const float *x_scales,
+                           size_t token_count, float *y, size_t y_stride, int threads) {
+    const size_t rows = w->rows;
+    int32_t *products = malloc(rows * token_count * sizeof *products + 1);
+    if (products == NULL) abort(); /* a few KB; out of memory is not recoverable here */
+    bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, rows, threads);
+    for (size_t t = 0; t < token_count; t++)
+        for (size_t r = 0; r < rows; r++)
+            y[t * y_stride + r] = (float)products[t * rows + r] * (w->row_scales[r] / x_scales[t]);
+    free(products);
+}

@@ -1,0 +1,177 @@
+import BitKernels
+import CBitKernels
+import Testing
+
+/// A random ternary matrix; `zeroFraction` of the weights 0, the rest ±1.
+func randomTernary(_ count: Int, rng: inout SeededRandom) -> [Int8] {
+    (0..<count).map { _ in Int8(Int(rng.next() % 3) - 1) }
+}
+
+func randomInt8(_ count: Int, rng: inout SeededRandom) -> [Int8] {
+    (0..<count).map { _ in Int8(truncatingIfNeeded: rng.next()) }
+}
+
+/// The products by definition, in Swift: out[t * rows + r] = Σ_k W[r,k] x_t[k].
+func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: Int) -> [Int32] {
+    var out = [Int32](repeating: 0, count: rows * tokens)
+    for t in 0..<tokens {
+        for r in 0..<rows {
+            var s: Int32 = 0
+            for c in 0..<columns { s += Int32(w[r * columns + c]) * Int32(x[t * columns + c]) }
+            out[t * rows + r] = s
+        }
+    }
+    return out
+}
+
+/// Ternary GEMV/GEMM and activation quantization: every variant against the scalar reference
+/// (and the reference against the definition), exactly.
+@Suite struct TernaryKernelTests {
+    /// Columns around the 256-weight block and its 16/32/64-byte slices; rows around the 4-row
+    /// GEMV tile and the 8-row GEMM panel; tokens around the 4-token tile.
+    static let columnCounts = [1, 2, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 700, 1000, 2560]
+    static let rowCounts = [1, 2, 3, 4, 5, 7, 8, 9, 17]
+    static let tokenCounts = [1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 64]
+
+    @Test(arguments: ISA.supported, columnCounts)
+    func productsMatchDefinition(isa: ISA, columns: Int) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SeededRandom(seed: UInt64(columns) &* 1_000_003)
+        for rows in Self.rowCounts {
+            for tokens in [1, 2, 5] + (rows == 5 ? Self.tokenCounts : []) {
+                let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(tokens * columns, rng: &rng)
+                let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
+                let q = QuantizedTokens(values: x, scales: [Float](repeating: 1, count: tokens), columns: columns)
+                let got = m.integerProducts(q, threads: 1, using: kernels)
+                #expect(got == naiveProducts(w, rows: rows, columns: columns, x, tokens: tokens),
+                        "isa \(isa) \(rows) × \(columns), \(tokens) tokens")
+            }
+        }
+    }
+
+    /// The int16 partial sums and the offset trick at their limits: all weights +1 or -1 against
+    /// activations of -128 and 127, for a long row (6912 = BitNet's FFN width).
+    @Test(arguments: ISA.supported)
+    func extremeValuesAreExact(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        for columns in [256, 6912, 6913] {
+            for (wv, xv) in [(Int8(1), Int8(-128)), (-1, -128), (1, 127), (-1, 127), (0, -128)] {
+                let w = [Int8](repeating: wv, count: 4 * columns), x = [Int8](repeating: xv, count: 9 * columns)
+                let m = try TernaryMatrix(values: w, rows: 4, columns: columns)
+                for tokens in [1, 9] {
+                    let q = QuantizedTokens(values: Array(x.prefix(tokens * columns)), scales: [Float](repeating: 1, count: tokens), columns: columns)
+                    let expected = Int32(wv) * Int32(xv) * Int32(columns)
+                    #expect(m.integerProducts(q, using: kernels).allSatisfy { $0 == expected },
+                            "isa \(isa) w \(wv) x \(xv) columns \(columns) tokens \(tokens)")
+                }
+            }
+        }
+    }
+
+    /// Two threads split the rows; the products must not change (rows not a multiple of 4 too).
+    @Test(arguments: ISA.supported)
+    func threadedProductsMatch(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SeededRandom(seed: 99)
+        let rows = 1003, columns = 777
+        let m = try TernaryMatrix(values: randomTernary(rows * columns, rng: &rng), rows: rows, columns: columns)
+        for tokens in [1, 6] {
+            let q = QuantizedTokens(values: randomInt8(tokens * columns, rng: &rng), scales: [Float](repeating: 1, count: tokens), columns: columns)
+            #expect(m.integerProducts(q, threads: 2, using: kernels) == m.integerProducts(q, threads: 1, using: .scalarReference))
+        }
+    }
+
+    @Test(arguments: ISA.supported)
+    func quantizedTokensMatchReference(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SeededRandom(seed: 7)
+        for columns in Array(0...70) + [255, 256, 257, 1000, 2560, 6912] {
+            let x = (0..<(3 * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2_000_001) - 1_000_000) / 1000 }
+            let fast = QuantizedTokens(x, tokens: 3, columns: columns, using: kernels)
+            let ref = QuantizedTokens(x, tokens: 3, columns: columns, using: .scalarReference)
+            #expect(fast.values == ref.values && fast.scales == ref.scales, "isa \(isa) columns \(columns)")
+        }
+    }
+
+    /// The definition: s = 127 / max|x|, q = round half to even (x · s). With max |x| = 127 the
+    /// scale is 1 and x = k + 0.5 lands exactly on ties.
+    @Test(arguments: ISA.supported)
+    func quantizationRoundsHalfToEven(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        let x: [Float] = [127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.49, -126.5] + [Float](repeating: 0.5, count: 40)
+        let q = QuantizedTokens(x, tokens: 1, columns: x.count, using: kernels)
+        #expect(q.scales == [1])
+        #expect(Array(q.values.prefix(9)) == [127, 0, 2, 2, 0, -2, -2, 3, -126])
+        let zeros = QuantizedTokens([Float](repeating: 0, count: 33), tokens: 1, columns: 33, using: kernels)
+        #expect(zeros.values.allSatisfy { $0 == 0 } && zeros.scales == [127 / 1e-5])
+    }
+
+    /// Float outputs against a plain float64 computation with dequantized weights and activations.
+    @Test(arguments: ISA.supported)
+    func floatOutputsMatchDequantized(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SeededRandom(seed: 5)
+        let rows = 37, columns = 300, tokens = 3
+        let latent = (0..<(rows * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 700 }
+        let x = (0..<(tokens * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 300 }
+        for perRow in [false, true] {
+            let m = TernaryMatrix.quantizing(latent, rows: rows, columns: columns, perRow: perRow)
+            let q = QuantizedTokens(x, tokens: tokens, columns: columns, using: kernels)
+            let y = m.multiply(q, using: kernels)
+            let w = m.values, xq = q.values
+            for t in 0..<tokens {
+                for r in 0..<rows {
+                    var exact = 0.0, magnitude = 0.0
+                    for c in 0..<columns {
+                        let term = Double(w[r * columns + c]) * Double(m.rowScales[r]) * Double(xq[t * columns + c]) / Double(q.scales[t])
+                        exact += term
+                        magnitude += abs(term)
+                    }
+                    // float32 rounding of an exact integer sum, one multiply and one divide
+                    #expect(abs(Double(y[t * rows + r]) - exact) <= 1e-6 * magnitude + 1e-30,
+                            "isa \(isa) perRow \(perRow) token \(t) row \(r): \(y[t * rows + r]) vs \(exact)")
+                }
+            }
+        }
+    }
+
+    @Test func absmeanTernarization() {
+        // mean |W| = 1 → W / 1 rounded: 0.4 → 0, 0.6 → 1, -2 → -1, 1 → 1, 0.5 → 0 (half to even)
+        let m = TernaryMatrix.quantizing([0.4, 0.6, -2, 1, 0.5, 1.5], rows: 2, columns: 3)
+        #expect(m.values == [0, 1, -1, 1, 0, 1])
+        #expect(m.rowScales == [1, 1])
+        let perRow = TernaryMatrix.quantizing([2, -2, 0, 0.1, 0.1, 0.1], rows: 2, columns: 3, perRow: true)
+        #expect(perRow.values == [1, -1, 0, 1, 1, 1])
+        #expect(abs(perRow.rowScales[0] - 4.0 / 3) < 1e-6 && abs(perRow.rowScales[1] - 0.1) < 1e-6)
+    }
+
+    @Test func binaryProductsMatchDefinition() throws {
+        var rng = SeededRandom(seed: 11)
+        for width in [1, 63, 64, 65, 784, 1000, 2049] {
+            let rows = BitMatrix(width: width, rows: (0..<23).map { _ in BitVector(width: width, randomBitsFrom: &rng) })
+            let tokens = BitMatrix(width: width, rows: (0..<5).map { _ in BitVector(width: width, randomBitsFrom: &rng) })
+            let sign: (BitVector, Int) -> Int = { $0[$1] ? 1 : -1 }
+            let expected: [Int32] = (0..<tokens.rowCount).flatMap { t in
+                (0..<rows.rowCount).map { r in
+                    Int32((0..<width).reduce(0) { $0 + sign(rows[r], $1) * sign(tokens[t], $1) })
+                }
+            }
+            for isa in ISA.supported {
+                let k = try Kernels.variant(isa)
+                #expect(rows.binaryProducts(with: tokens, using: k) == expected, "isa \(isa) width \(width)")
+                #expect(rows.binaryProducts(with: tokens[2], using: k) == Array(expected[(2 * 23)..<(3 * 23)]))
+            }
+        }
+    }
+}
+
+extension Kernels {
+    static var scalarReference: Kernels { try! Kernels.variant(.scalar) }
+}
+
+extension BitVector {
+    init(width: Int, randomBitsFrom rng: inout SeededRandom) {
+        self.init(width: width)
+        for i in 0..<width where rng.next() & 1 == 1 { self[i] = true }
+    }
+}
