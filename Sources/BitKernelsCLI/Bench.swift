@@ -14,10 +14,16 @@ struct Bench: ParsableCommand {
             in the same run. Ratios measured together are what to compare across noisy machines.
 
             Kernels: popcount, pair-counts, score (one-vs-many Jaccard winner over 784-bit rows), \
-            flip (masked bit-flip), random-mask (Bernoulli(0.1) masks).
+            flip (masked bit-flip), random-mask (Bernoulli(0.1) masks); and the matrix kernels \
+            ternary (BitNet b1.58 GEMV/GEMM: f32 tokens quantized to int8 inside the call, times \
+            2-bit weights) and binary (±1 XNOR-popcount GEMV/GEMM), over --shapes and --tokens, \
+            cache-warm (l1/l2/l3: one matrix called repeatedly) and from DRAM (a rotation of \
+            matrices twice the L3). The scalar reference is timed for one token only.
+
+            Example: bitkernels bench ternary --isa avx2 --tokens 1,8 --levels l3,dram
             """)
 
-    @Argument(help: "Kernels to run (default: all): popcount, pair-counts, score, flip, random-mask.")
+    @Argument(help: "Kernels to run (default: all): popcount, pair-counts, score, flip, random-mask, ternary, binary.")
     var kernels: [String] = []
 
     @Option(help: "Variants: all (every one this CPU runs), or a comma-separated list of scalar, avx2, avx512, neon.")
@@ -35,10 +41,18 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fewer samples and a smaller DRAM buffer: a quick look, not figures to quote.")
     var quick = false
 
+    @Option(help: "Matrix kernels: shapes as ROWSxCOLUMNS, comma-separated (BitNet 2B's projections by default).")
+    var shapes = "2560x2560,6912x2560,2560x6912,4096x4096"
+
+    @Option(help: "Matrix kernels: token counts per call, comma-separated (1 = GEMV).")
+    var tokens = "1,8,32"
+
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
-    static let allKernels = ["popcount", "pair-counts", "score", "flip", "random-mask"]
+    static let vectorKernels = ["popcount", "pair-counts", "score", "flip", "random-mask"]
+    static let matrixKernels = ["ternary", "binary"]
+    static let allKernels = vectorKernels + matrixKernels
 
     struct Row: Codable {
         var kernel, level, isa: String
@@ -58,6 +72,7 @@ struct Bench: ParsableCommand {
         var clockGHz: Double
         var readBandwidthGBps: [String: Double]
         var rows: [Row]
+        var matrixRows: [MatrixBench.Row]
     }
 
     func validate() throws {
@@ -68,6 +83,27 @@ struct Bench: ParsableCommand {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         for l in levels.split(separator: ",") where !["l1", "l2", "l3", "dram"].contains(String(l)) {
             throw ValidationError("unknown level '\(l)'; use l1, l2, l3, dram")
+        }
+        _ = try parsedShapes()
+        _ = try parsedTokens()
+    }
+
+    func parsedShapes() throws -> [(rows: Int, columns: Int)] {
+        try shapes.split(separator: ",").map { item in
+            let parts = item.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] > 0, parts[1] > 0 else {
+                throw ValidationError("bad shape '\(item)'; write ROWSxCOLUMNS, e.g. 2560x6912")
+            }
+            return (parts[0], parts[1])
+        }
+    }
+
+    func parsedTokens() throws -> [Int] {
+        try tokens.split(separator: ",").map { item in
+            guard let n = Int(item), n >= 1, n <= 4096 else {
+                throw ValidationError("bad token count '\(item)'; use whole numbers from 1 to 4096")
+            }
+            return n
         }
     }
 
@@ -101,8 +137,9 @@ struct Bench: ParsableCommand {
         FileHandle.standardError.write("bench: \(cpu), clock \(format(clockHz / 1e9)) GHz measured, \(threads) thread(s), median of \(reps)\n".data(using: .utf8)!)
         var rows: [Row] = []
         var bandwidth: [String: Double] = [:]
-        printHeader()
-        for (level, bytes) in levelBytes() {
+        let vectorKernels = chosen.filter { Self.vectorKernels.contains($0) }
+        if !vectorKernels.isEmpty { printHeader() }
+        for (level, bytes) in vectorKernels.isEmpty ? [] : levelBytes() {
             let words = bytes / 8
             let buffer = BenchBuffer(words: words, seed: 1)
             let bwSample = measure(repeats: reps, minSeconds: minSeconds) {
@@ -111,7 +148,7 @@ struct Bench: ParsableCommand {
             let bw = Double(bytes) / bwSample.median / 1e9
             bandwidth[level] = bw
             print("\(level.uppercased()) \(bytes / 1024) KiB: read bandwidth \(format(bw, 1)) GB/s (summing loop, \(threads) thread(s))")
-            for kernel in chosen {
+            for kernel in vectorKernels {
                 if isatty(2) != 0 {  // a progress line on terminals only, erased before the row prints
                     FileHandle.standardError.write("  timing \(kernel) at \(level)...\r".data(using: .utf8)!)
                 }
@@ -138,10 +175,23 @@ struct Bench: ParsableCommand {
                 }
             }
         }
+        var matrixRows: [MatrixBench.Row] = []
+        let matrixKernels = chosen.filter { Self.matrixKernels.contains($0) }
+        if !matrixKernels.isEmpty {
+            let levelNames = levels.split(separator: ",").map(String.init)
+            let matrixLevels = (levelNames.contains { $0 != "dram" } ? ["warm"] : []) + (levelNames.contains("dram") ? ["dram"] : [])
+            let bench = MatrixBench(
+                shapes: try parsedShapes(), tokenCounts: try parsedTokens(), variants: variants, threads: threads,
+                levels: matrixLevels, repeats: reps, minSeconds: minSeconds, clockHz: clockHz,
+                l3Bytes: Machine.topology?.l3Bytes ?? 32 << 20)
+            print("")
+            MatrixBench.printHeader()
+            for kernel in matrixKernels { bench.run(kernel: kernel, into: &matrixRows, bandwidth: &bandwidth) }
+        }
         if let path = json {
             let report = Report(
                 command: CommandLine.arguments.joined(separator: " "), cpu: cpu,
-                clockGHz: clockHz / 1e9, readBandwidthGBps: bandwidth, rows: rows)
+                clockGHz: clockHz / 1e9, readBandwidthGBps: bandwidth, rows: rows, matrixRows: matrixRows)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             do {
