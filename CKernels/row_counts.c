@@ -103,13 +103,23 @@ void bk_row_popcounts_avx2(const uint64_t *rows, size_t stride_words, size_t wor
 BK_UNTARGET
 
 BK_TARGET_AVX512
-/* The AVX2 structure with VPOPCNTDQ per 8 words and a masked load for the tail. */
+/* The AVX2 structure with VPOPCNTDQ per 8 words, and a masked load only for the tail (masked
+ * loads throughout cost 2560-bit rows in L2 9 → 17 B/cycle). */
 BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *rows,
                                        size_t stride_words, size_t word_count, uint32_t *out,
                                        const int row_group) {
     __m512i total[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
                         _mm512_setzero_si512()};
-    for (size_t i = 0; i < word_count; i += 8) {
+    size_t i = 0;
+    for (; i + 8 <= word_count; i += 8) {
+        const __m512i q = query ? _mm512_loadu_si512(query + i) : _mm512_set1_epi64(-1);
+        for (int g = 0; g < row_group; g++) {
+
+            const __m512i row = _mm512_loadu_si512(rows + g * stride_words + i);
+            total[g] = _mm512_add_epi64(total[g], _mm512_popcnt_epi64(_mm512_and_si512(q, row)));
+        }
+    }
+    for (; i < word_count; i += 8) {
         const size_t n = word_count - i < 8 ? word_count - i : 8;
         const __mmask8 m = (__mmask8)((1u << n) - 1);
         const __m512i q = query ? _mm512_maskz_loadu_epi64(m, query + i) : _mm512_set1_epi64(-1);
