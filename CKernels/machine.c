@@ -1,9 +1,8 @@
 /* machine.c — machine facts the tools report next to kernel timings: read bandwidth, the core
- * clock, the OpenMP team size and the hwloc topology. */
+ * clock and the OpenMP team size (the topology is in placement.c). */
 #include "bk_internal.h"
 #include "bk_omp.h"
 
-#include <hwloc.h>
 #include <string.h>
 #include <time.h>
 
@@ -106,32 +105,3 @@ double bk_measure_clock_hz(double seconds) {
 }
 
 int bk_omp_max_threads(void) { return omp_get_max_threads(); }
-
-/* ---- topology ------------------------------------------------------------------------------- */
-
-static uint64_t first_cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {
-    hwloc_obj_t obj = hwloc_get_next_obj_by_type(topo, type, NULL);
-    return obj && obj->attr ? obj->attr->cache.size : 0;
-}
-
-bool bk_topology_summarize(bk_topology_summary *out) {
-    memset(out, 0, sizeof *out);
-    hwloc_topology_t topo;
-    if (hwloc_topology_init(&topo) != 0) return false;
-    if (hwloc_topology_load(topo) != 0) {
-        hwloc_topology_destroy(topo);
-        return false;
-    }
-    out->packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
-    out->numa_nodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
-    out->l3_caches = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_L3CACHE);
-    out->cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
-    out->pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
-    out->l1d_bytes = first_cache_size(topo, HWLOC_OBJ_L1CACHE);
-    out->l2_bytes = first_cache_size(topo, HWLOC_OBJ_L2CACHE);
-    out->l3_bytes = first_cache_size(topo, HWLOC_OBJ_L3CACHE);
-    hwloc_obj_t root = hwloc_get_root_obj(topo);
-    out->total_memory_bytes = root ? root->total_memory : 0;
-    hwloc_topology_destroy(topo);
-    return true;
-}

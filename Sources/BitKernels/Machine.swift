@@ -29,10 +29,7 @@ public enum Machine {
     public static var topology: Topology? {
         var s = bk_topology_summary()
         guard bk_topology_summarize(&s) else { return nil }
-        return Topology(
-            packages: Int(s.packages), numaNodes: Int(s.numa_nodes), l3Caches: Int(s.l3_caches),
-            cores: Int(s.cores), processingUnits: Int(s.pus), l1dBytes: Int(s.l1d_bytes),
-            l2Bytes: Int(s.l2_bytes), l3Bytes: Int(s.l3_bytes), memoryBytes: Int(s.total_memory_bytes))
+        return Topology(s)
     }
 
     /// OpenMP's default team size (OMP_NUM_THREADS or the number of processing units).
