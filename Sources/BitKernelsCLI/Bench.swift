@@ -35,6 +35,9 @@ struct Bench: ParsableCommand {
     @Option(help: "OpenMP threads for the score kernel and the bandwidth yardstick.")
     var threads = 1
 
+    @Option(help: "Pin the team of --threads threads first: compact, scatter, cores, numa:N or cpus:LIST (see `info --placement`).")
+    var placement: String?
+
     @Option(help: "Repeated samples per measurement (the median is reported).")
     var repeats = 9
 
@@ -132,6 +135,12 @@ struct Bench: ParsableCommand {
         let variants = try variants()
         let reps = quick ? 5 : repeats
         let minSeconds = quick ? 0.001 : 0.004
+        if let p = placement {
+            let topo: HardwareTopology
+            do { topo = try HardwareTopology.current() } catch { throw ValidationError(error.description) }
+            let binding = topo.bind(try makePlan(topo, try parsePolicy(p), threads: threads))
+            FileHandle.standardError.write("bench: placement \(p): PUs \(binding.plan.processingUnits)\(binding.verified ? " (pinned, verified)" : "; \(binding.notice ?? "not verified")")\n".data(using: .utf8)!)
+        }
         let clockHz = Machine.measureClockHz(seconds: 0.1)
         let cpu = CPUFeatures.current.brand
         FileHandle.standardError.write("bench: \(cpu), clock \(format(clockHz / 1e9)) GHz measured, \(threads) thread(s), median of \(reps)\n".data(using: .utf8)!)

@@ -4,10 +4,30 @@ import Foundation
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the CPU, its features, the kernel variant chosen, the topology and OpenMP threads.")
+        abstract: "Show the CPU, its features, the kernel variant chosen, the topology and OpenMP threads.",
+        discussion: """
+            With --placement, also plans a team of --threads threads, binds it through hwloc and \
+            verifies in a second parallel region that every thread runs on its planned PU. On a \
+            topology of another machine (--topology, --topology-xml) it prints the plan only.
+
+            Placement: compact (fill one L3/NUMA domain's cores first, SMT siblings last), scatter \
+            (round-robin across packages, NUMA nodes, L3s), cores (one thread per physical core), \
+            numa:N (only node N), cpus:0,2,4-7 (thread i on the i-th listed PU).
+            """)
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
+
+    @Option(help: "Threads of the team to place (with --placement; default: OpenMP's default team).")
+    var threads: Int?
+
+    @Option(help: "Plan, bind and verify a team: compact, scatter, cores, numa:N or cpus:LIST.")
+    var placement: String?
+
+    @Option(name: .customLong("export-topology"), help: ArgumentHelp("Write this machine's topology as hwloc XML.", valueName: "file"))
+    var exportTopology: String?
+
+    @OptionGroup var topologyOptions: TopologyOptions
 
     struct Report: Codable {
         var cpu: String
@@ -19,12 +39,29 @@ struct Info: ParsableCommand {
         var override: String?
         var topology: Machine.Topology?
         var openMPThreads: Int
+        var plan: PlacementPlan?
+        var binding: BindingReport?
+    }
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         let kernels = try resolveKernels()
         let cpu = CPUFeatures.current
-        let families = ["popcount", "pair_counts", "and_counts", "row_popcounts", "masked_flip", "random_bits"]
+        let topo = try topologyOptions.load()
+        if let path = exportTopology {
+            do { try topo.exportXML(to: path) } catch { throw ValidationError(error.description) }
+        }
+        var binding: BindingReport?
+        var plan: PlacementPlan?
+        if let p = placement {
+            plan = try makePlan(topo, try parsePolicy(p), threads: threads ?? Machine.openMPThreads)
+            if topo.isThisSystem { binding = topo.bind(plan!) }
+        }
+        let families = ["popcount", "pair_counts", "and_counts", "row_popcounts", "masked_flip", "random_bits",
+                        "quantize_token", "ternary_matmul"]
         let report = Report(
             cpu: cpu.brand.isEmpty ? "unknown" : cpu.brand,
             clockGHz: (Machine.measureClockHz(seconds: 0.05) / 1e7).rounded() / 100,
@@ -33,8 +70,9 @@ struct Info: ParsableCommand {
             chosenVariant: kernels.isa.rawValue,
             kernelFamilies: Dictionary(uniqueKeysWithValues: families.map { ($0, kernels.isa.rawValue) }),
             override: ProcessInfo.processInfo.environment["BITKERNELS_ISA"],
-            topology: Machine.topology,
-            openMPThreads: Machine.openMPThreads)
+            topology: topo.summary,
+            openMPThreads: Machine.openMPThreads,
+            plan: plan, binding: binding)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -46,7 +84,7 @@ struct Info: ParsableCommand {
         print("variants       \(report.supportedVariants.joined(separator: ", ")) (this CPU can run)")
         let how = report.override.map { "forced by BITKERNELS_ISA=\($0)" } ?? "best for this CPU"
         print("chosen         \(report.chosenVariant) (\(how))")
-        for f in families { print("  \(f.padding(toLength: 13, withPad: " ", startingAt: 0))\(kernels.isa)") }
+        for f in families { print("  \(f.padding(toLength: 16, withPad: " ", startingAt: 0))\(kernels.isa)") }
         if let t = report.topology {
             print("topology       \(t.packages) package(s), \(t.numaNodes) NUMA node(s), \(t.l3Caches) L3, \(t.cores) core(s), \(t.processingUnits) PU(s)")
             print("caches         L1d \(bytes(t.l1dBytes)), L2 \(bytes(t.l2Bytes)), L3 \(bytes(t.l3Bytes)); memory \(bytes(t.memoryBytes))")
@@ -54,6 +92,14 @@ struct Info: ParsableCommand {
             print("topology       unavailable (hwloc could not load it)")
         }
         print("OpenMP         \(report.openMPThreads) thread(s) by default (OMP_NUM_THREADS to change)")
+        if !topo.isThisSystem { print("note           the topology above is not this machine's (\(topologyOptions.topology ?? topologyOptions.topologyXML ?? ""))") }
+        if let plan {
+            let status = binding.map { $0.verified ? ": pinned and verified" : "" } ?? " (plan only: not this machine)"
+            print("placement      \(plan.policy), \(plan.threads) thread(s)\(status)")
+            for line in describe(plan, on: topo, observed: binding?.observed ?? []) { print(line) }
+            if let notice = binding?.notice { print("notice         \(notice)") }
+        }
+        if let path = exportTopology { print("wrote          \(path)") }
     }
 }
 
