@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import CBitKernels
 import Foundation
 
 struct Tune: ParsableCommand {
@@ -54,6 +55,9 @@ struct Tune: ParsableCommand {
         var seconds: Sample
         var gbPerSecond: Double
         var efficiency: Double
+        /// A summing loop over as many bytes, same team, same placement, same run.
+        var readBandwidthGBps: Double
+        var sameAs: String? = nil  // the policy whose identical plan was measured
     }
 
     struct Report: Codable {
@@ -128,8 +132,9 @@ struct Tune: ParsableCommand {
         let bytes = (size.map { $0 << 20 }) ?? 4 * l3
         FileHandle.standardError.write("tune: preparing \(kernel) on \(bytes >> 20) MiB...\n".data(using: .utf8)!)
         let workload = Workload(kernel: kernel, bytes: bytes)
+        let yardstick = BenchBuffer(words: workload.bytes / 8, seed: 4)
         print("tune \(kernel): \(workload.bytes >> 20) MiB working set, \(topo.summary.cores) cores / \(topo.summary.processingUnits) PUs, median of \(repeats)")
-        print("policy     threads  PUs                µs/call (min–max)              GB/s   efficiency  pinned")
+        print("policy     threads  PUs                µs/call (min–max)              GB/s   efficiency  %readBW  pinned")
 
         var points: [Point] = []
         let total = policyList.count * counts.count
@@ -144,21 +149,37 @@ struct Tune: ParsableCommand {
                     print("\(policy.description.padding(toLength: 10, withPad: " ", startingAt: 0)) \(String(n).leftPad(7))  skipped: \(error)")
                     continue
                 }
+                // Policies that put the threads on the same PUs are one measurement, not two noisy ones.
+                if let same = points.first(where: { $0.processingUnits == plan.processingUnits }) {
+                    var p = same
+                    p.policy = policy.description
+                    if n == 1 { oneThread = p.gbPerSecond }
+                    p.efficiency = oneThread.map { p.gbPerSecond / ($0 * Double(n)) } ?? .nan
+                    p.sameAs = same.sameAs ?? same.policy
+                    points.append(p)
+                    clearProgress()
+                    printPoint(p)
+                    continue
+                }
                 let binding = topo.bind(plan)
                 if let notice = binding.notice, points.isEmpty { print("notice: \(notice)") }
                 let s = measure(repeats: repeats, minSeconds: 0.05) { workload.run(threads: n) }
+                let r = measure(repeats: repeats, minSeconds: 0.05) {
+                    blackHole(bk_read_sum_parallel(yardstick.words, yardstick.count, Int32(n)))
+                }
                 topo.unbind(threads: n)
                 let gbps = Double(workload.bytes) / s.median / 1e9
                 if n == 1 { oneThread = gbps }
                 let efficiency = oneThread.map { gbps / ($0 * Double(n)) } ?? .nan
                 let p = Point(policy: policy.description, threads: n, processingUnits: plan.processingUnits,
-                              pinned: binding.verified, seconds: s, gbPerSecond: gbps, efficiency: efficiency)
+                              pinned: binding.verified, seconds: s, gbPerSecond: gbps, efficiency: efficiency,
+                              readBandwidthGBps: Double(yardstick.count * 8) / r.median / 1e9)
                 points.append(p)
                 clearProgress()
                 printPoint(p)
             }
         }
-        let best = points.max { $0.gbPerSecond < $1.gbPerSecond }
+        let best = points.filter { $0.sameAs == nil }.max { $0.gbPerSecond < $1.gbPerSecond }
         var reproduce: [String] = []
         if let best {
             let policy = try parsePolicy(best.policy)
@@ -202,8 +223,9 @@ struct Tune: ParsableCommand {
             (format(p.seconds.median * 1e6, 1) + " " + range).padding(toLength: 30, withPad: " ", startingAt: 0),
             format(p.gbPerSecond, 1).leftPad(6),
             (p.efficiency.isNaN ? "-" : format(100 * p.efficiency, 0) + "%").leftPad(11),
+            format(100 * p.gbPerSecond / p.readBandwidthGBps, 0).leftPad(8),
             p.pinned ? "  yes" : "  no",
-        ].joined(separator: " "))
+        ].joined(separator: " ") + (p.sameAs.map { "   (same PUs as \($0))" } ?? ""))
     }
 
     func swiftLiteral(_ p: PlacementPolicy) -> String {
