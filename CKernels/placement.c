@@ -6,6 +6,7 @@
 #include "bk_omp.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <hwloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,34 @@ struct bk_topology {
     hwloc_topology_t hw;
     bool this_system;
 };
+
+/* The CPUs the process was started on (taskset, numactl, a batch scheduler), read once before
+ * any team is bound, so that later binding cannot widen what the user allowed. */
+static pthread_once_t start_binding_once = PTHREAD_ONCE_INIT;
+static hwloc_bitmap_t start_binding;
+
+static void read_start_binding(void) {
+    hwloc_topology_t hw;
+    if (hwloc_topology_init(&hw) != 0) return;
+    if (hwloc_topology_load(hw) == 0) {
+        start_binding = hwloc_bitmap_alloc();
+        if (hwloc_get_cpubind(hw, start_binding, HWLOC_CPUBIND_PROCESS) != 0) {
+            hwloc_bitmap_free(start_binding);
+            start_binding = NULL;
+        }
+    }
+    hwloc_topology_destroy(hw);
+}
+
+/* hwloc already drops PUs outside the cgroup cpuset; this also drops those outside the process's
+ * affinity mask, so plans only use CPUs the process was given. */
+static void restrict_to_process_binding(hwloc_topology_t hw) {
+    pthread_once(&start_binding_once, read_start_binding);
+    if (start_binding == NULL || hwloc_bitmap_iszero(start_binding)) return;
+    hwloc_const_cpuset_t all = hwloc_topology_get_topology_cpuset(hw);
+    if (hwloc_bitmap_isincluded(all, start_binding)) return;
+    hwloc_topology_restrict(hw, start_binding, 0);
+}
 
 bk_topology *bk_topology_open(const char *synthetic, const char *xml_path, char *error,
                               size_t error_size) {
@@ -45,6 +74,7 @@ bk_topology *bk_topology_open(const char *synthetic, const char *xml_path, char 
         rc = -1;
     }
     if (rc == 0 && !t->this_system) t->this_system = hwloc_topology_is_thissystem(t->hw) != 0;
+    if (rc == 0 && synthetic == NULL && xml_path == NULL) restrict_to_process_binding(t->hw);
     if (rc != 0) {
         hwloc_topology_destroy(t->hw);
         free(t);

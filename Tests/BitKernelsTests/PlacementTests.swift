@@ -99,6 +99,11 @@ import Testing
             #expect(report.verified, "planned \(report.plan.processingUnits), observed \(report.observed)")
             #expect(topo.teamLocations(threads: threads) == report.plan.processingUnits)
         }
+        // NUMA placement of rows: on a one-node machine it moves nothing and changes nothing.
+        let m = try TernaryMatrix(values: [Int8](repeating: 1, count: 64 * 512), rows: 64, columns: 512)
+        let moved = topo.distributeRows(of: m, for: try topo.plan(.compact, threads: threads))
+        if topo.summary.numaNodes <= 1 { #expect(moved == 0) }
+        #expect(m.values.allSatisfy { $0 == 1 })
         // Another machine's topology is never bound.
         let other = try HardwareTopology(synthetic: "pack:2 core:2 pu:1")
         #expect(other.bind(try other.plan(.compact, threads: 2)).notice != nil)
