@@ -6,6 +6,7 @@ let package = Package(
     name: "BitKernels",
     products: [
         .library(name: "BitKernels", targets: ["BitKernels"]),
+        .library(name: "BitNet", targets: ["BitNet"]),
         .executable(name: "bitkernels", targets: ["BitKernelsCLI"]),
     ],
     dependencies: [
@@ -27,13 +28,17 @@ let package = Package(
             ],
             linkerSettings: [.linkedLibrary("omp5")]),
         .target(name: "BitKernels", dependencies: ["CBitKernels"]),
+        // BitNet b1.58 inference on the ternary kernels: checkpoint loaders, layers, generation.
+        .target(name: "BitNet", dependencies: ["BitKernels", "CBitKernels"]),
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
-                "BitKernels", "CBitKernels",
+                "BitKernels", "BitNet", "CBitKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Fixtures/ holds small data files read by path (and the script that wrote them).
         .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "CBitKernels"], exclude: ["Fixtures"]),
+        // Fixtures/bitnet-tiny: a copy of ../shared/fixtures/bitnet-tiny (transformers' own outputs).
+        .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
     ]
 )

@@ -1,0 +1,168 @@
+import BitKernels
+import Foundation
+
+/// RMSNorm as transformers computes it: w · (x / sqrt(mean(x²) + eps)), per token.
+struct RMSNorm: Sendable {
+    let weight: [Float]
+    let epsilon: Float
+
+    func callAsFunction(_ x: [Float], tokens: Int) -> [Float] {
+        let d = weight.count
+        var out = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xs in
+            weight.withUnsafeBufferPointer { w in
+                out.withUnsafeMutableBufferPointer { o in
+                    for t in 0..<tokens {
+                        var sum = 0.0
+                        for i in 0..<d { sum += Double(xs[t * d + i]) * Double(xs[t * d + i]) }
+                        let r = 1 / (Float(sum / Double(d)) + epsilon).squareRoot()
+                        for i in 0..<d { o[t * d + i] = w[i] * (xs[t * d + i] * r) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// A BitNet b1.58 linear layer: per-token absmax int8 activations, ternary weights with their
+/// scale, the ternary kernel (GEMV for one token, GEMM for several), rescaled to float.
+struct BitLinear: Sendable {
+    let weights: TernaryMatrix
+
+    func callAsFunction(_ x: [Float], tokens: Int, threads: Int) -> [Float] {
+        weights.apply(x, tokens: tokens, threads: threads)
+    }
+}
+
+/// Rotary position embedding in the half-split ("rotate_half") layout: dims i and i + d/2 rotate
+/// together by pos · theta^(-2i/d).
+struct Rope: Sendable {
+    let inverseFrequencies: [Float]
+
+    init(headDimension d: Int, theta: Double) {
+        // transformers: 1 / theta^(arange(0, d, 2) / d) in float32
+        inverseFrequencies = (0..<(d / 2)).map { i in 1 / Float(pow(theta, Double(Float(2 * i) / Float(d)))) }
+    }
+
+    /// Rotates `heads` vectors of length d stored at x[offset + h * d ...] for position `pos`.
+    func apply(_ x: inout [Float], offset: Int, heads: Int, position: Int) {
+        let half = inverseFrequencies.count, d = 2 * half
+        for i in 0..<half {
+            let angle = Float(position) * inverseFrequencies[i]
+            let c = Float(cos(Double(angle))), s = Float(sin(Double(angle)))
+            for h in 0..<heads {
+                let a = offset + h * d + i, b = a + half
+                let x1 = x[a], x2 = x[b]
+                x[a] = x1 * c - x2 * s
+                x[b] = x2 * c + x1 * s
+            }
+        }
+    }
+}
+
+/// Keys (after RoPE) and values of every position so far, for each layer.
+public final class KVCache {
+    public let capacity: Int
+    /// Positions filled.
+    public internal(set) var count = 0
+    var keys: [[Float]]
+    var values: [[Float]]
+    let width: Int  // kvHeads × headDimension
+
+    init(layers: Int, capacity: Int, width: Int) {
+        self.capacity = capacity
+        self.width = width
+        keys = Array(repeating: [Float](repeating: 0, count: capacity * width), count: layers)
+        values = keys
+    }
+
+    /// Forgets every position (the buffers stay allocated).
+    public func reset() { count = 0 }
+}
+
+/// One decoder layer: pre-norm attention with a sub-norm before the output projection, and the
+/// squared-ReLU gated FFN with a sub-norm before the down projection.
+struct DecoderLayer: Sendable {
+    let inputNorm, attentionSubNorm, postAttentionNorm, ffnSubNorm: RMSNorm
+    let q, k, v, o, gate, up, down: BitLinear
+    let heads, kvHeads, headDimension: Int
+
+    /// x: tokens × hidden at positions start ..< start + tokens; appends to the cache's layer.
+    func callAsFunction(_ x: [Float], tokens: Int, start: Int, cache: KVCache, layer: Int, rope: Rope, threads: Int) -> [Float] {
+        let hidden = x.count / max(tokens, 1), d = headDimension, kvWidth = kvHeads * d
+        let h = inputNorm(x, tokens: tokens)
+        var queries = q(h, tokens: tokens, threads: threads)
+        var keys = k(h, tokens: tokens, threads: threads)
+        let vals = v(h, tokens: tokens, threads: threads)
+        for t in 0..<tokens {
+            rope.apply(&queries, offset: t * heads * d, heads: heads, position: start + t)
+            rope.apply(&keys, offset: t * kvWidth, heads: kvHeads, position: start + t)
+        }
+        cache.keys[layer].withUnsafeMutableBufferPointer { kc in
+            cache.values[layer].withUnsafeMutableBufferPointer { vc in
+                for i in 0..<(tokens * kvWidth) {
+                    kc[start * kvWidth + i] = keys[i]
+                    vc[start * kvWidth + i] = vals[i]
+                }
+            }
+        }
+        let attended = attention(queries, tokens: tokens, start: start, keys: cache.keys[layer], values: cache.values[layer])
+        let projected = o(attentionSubNorm(attended, tokens: tokens), tokens: tokens, threads: threads)
+        var residual = x
+        for i in 0..<residual.count { residual[i] += projected[i] }
+
+        let h2 = postAttentionNorm(residual, tokens: tokens)
+        let g = gate(h2, tokens: tokens, threads: threads), u = up(h2, tokens: tokens, threads: threads)
+        var m = [Float](repeating: 0, count: g.count)
+        for i in 0..<g.count {
+            let r = max(g[i], 0)
+            m[i] = r * r * u[i]
+        }
+        let ffn = down(ffnSubNorm(m, tokens: tokens), tokens: tokens, threads: threads)
+        for i in 0..<residual.count { residual[i] += ffn[i] }
+        precondition(residual.count == tokens * hidden)
+        return residual
+    }
+
+    /// Causal softmax attention; query head j reads kv head j / (heads / kvHeads).
+    func attention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float]) -> [Float] {
+        let d = headDimension, group = heads / kvHeads, kvWidth = kvHeads * d
+        let scale = 1 / Float(d).squareRoot()
+        var out = [Float](repeating: 0, count: tokens * heads * d)
+        var scores = [Float](repeating: 0, count: start + tokens)
+        queries.withUnsafeBufferPointer { qs in
+            keys.withUnsafeBufferPointer { ks in
+                values.withUnsafeBufferPointer { vs in
+                    out.withUnsafeMutableBufferPointer { os in
+                        for t in 0..<tokens {
+                            let visible = start + t + 1
+                            for hq in 0..<heads {
+                                let kvh = hq / group, qBase = (t * heads + hq) * d
+                                var best = -Float.infinity
+                                for p in 0..<visible {
+                                    let kBase = p * kvWidth + kvh * d
+                                    var dot: Float = 0
+                                    for i in 0..<d { dot += qs[qBase + i] * ks[kBase + i] }
+                                    scores[p] = dot * scale
+                                    best = max(best, scores[p])
+                                }
+                                var total: Float = 0
+                                for p in 0..<visible {
+                                    scores[p] = Float(exp(Double(scores[p] - best)))
+                                    total += scores[p]
+                                }
+                                let oBase = (t * heads + hq) * d
+                                for p in 0..<visible {
+                                    let w = scores[p] / total, vBase = p * kvWidth + kvh * d
+                                    for i in 0..<d { os[oBase + i] += w * vs[vBase + i] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
