@@ -1,0 +1,111 @@
+import BitNet
+import Foundation
+import Testing
+
+@Suite struct GenerationTests {
+    @Test func greedyGenerateMatchesFixture() throws {
+        let m = Fixture.safetensors
+        let (ids, stats) = try m.generate(prompt: Fixture.sequences["A"]!, maxNewTokens: 16, threads: 1)
+        #expect(ids == Fixture.greedy)
+        #expect(stats.promptTokens == 16 && stats.generatedTokens == 16)
+        // A stop token ends generation after emitting it; onToken can stop it too.
+        #expect(try m.generate(prompt: Fixture.sequences["A"]!, maxNewTokens: 16, stopTokens: [476]).tokens == [141, 993, 476])
+        var seen = 0
+        #expect(try m.generate(prompt: Fixture.sequences["A"]!, maxNewTokens: 16, onToken: { _ in seen += 1; return seen < 2 }).tokens.count == 2)
+    }
+
+    @Test func contextLimitIsAClearError() throws {
+        let m = Fixture.safetensors
+        #expect(throws: BitNetError.contextFull(limit: 8)) {
+            try m.generate(prompt: Array(repeating: 1, count: 8), maxNewTokens: 4, contextLimit: 8)
+        }
+        // Generation stops (without error) when the context fills.
+        #expect(try m.generate(prompt: [1, 2, 3], maxNewTokens: 50, contextLimit: 6).tokens.count == 3)
+        let cache = m.makeCache(capacity: 4)
+        #expect(throws: BitNetError.contextFull(limit: 4)) { try m.forward([1, 2, 3, 4, 5], cache: cache) }
+        #expect(throws: BitNetError.badToken(id: 1000, vocabulary: 1000)) { try m.forward([1000], cache: m.makeCache()) }
+    }
+
+    @Test func samplingIsSeededAndRespectsTopKTopP() {
+        let logits: [Float] = [0, 5, 1, 4.5, -2, 3]
+        var a = Sampler(temperature: 1, topK: 0, topP: 1, seed: 7), b = Sampler(temperature: 1, topK: 0, topP: 1, seed: 7)
+        let xs = (0..<200).map { _ in a.next(logits[...]) }
+        #expect(xs == (0..<200).map { _ in b.next(logits[...]) })
+        #expect(Set(xs).count >= 3)  // genuinely random at temperature 1
+        var k2 = Sampler(temperature: 1, topK: 2, topP: 1, seed: 1)
+        #expect(Set((0..<200).map { _ in k2.next(logits[...]) }) == [1, 3])
+        var p = Sampler(temperature: 1, topK: 0, topP: 0.5, seed: 1)   // token 1 alone holds > 50%
+        #expect(Set((0..<100).map { _ in p.next(logits[...]) }) == [1])
+        var g = Sampler.greedy
+        #expect(g.next(logits[...]) == 1 && g.next(logits[2...]) == 1)  // index within the slice
+    }
+}
+
+@Suite struct LoadingErrorTests {
+    func scratch(_ name: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bitnet-\(name)-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    func copyFixture(to dir: String, truncateSafetensorsTo: Int? = nil, config: String? = nil) throws {
+        let src = Fixture.directory
+        let cfg = try config ?? String(contentsOfFile: src + "/config.json", encoding: .utf8)
+        try cfg.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        var st = try Data(contentsOf: URL(fileURLWithPath: src + "/model.safetensors"))
+        if let n = truncateSafetensorsTo { st = st.prefix(n) }
+        try st.write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+    }
+
+    @Test func badCheckpointsAreClearErrors() throws {
+        #expect(throws: BitNetError.missingFile("/nonexistent/model")) { try BitNetModel.load(path: "/nonexistent/model") }
+
+        let noConfig = try scratch("noconfig")
+        #expect(throws: BitNetError.missingFile(noConfig + "/config.json")) { try BitNetModel.load(path: noConfig) }
+
+        let badJSON = try scratch("badjson")
+        try copyFixture(to: badJSON, config: "{ not json")
+        #expect(throws: BitNetError.self) { try BitNetModel.load(path: badJSON) }
+
+        let llama = try scratch("llama")
+        try copyFixture(to: llama, config: #"{"model_type": "llama", "hidden_size": 256}"#)
+        #expect(throws: BitNetError.unsupported("model_type 'llama' in \(llama)/config.json; this engine runs BitNet b1.58 ('bitnet')")) {
+            try BitNetModel.load(path: llama)
+        }
+
+        let truncated = try scratch("truncated")
+        try copyFixture(to: truncated, truncateSafetensorsTo: 500_000)
+        do {
+            _ = try BitNetModel.load(path: truncated)
+            Issue.record("a truncated checkpoint loaded")
+        } catch {
+            #expect(error.description.contains("truncated"), "\(error)")
+        }
+
+        // A config whose shapes disagree with the tensors: the tensor and both shapes are named.
+        let wrong = try scratch("wrongshape")
+        let cfg = try String(contentsOfFile: Fixture.directory + "/config.json", encoding: .utf8)
+            .replacingOccurrences(of: "\"intermediate_size\": 640", with: "\"intermediate_size\": 512")
+        try copyFixture(to: wrong, config: cfg)
+        #expect(throws: BitNetError.wrongShape(tensor: "model.layers.0.mlp.ffn_sub_norm.weight", expected: [512], actual: [640])) {
+            try BitNetModel.load(path: wrong)
+        }
+    }
+
+    @Test func badGGUFIsAClearError() throws {
+        let dir = try scratch("gguf")
+        let gguf = try Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.gguf"))
+        try gguf.prefix(gguf.count / 2).write(to: URL(fileURLWithPath: dir + "/half.gguf"))
+        do {
+            _ = try BitNetModel.load(path: dir + "/half.gguf")
+            Issue.record("a truncated GGUF loaded")
+        } catch {
+            #expect(error.description.contains("truncated"), "\(error)")
+        }
+        try Data("not a gguf file at all, just text".utf8).write(to: URL(fileURLWithPath: dir + "/text.gguf"))
+        #expect(throws: BitNetError.malformed(file: dir + "/text.gguf", reason: "not a GGUF file (no GGUF magic)")) {
+            try BitNetModel.load(path: dir + "/text.gguf")
+        }
+    }
+}
