@@ -1,0 +1,153 @@
+import ArgumentParser
+import BitKernels
+import BitNet
+import Foundation
+
+/// Loads a model or exits with the reason.
+func loadModel(_ path: String) throws -> BitNetModel {
+    FileHandle.standardError.write("loading \(path)...\n".data(using: .utf8)!)
+    do { return try BitNetModel.load(path: path) } catch { throw ValidationError(error.description) }
+}
+
+func parseIDs(_ text: String, what: String) throws -> [Int] {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let ids = parts.compactMap { Int($0) }
+    guard !ids.isEmpty, ids.count == parts.count, ids.allSatisfy({ $0 >= 0 }) else {
+        throw ValidationError("\(what): expected comma-separated token ids, e.g. 1,2,3")
+    }
+    return ids
+}
+
+/// Peak resident memory of this process (Linux VmHWM), in bytes; 0 when unknown.
+func peakMemoryBytes() -> Int {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
+    }
+    return 0
+}
+
+func pin(threads: Int, placement: String?) throws {
+    guard let p = placement else { return }
+    let topo: HardwareTopology
+    do { topo = try HardwareTopology.current() } catch { throw ValidationError(error.description) }
+    let binding = topo.bind(try makePlan(topo, try parsePolicy(p), threads: threads))
+    FileHandle.standardError.write("placement \(p): PUs \(binding.plan.processingUnits)\(binding.verified ? ", pinned" : "; \(binding.notice ?? "not verified")")\n".data(using: .utf8)!)
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate tokens with a BitNet b1.58 model, streaming them, then report speed and memory.",
+        discussion: """
+            The model is a directory with config.json and model.safetensors (the Hugging Face layout) \
+            or a .gguf file (TQ2_0, TQ1_0 or I2_S ternary tensors). The prompt is processed in one \
+            batch (ternary GEMM), then each new token is one GEMV pass. Without a tokenizer, give \
+            token ids with --prompt-ids; the generated ids are printed as they come.
+
+            Example: bitkernels generate --model bitnet-tiny --prompt-ids 979,976,987 --tokens 16
+            """)
+
+    @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
+    var model: String
+
+    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated.")
+    var promptIDs: String
+
+    @Option(help: "New tokens to generate at most.")
+    var tokens = 32
+
+    @Option(help: "Sampling temperature (0 = greedy).")
+    var temperature: Float = 0
+
+    @Option(help: "Keep only the k most likely tokens (0 = all).")
+    var topK = 40
+
+    @Option(help: "Keep the smallest set of tokens with this much probability.")
+    var topP: Float = 0.95
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Stop after any of these token ids, comma-separated.")
+    var stop: String?
+
+    @Option(help: "Context length limit (default: the model's maximum positions).")
+    var context: Int?
+
+    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    var threads = 0
+
+    @Option(help: "Pin the team first: compact, scatter, cores, numa:N or cpus:LIST.")
+    var placement: String?
+
+    func validate() throws {
+        guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
+    }
+
+    func run() throws {
+        let prompt = try parseIDs(promptIDs, what: "--prompt-ids")
+        let stopTokens = Set(try stop.map { try parseIDs($0, what: "--stop") } ?? [])
+        let m = try loadModel(model)
+        let team = threads > 0 ? threads : Machine.openMPThreads
+        try pin(threads: team, placement: placement)
+        let sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        print(prompt.map(String.init).joined(separator: " "), terminator: " |")
+        let result: (tokens: [Int], stats: GenerationStats)
+        do {
+            result = try m.generate(prompt: prompt, maxNewTokens: tokens, sampler: sampler, stopTokens: stopTokens,
+                                    contextLimit: context, threads: threads) { id in
+                print(" \(id)", terminator: "")
+                FileHandle.standardOutput.synchronizeFile()
+                return true
+            }
+        } catch { throw ValidationError(error.description) }
+        print("")
+        let s = result.stats
+        FileHandle.standardError.write("""
+            prompt: \(s.promptTokens) tokens in \(format(s.promptSeconds * 1e3, 1)) ms (\(format(s.promptTokensPerSecond, 1)) tokens/s)
+            generation: \(s.generatedTokens) tokens in \(format(s.generationSeconds * 1e3, 1)) ms (\(format(s.generationTokensPerSecond, 2)) tokens/s), \(team) thread(s)
+            peak memory: \(bytes(peakMemoryBytes()))
+
+            """.data(using: .utf8)!)
+    }
+}
+
+struct Logits: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the logits of every position of a token sequence (float32 [sequence, vocabulary]).",
+        discussion: """
+            One forward pass from an empty cache, written as raw little-endian float32, row-major \
+            [sequence length, vocabulary], no header: the layout of the bitnet-tiny fixture, to \
+            compare any model with another implementation.
+            """)
+
+    @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
+    var model: String
+
+    @Option(help: "Token ids, comma-separated.")
+    var tokens: String
+
+    @Option(help: "Output file.")
+    var out: String
+
+    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    var threads = 0
+
+    func run() throws {
+        let ids = try parseIDs(tokens, what: "--tokens")
+        let m = try loadModel(model)
+        let logits: [Float]
+        do { logits = try m.forward(ids, cache: m.makeCache(capacity: ids.count), threads: threads) } catch {
+            throw ValidationError(error.description)
+        }
+        let data = logits.withUnsafeBufferPointer { Data(buffer: $0) }
+        do { try data.write(to: URL(fileURLWithPath: out)) } catch {
+            throw ValidationError("cannot write \(out): \(error.localizedDescription)")
+        }
+        print("wrote \(out): \(ids.count) × \(m.config.vocabularySize) float32")
+    }
+}
