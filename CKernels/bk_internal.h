@@ -44,7 +44,11 @@
     float bk_quantize_token_##isa(const float *x, size_t count, int8_t *q, int32_t *sum);          \
     void bk_ternary_matmul_##isa(const uint8_t *packed, size_t block_count, size_t row_count,      \
                                  const int8_t *x, size_t x_stride, const int32_t *x_sums,          \
-                                 size_t token_count, int32_t *out, size_t out_stride);
+                                 size_t token_count, int32_t *out, size_t out_stride);            \
+    void bk_bf16_dots_##isa(const uint16_t *rows, size_t stride, size_t n, size_t row_count,       \
+                            const float *x, float *out);                                           \
+    void bk_i8_dots_##isa(const int8_t *rows, size_t stride, size_t n, size_t row_count,           \
+                          const float *x, float *out);
 
 BK_DECLARE_VARIANTS(scalar)
 #if BK_X86

@@ -19,6 +19,8 @@
         .random_bits = bk_random_bits_##name,                                                      \
         .quantize_token = bk_quantize_token_##name,                                                \
         .ternary_matmul = bk_ternary_matmul_##name,                                                \
+        .bf16_dots = bk_bf16_dots_##name,                                                          \
+        .i8_dots = bk_i8_dots_##name,                                                              \
     };
 
 BK_TABLE(scalar, BK_ISA_SCALAR)

@@ -117,6 +117,13 @@ typedef struct bk_kernels {
     void (*ternary_matmul)(const uint8_t *packed, size_t block_count, size_t row_count,
                            const int8_t *x, size_t x_stride, const int32_t *x_sums,
                            size_t token_count, int32_t *out, size_t out_stride);
+
+    /* out[r] = Σ_i row_r[i] · x[i] for bf16 or int8 rows (row r at rows + r * stride), in the one
+     * summation order every variant follows (float_gemv.c), so all variants agree bit for bit. */
+    void (*bf16_dots)(const uint16_t *rows, size_t stride, size_t n, size_t row_count,
+                      const float *x, float *out);
+    void (*i8_dots)(const int8_t *rows, size_t stride, size_t n, size_t row_count, const float *x,
+                    float *out);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */
@@ -271,6 +278,14 @@ void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, cons
 void bk_binary_matmul(const bk_kernels *k, const bk_rows *rows, size_t width,
                       const uint64_t *tokens, size_t token_stride_words, size_t token_count,
                       int32_t *out, size_t out_stride, int threads);
+
+/* Float products of a bf16 matrix (an LM head, an embedding) or an int8 matrix with per-row
+ * scales and a float vector, rows shared among `threads` OpenMP threads. */
+void bk_bf16_matvec(const bk_kernels *k, const uint16_t *rows, size_t stride, size_t n,
+                    size_t row_count, const float *x, float *out, int threads);
+void bk_i8_matvec(const bk_kernels *k, const int8_t *rows, size_t stride, size_t n,
+                  size_t row_count, const float *row_scales, const float *x, float *out,
+                  int threads);
 
 /* ---------------------------------------------------------------------------------------------
  * GGUF and checkpoint formats of ternary weights (load-time conversions, scalar)

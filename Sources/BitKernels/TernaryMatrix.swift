@@ -18,6 +18,9 @@ public struct TernaryMatrix: Sendable {
     var blockCount: Int { bk_ternary_block_count(columns) }
     var rowBytes: Int { blockCount * Int(BK_TERNARY_BLOCK_BYTES) }
 
+    /// Bytes of packed weights (what one product reads).
+    public var packedByteCount: Int { rows * rowBytes }
+
     /// Bits of storage per weight, padding included (2 when `columns` is a multiple of 256).
     public var bitsPerWeight: Double {
         rows * columns == 0 ? 2 : Double(rows * rowBytes * 8) / Double(rows * columns)

@@ -156,6 +156,16 @@ final class GGUFFile {
         return try toFloats(bytes(t), dtype: dtype, name: name)
     }
 
+    /// A float matrix kept in its stored precision (BF16 stays bf16).
+    func rows(_ name: String, dims: [Int]) throws(BitNetError) -> FloatRows {
+        let t = try tensor(name, dims: dims)
+        if t.type == Self.bf16 {
+            let raw = bytes(t)
+            return .bf16((0..<(raw.count / 2)).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) })
+        }
+        return .float(try floats(name, dims: dims))
+    }
+
     /// A ternary weight matrix stored as TQ2_0, TQ1_0, I2_S, or as floats holding scale × {-1, 0, 1}
     /// (llama.cpp's fallback when a row is not a multiple of 256).
     func ternary(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> TernaryMatrix {
@@ -189,7 +199,7 @@ final class GGUFFile {
 extension BitNetModel {
     static let ggufArchitectures = ["bitnet", "bitnet-b1.58", "bitnet-25"]
 
-    static func loadGGUF(path: String) throws(BitNetError) -> BitNetModel {
+    static func loadGGUF(path: String, int8Head: Bool) throws(BitNetError) -> BitNetModel {
         let g = try GGUFFile(path: path)
         let arch = g.metadata["general.architecture"]?.string ?? "?"
         guard ggufArchitectures.contains(arch) else {
@@ -236,8 +246,8 @@ extension BitNetModel {
                 heads: heads, kvHeads: c.kvHeadCount, headDimension: d))
         }
         return BitNetModel(
-            config: c, embedding: try g.floats("token_embd.weight", dims: [hidden, c.vocabularySize]),
-            head: c.tiedEmbeddings ? nil : try g.floats("output.weight", dims: [hidden, c.vocabularySize]),
-            layers: layers, finalNorm: try norm("output_norm.weight", hidden))
+            config: c, embedding: try g.rows("token_embd.weight", dims: [hidden, c.vocabularySize]),
+            head: c.tiedEmbeddings ? nil : try g.rows("output.weight", dims: [hidden, c.vocabularySize]),
+            layers: layers, finalNorm: try norm("output_norm.weight", hidden), int8Head: int8Head)
     }
 }

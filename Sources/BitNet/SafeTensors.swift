@@ -109,6 +109,16 @@ final class SafeTensorsFile {
         return try toFloats(bytes(e), dtype: e.dtype, name: name)
     }
 
+    /// A float matrix kept in its stored precision (BF16 stays bf16).
+    func rows(_ name: String, shape: [Int]) throws(BitNetError) -> FloatRows {
+        let e = try entry(name, shape: shape)
+        if e.dtype == .bf16 {
+            let raw = bytes(e)
+            return .bf16((0..<(raw.count / 2)).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) })
+        }
+        return .float(try toFloats(bytes(e), dtype: e.dtype, name: name))
+    }
+
     /// The raw bytes of a U8 tensor.
     func uint8(_ name: String, shape: [Int]) throws(BitNetError) -> [UInt8] {
         let e = try entry(name, shape: shape)

@@ -41,6 +41,22 @@ import Testing
     }
 }
 
+@Suite struct Int8HeadTests {
+    /// The int8 head (row-wise absmax) halves the head's bytes; its effect on the fixture's logits
+    /// is measured here and reported in bench/RESULTS.md.
+    @Test func int8HeadStaysCloseToTransformers() throws {
+        let m = try BitNetModel.load(path: Fixture.directory, int8Head: true)
+        let vocab = m.config.vocabularySize
+        let expected = try Fixture.floats("logits_A.f32")
+        let got = try m.forward(Fixture.sequences["A"]!, cache: m.makeCache())
+        let d = maxAbsDiff(got[...], expected[...])
+        let agree = (0..<16).filter { argmax(got[($0 * vocab)..<(($0 + 1) * vocab)]) == argmax(expected[($0 * vocab)..<(($0 + 1) * vocab)]) }.count
+        print("bitnet-tiny int8 head: logits A max |diff| \(d), argmax equal in \(agree) of 16")
+        #expect(d < 0.35 && agree >= 15)  // 1% of the largest logit (32.8); the ranking holds
+        #expect(m.bytesPerToken < Fixture.safetensors.bytesPerToken)
+    }
+}
+
 @Suite struct LoadingErrorTests {
     func scratch(_ name: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bitnet-\(name)-\(getpid())").path
