@@ -98,7 +98,9 @@ BK_INLINE float fold_avx512(__m512 s16) {
     return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
-/* Four rows at a time: four independent FMA chains hide the FMA latency. */
+/* Four rows at a time: four independent FMA chains hide the FMA latency. Four rows read in
+ * lockstep stream badly from DRAM unless each asks for its lines two groups ahead into L2
+ * (128,256 × 2560 bf16 head, one thread: 15 → 22 GB/s; see ternary_matmul.c). */
 #define BK_AVX512_DOTS(name, type, load, convert)                                                  \
     void name(const type *rows, size_t stride, size_t n, size_t row_count, const float *x,        \
               float *out) {                                                                        \
@@ -109,8 +111,10 @@ BK_INLINE float fold_avx512(__m512 s16) {
             size_t i = 0;                                                                          \
             for (; i + 16 <= n; i += 16) {                                                         \
                 const __m512 xv = _mm512_loadu_ps(x + i);                                          \
-                for (int g = 0; g < 4; g++)                                                        \
+                for (int g = 0; g < 4; g++) {                                                      \
+                    _mm_prefetch((const char *)(rows + (r + g + 8) * stride + i), _MM_HINT_T1);    \
                     acc[g] = _mm512_fmadd_ps(load(rows + (r + g) * stride + i), xv, acc[g]);       \
+                }                                                                                  \
             }                                                                                      \
             for (int g = 0; g < 4; g++) {                                                          \
                 const type *w = rows + (r + g) * stride;                                           \

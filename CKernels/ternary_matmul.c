@@ -240,8 +240,8 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
  * Threaded wrappers
  * ------------------------------------------------------------------------------------------- */
 
-/* Below this many weight-blocks × tokens of work (≈ 25 µs) a team costs more than it saves. */
-#define BK_TERNARY_PAR_MIN_WORK 8192
+/* Below this many weight-blocks × tokens of work (≈ 6 µs in cache) a team costs more than it saves. */
+#define BK_TERNARY_PAR_MIN_WORK 2048
 
 void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
                            size_t x_stride, const int32_t *x_sums, size_t token_count,

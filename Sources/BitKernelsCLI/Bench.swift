@@ -20,6 +20,10 @@ struct Bench: ParsableCommand {
             cache-warm (l1/l2/l3: one matrix called repeatedly) and from DRAM (a rotation of \
             matrices twice the L3). The scalar reference is timed for one token only.
 
+            `bench model --model PATH [--pp 64] [--tg 32] [--int8-head] [--threads N]` reports a \
+            model's prompt-processing and generation tokens/s like llama-bench, against the bound \
+            (read bandwidth measured in the same run / bytes read per token).
+
             Example: bitkernels bench ternary --isa avx2 --tokens 1,8 --levels l3,dram
             """)
 
@@ -50,12 +54,24 @@ struct Bench: ParsableCommand {
     @Option(help: "Matrix kernels: token counts per call, comma-separated (1 = GEMV).")
     var tokens = "1,8,32"
 
+    @Option(help: "bench model: the model directory or .gguf file.")
+    var model: String?
+
+    @Option(help: "bench model: prompt tokens processed in one batch (pp).")
+    var pp = 64
+
+    @Option(help: "bench model: tokens generated one at a time (tg).")
+    var tg = 32
+
+    @Flag(help: "bench model: keep the LM head as int8 (half the bytes of bf16).")
+    var int8Head = false
+
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
     static let vectorKernels = ["popcount", "pair-counts", "score", "flip", "random-mask"]
     static let matrixKernels = ["ternary", "binary"]
-    static let allKernels = vectorKernels + matrixKernels
+    static let allKernels = vectorKernels + matrixKernels  // `model` runs only when named
 
     struct Row: Codable {
         var kernel, level, isa: String
@@ -79,9 +95,10 @@ struct Bench: ParsableCommand {
     }
 
     func validate() throws {
-        for k in kernels where !Self.allKernels.contains(k) {
-            throw ValidationError("unknown kernel '\(k)'; choose from \(Self.allKernels.joined(separator: ", "))")
+        for k in kernels where !Self.allKernels.contains(k) && k != "model" {
+            throw ValidationError("unknown kernel '\(k)'; choose from \((Self.allKernels + ["model"]).joined(separator: ", "))")
         }
+        if kernels.contains("model") && model == nil { throw ValidationError("bench model needs --model PATH") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         for l in levels.split(separator: ",") where !["l1", "l2", "l3", "dram"].contains(String(l)) {
@@ -131,6 +148,21 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         _ = try resolveKernels()
+        if kernels == ["model"] {
+            if let p = placement { try pin(threads: threads, placement: p) }
+            let report = try ModelBench(path: model!, promptTokens: pp, generatedTokens: tg, threads: threads,
+                                        repeats: quick ? 3 : max(repeats / 3, 3), int8Head: int8Head).run()
+            ModelBench.printReport(report)
+            if let path = json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                do { try encoder.encode(report).write(to: URL(fileURLWithPath: path)) } catch {
+                    throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+                }
+            }
+            return
+        }
+        guard !kernels.contains("model") else { throw ValidationError("run `bench model` on its own") }
         let chosen = kernels.isEmpty ? Self.allKernels : kernels
         let variants = try variants()
         let reps = quick ? 5 : repeats

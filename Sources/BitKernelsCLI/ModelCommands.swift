@@ -1,6 +1,7 @@
 import ArgumentParser
 import BitKernels
 import BitNet
+import CBitKernels
 import Foundation
 
 /// Loads a model or exits with the reason.
@@ -149,5 +150,70 @@ struct Logits: ParsableCommand {
             throw ValidationError("cannot write \(out): \(error.localizedDescription)")
         }
         print("wrote \(out): \(ids.count) × \(m.config.vocabularySize) float32")
+    }
+}
+
+/// `bench model`: prompt processing and generation speed like llama-bench (pp N, tg N), with the
+/// bound the memory system sets measured in the same run.
+struct ModelBench {
+    let path: String
+    let promptTokens: Int
+    let generatedTokens: Int
+    let threads: Int
+    let repeats: Int
+    let int8Head: Bool
+
+    struct Report: Codable {
+        var model: String
+        var threads: Int
+        var int8Head: Bool
+        var bytesPerToken: Int
+        var promptTokens: Int
+        var promptTokensPerSecond: Double
+        var generatedTokens: Int
+        var generationTokensPerSecond: Double
+        var readBandwidthGBps: Double
+        var boundTokensPerSecond: Double
+        var fractionOfBound: Double
+    }
+
+    func run() throws -> Report {
+        FileHandle.standardError.write("loading \(path)\(int8Head ? " (int8 head)" : "")...\n".data(using: .utf8)!)
+        let m: BitNetModel
+        do { m = try BitNetModel.load(path: path, int8Head: int8Head) } catch { throw ValidationError(error.description) }
+        let vocab = m.config.vocabularySize
+        let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
+        var pp: [Double] = [], tg: [Double] = []
+        for i in 0..<repeats {
+            progress("model: run \(i + 1)/\(repeats)")
+            let stats: GenerationStats
+            do {
+                stats = try m.generate(prompt: prompt, maxNewTokens: generatedTokens, threads: threads).stats
+            } catch { throw ValidationError(error.description) }
+            pp.append(stats.promptTokensPerSecond)
+            tg.append(stats.generationTokensPerSecond)
+        }
+        clearProgress()
+        // What one token must read, read by a summing loop with the same team.
+        let yardstick = BenchBuffer(words: m.bytesPerToken / 8, seed: 5)
+        let team = threads > 0 ? threads : Machine.openMPThreads
+        let s = measure(repeats: repeats, minSeconds: 0.05) {
+            blackHole(bk_read_sum_parallel(yardstick.words, yardstick.count, Int32(team)))
+        }
+        let bw = Double(yardstick.count * 8) / s.median / 1e9
+        let median = { (v: [Double]) in v.sorted()[v.count / 2] }
+        let bound = bw * 1e9 / Double(m.bytesPerToken)
+        return Report(
+            model: path, threads: team, int8Head: int8Head, bytesPerToken: m.bytesPerToken,
+            promptTokens: promptTokens, promptTokensPerSecond: median(pp), generatedTokens: generatedTokens,
+            generationTokensPerSecond: median(tg), readBandwidthGBps: bw, boundTokensPerSecond: bound,
+            fractionOfBound: median(tg) / bound)
+    }
+
+    static func printReport(_ r: Report) {
+        print("model \(r.model): \(format(Double(r.bytesPerToken) / 1e9, 3)) GB read per token\(r.int8Head ? " (int8 head)" : ""), \(r.threads) thread(s)")
+        print("  pp\(r.promptTokens): \(format(r.promptTokensPerSecond, 1)) tokens/s")
+        print("  tg\(r.generatedTokens): \(format(r.generationTokensPerSecond, 2)) tokens/s = \(format(r.generationTokensPerSecond * Double(r.bytesPerToken) / 1e9, 1)) GB/s of weights")
+        print("  read bandwidth (same run, \(r.threads) thread(s)): \(format(r.readBandwidthGBps, 1)) GB/s → bound \(format(r.boundTokensPerSecond, 2)) tokens/s; tg reaches \(format(100 * r.fractionOfBound, 0))% of it")
     }
 }
