@@ -43,7 +43,9 @@ struct Generate: ParsableCommand {
             The model is a directory with config.json and model.safetensors (the Hugging Face layout) \
             or a .gguf file (TQ2_0, TQ1_0 or I2_S ternary tensors). The prompt is processed in one \
             batch (ternary GEMM), then each new token is one GEMV pass. Without a tokenizer, give \
-            token ids with --prompt-ids; the generated ids are printed as they come.
+            token ids with --prompt-ids; the generated ids are printed as they come. With a tokenizer \
+            (the checkpoint's tokenizer.json, the GGUF's vocabulary, or --tokenizer) text goes in \
+            with --prompt and comes out as text.
 
             Example: bitkernels generate --model bitnet-tiny --prompt-ids 979,976,987 --tokens 16
             """)
@@ -51,8 +53,14 @@ struct Generate: ParsableCommand {
     @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
     var model: String
 
-    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated.")
-    var promptIDs: String
+    @Option(help: "Prompt text (needs a tokenizer: the model's own, or --tokenizer).")
+    var prompt: String?
+
+    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated (instead of --prompt).")
+    var promptIDs: String?
+
+    @Option(help: "A tokenizer.json or tiktoken ranks file, if the model has no tokenizer of its own.")
+    var tokenizer: String?
 
     @Option(help: "New tokens to generate at most.")
     var tokens = 32
@@ -82,6 +90,7 @@ struct Generate: ParsableCommand {
     var placement: String?
 
     func validate() throws {
+        guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give --prompt TEXT or --prompt-ids IDS (one of them)") }
         guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
         guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
         guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
@@ -90,18 +99,41 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let prompt = try parseIDs(promptIDs, what: "--prompt-ids")
         let stopTokens = Set(try stop.map { try parseIDs($0, what: "--stop") } ?? [])
         let m = try loadModel(model)
+        let tok: Tokenizer?
+        do throws(BitNetError) {
+            if let file = tokenizer { tok = try Tokenizer.load(file: file) } else { tok = try Tokenizer.load(modelPath: model) }
+        } catch { throw ValidationError(error.description) }
+        let ids: [Int]
+        if let text = prompt {
+            guard let tok else { throw ValidationError("\(model) has no tokenizer: pass --tokenizer FILE or use --prompt-ids") }
+            ids = tok.encode(text)
+            guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
+        } else {
+            ids = try parseIDs(promptIDs!, what: "--prompt-ids")
+        }
         let team = threads > 0 ? threads : Machine.openMPThreads
         try pin(threads: team, placement: placement)
         let sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
-        print(prompt.map(String.init).joined(separator: " "), terminator: " |")
+        // Text when a tokenizer is present (printed as soon as its UTF-8 is complete), else ids.
+        var generated: [Int] = []
+        var printed = ""
+        if let tok, prompt != nil { print(tok.decode(ids), terminator: "") } else { print(ids.map(String.init).joined(separator: " "), terminator: " |") }
         let result: (tokens: [Int], stats: GenerationStats)
         do {
-            result = try m.generate(prompt: prompt, maxNewTokens: tokens, sampler: sampler, stopTokens: stopTokens,
+            result = try m.generate(prompt: ids, maxNewTokens: tokens, sampler: sampler, stopTokens: stopTokens,
                                     contextLimit: context, threads: threads) { id in
-                print(" \(id)", terminator: "")
+                generated.append(id)
+                if let tok, prompt != nil {
+                    let text = tok.decode(generated)
+                    if !text.hasSuffix("\u{FFFD}"), text.count > printed.count {
+                        print(text.dropFirst(printed.count), terminator: "")
+                        printed = text
+                    }
+                } else {
+                    print(" \(id)", terminator: "")
+                }
                 FileHandle.standardOutput.synchronizeFile()
                 return true
             }
