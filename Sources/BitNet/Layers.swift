@@ -141,10 +141,7 @@ struct DecoderLayer: Sendable {
                                 let kvh = hq / group, qBase = (t * heads + hq) * d
                                 var best = -Float.infinity
                                 for p in 0..<visible {
-                                    let kBase = p * kvWidth + kvh * d
-                                    var dot: Float = 0
-                                    for i in 0..<d { dot += qs[qBase + i] * ks[kBase + i] }
-                                    scores[p] = dot * scale
+                                    scores[p] = dot(qs.baseAddress! + qBase, ks.baseAddress! + p * kvWidth + kvh * d, d) * scale
                                     best = max(best, scores[p])
                                 }
                                 var total: Float = 0
@@ -154,8 +151,7 @@ struct DecoderLayer: Sendable {
                                 }
                                 let oBase = (t * heads + hq) * d
                                 for p in 0..<visible {
-                                    let w = scores[p] / total, vBase = p * kvWidth + kvh * d
-                                    for i in 0..<d { os[oBase + i] += w * vs[vBase + i] }
+                                    axpy(scores[p] / total, vs.baseAddress! + p * kvWidth + kvh * d, os.baseAddress! + oBase, d)
                                 }
                             }
                         }
@@ -165,4 +161,18 @@ struct DecoderLayer: Sendable {
         }
         return out
     }
+}
+
+/// y[i] += a · x[i], eight lanes at a time (each element's arithmetic is the same as the scalar loop).
+@inline(__always)
+func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    let av = SIMD8<Float>(repeating: a)
+    while i + 8 <= n {
+        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: yv + av * xv, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { y[i] += a * x[i]; i += 1 }
 }
