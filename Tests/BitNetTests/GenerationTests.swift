@@ -125,3 +125,29 @@ import Testing
         }
     }
 }
+
+/// bitnet-tiny re-stored as bitnet.cpp's I2_S by an independent packer (Fixtures/make_i2s_gguf.py),
+/// with an untied output head and a GPT-2 style GGUF vocabulary.
+@Suite struct I2SGGUFTests {
+    static let path = Fixture.directory + "/../bitnet-tiny-i2s.gguf"
+
+    @Test func i2sCheckpointGivesTheSameLogits() throws {
+        let m = try BitNetModel.load(path: Self.path)
+        #expect(!m.config.tiedEmbeddings)
+        let expected = try Fixture.floats("logits_A.f32")
+        let got = try m.forward(Fixture.sequences["A"]!, cache: m.makeCache(), threads: 2)
+        let d = maxAbsDiff(got[...], expected[...])
+        print("bitnet-tiny as I2_S GGUF, untied f16 head: logits A max |diff| \(d)")
+        #expect(d < 1e-4)  // the untied f16 head holds the bf16 embedding exactly
+        #expect(try m.generate(prompt: Fixture.sequences["A"]!, maxNewTokens: 16).tokens == Fixture.greedy)
+    }
+
+    @Test func ggufVocabularyLoads() throws {
+        let tok = try #require(try Tokenizer.load(modelPath: Self.path))
+        #expect(tok.vocabularySize == 1000)
+        #expect(tok.encode("A") == [65])  // the byte tokens are ids 0..<256
+        let ids = tok.encode("hello, world!!")
+        #expect(tok.decode(ids) == "hello, world!!")
+        #expect(ids.last! >= 256)  // "!!" is one of the vocabulary's merges
+    }
+}
