@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "BitKernels", targets: ["BitKernels"]),
         .library(name: "BitNet", targets: ["BitNet"]),
+        .library(name: "BitNeurons", targets: ["BitNeurons"]),
         .executable(name: "bitkernels", targets: ["BitKernelsCLI"]),
     ],
     dependencies: [
@@ -16,6 +17,8 @@ let package = Package(
         .systemLibrary(
             name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
             providers: [.apt(["libhwloc-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // The kernels: sources in CKernels/, the public C header in include/.
         // OpenMP comes from the compiler flag plus Debian's libomp (libomp-dev); we declare the few
         // omp_* functions we call ourselves (CKernels/bk_omp.h), so no omp.h include path is needed.
@@ -30,15 +33,19 @@ let package = Package(
         .target(name: "BitKernels", dependencies: ["CBitKernels"]),
         // BitNet b1.58 inference on the ternary kernels: checkpoint loaders, layers, generation.
         .target(name: "BitNet", dependencies: ["BitKernels", "CBitKernels"]),
+        // Self-organizing bit-neurons on the bit-vector kernels: IDX data, encoders, population, metrics.
+        .target(name: "BitNeurons", dependencies: ["BitKernels", "CZlib"]),
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
-                "BitKernels", "BitNet", "CBitKernels",
+                "BitKernels", "BitNet", "BitNeurons", "CBitKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Fixtures/ holds small data files read by path (and the script that wrote them).
         .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "CBitKernels"], exclude: ["Fixtures"]),
         // Fixtures/bitnet-tiny: a copy of ../shared/fixtures/bitnet-tiny (transformers' own outputs).
         .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
+        // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.
+        .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels"], exclude: ["Fixtures"]),
     ]
 )

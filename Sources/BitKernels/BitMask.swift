@@ -28,6 +28,16 @@ public struct BitMask: Sendable {
         return mask
     }
 
+    /// Refills `mask` (its width unchanged) with the next mask of the given density: the bits
+    /// `next(width:density:)` would return, without allocating a new vector.
+    public mutating func fill(_ mask: inout BitVector, density: Double, using kernels: Kernels = .default) {
+        precondition(density >= 0 && density <= 1, "mask density must be in 0...1, got \(density)")
+        let threshold = bk_density_threshold(density), width = mask.width
+        mask.withMutableWords { words in
+            bk_random_mask(kernels.table, &rng, words.baseAddress, width, threshold)
+        }
+    }
+
     /// One mask of `width` bits with the given density from a fresh generator seeded with `seed`.
     ///
     /// ```swift

@@ -68,6 +68,22 @@ public struct BitVector: Sendable {
         words.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: expected) }
     }
 
+    /// Replaces every bit with those of `words` (same rules as `init(width:words:)`), reusing this
+    /// vector's storage when it is not shared: for loops that refill one vector per input.
+    ///
+    /// ```swift
+    /// var v = BitVector(width: 128)
+    /// v.assign(words: [0b1011, 0])     // bits 0, 1 and 3
+    /// ```
+    public mutating func assign(words: [UInt64]) {
+        let expected = wordCount
+        precondition(words.count == expected, "a \(width)-bit vector needs \(expected) words, got \(words.count)")
+        if let last = words.last {
+            precondition(last & ~lastWordMask(forWidth: width) == 0, "bits past the width (\(width)) must be zero")
+        }
+        withMutableWords { w in words.withUnsafeBufferPointer { w.baseAddress!.update(from: $0.baseAddress!, count: expected) } }
+    }
+
     /// The words holding the bits (padding bits zero).
     public var words: [UInt64] { withWords { Array($0) } }
 

@@ -1,0 +1,130 @@
+import BitKernels
+
+/// Turns inputs into fixed-width bit-vectors for the population.
+///
+/// ```swift
+/// var encoder = ImageEncoder.rank(k: 118, pixels: 784)
+/// let bits = encoder.encode(images.image(0))      // exactly 118 of 784 bits set
+/// ```
+public struct ImageEncoder: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// Bit i set when pixel i > level (MNIST's ink at level 127: ~19% density, varies per image).
+        case threshold(level: UInt8)
+        /// Exactly k bits set: the k brightest pixels. Ties at the cut-off intensity go to the lowest
+        /// pixel indices (so an image with fewer than k non-zero pixels also sets the first
+        /// background pixels in reading order — 22% of MNIST digits have fewer than 118).
+        case rank(k: Int)
+    }
+
+    public let kind: Kind
+    public let width: Int
+    private var words: [UInt64]
+    private var histogram = [Int](repeating: 0, count: 256)
+
+    public static func threshold(_ level: UInt8 = 127, pixels: Int) -> ImageEncoder { ImageEncoder(kind: .threshold(level: level), width: pixels) }
+    public static func rank(k: Int, pixels: Int) -> ImageEncoder {
+        precondition(k >= 0 && k <= pixels, "rank encoding needs 0 ≤ k ≤ \(pixels), got \(k)")
+        return ImageEncoder(kind: .rank(k: k), width: pixels)
+    }
+
+    init(kind: Kind, width: Int) {
+        self.kind = kind
+        self.width = width
+        words = [UInt64](repeating: 0, count: (width + 63) / 64)
+    }
+
+    /// Encodes one image (exactly `width` pixels).
+    public mutating func encode(_ pixels: ArraySlice<UInt8>) -> BitVector {
+        var v = BitVector(width: width)
+        encode(pixels, into: &v)
+        return v
+    }
+
+    /// Encodes into an existing vector (no allocation once `into` is unique).
+    public mutating func encode(_ pixels: ArraySlice<UInt8>, into v: inout BitVector) {
+        precondition(pixels.count == width, "image has \(pixels.count) pixels, the encoder \(width)")
+        precondition(v.width == width, "vector is \(v.width) bits, the encoder \(width)")
+        let n = width
+        pixels.withUnsafeBufferPointer { p in
+            words.withUnsafeMutableBufferPointer { w in
+                for i in 0..<w.count { w[i] = 0 }
+                switch kind {
+                case .threshold(let level):
+                    for i in 0..<n where p[i] > level { w[i >> 6] |= 1 << UInt64(i & 63) }
+                case .rank(let k):
+                    histogram.withUnsafeMutableBufferPointer { h in
+                        for i in 0..<256 { h[i] = 0 }
+                        for i in 0..<n { h[Int(p[i])] += 1 }
+                        // The cut-off: all pixels brighter than `cut` are in; `quota` of those equal to it.
+                        var cut = 255, above = 0
+                        while cut > 0 && above + h[cut] < k { above += h[cut]; cut -= 1 }
+                        var quota = k - above
+                        for i in 0..<n {
+                            let v = Int(p[i])
+                            if v > cut || (v == cut && quota > 0) {
+                                if v == cut { quota -= 1 }
+                                w[i >> 6] |= 1 << UInt64(i & 63)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        v.assign(words: words)
+    }
+}
+
+/// Encoders for plain feature vectors of any modality (audio frames, embeddings, sensor readings).
+public struct FeatureEncoder: Sendable {
+    public enum Kind: Sendable {
+        /// The k largest features set (ties to the lower index), like rank encoding for images.
+        case topK(Int)
+        /// Bit j = [r_j · x ≥ 0] for `width` random ±1 projections r_j (seeded): similar vectors
+        /// (by angle) get similar bits (sign random projection, SimHash).
+        case signProjection(seed: UInt64)
+    }
+
+    public let kind: Kind
+    public let inputs: Int
+    public let width: Int
+    private let projections: [Float]  // width × inputs, ±1
+
+    public init(_ kind: Kind, inputs: Int, width: Int? = nil) {
+        self.kind = kind
+        self.inputs = inputs
+        switch kind {
+        case .topK(let k):
+            precondition(k >= 0 && k <= inputs, "topK needs 0 ≤ k ≤ \(inputs), got \(k)")
+            self.width = inputs
+            projections = []
+        case .signProjection(let seed):
+            let w = width ?? 256
+            self.width = w
+            var state = seed
+            projections = (0..<(w * inputs)).map { _ in
+                state &+= 0x9e37_79b9_7f4a_7c15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+                z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+                return (z ^ (z >> 31)) & 1 == 0 ? 1 : -1
+            }
+        }
+    }
+
+    public func encode(_ x: [Float]) -> BitVector {
+        precondition(x.count == inputs, "feature vector has \(x.count) values, the encoder \(inputs)")
+        switch kind {
+        case .topK(let k):
+            let order = x.indices.sorted { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }
+            return BitVector(width: width, setBits: order.prefix(k))
+        case .signProjection:
+            var bits: [Int] = []
+            for j in 0..<width {
+                var dot: Float = 0
+                for i in 0..<inputs { dot += projections[j * inputs + i] * x[i] }
+                if dot >= 0 { bits.append(j) }
+            }
+            return BitVector(width: width, setBits: bits)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import BitKernels
+
+/// A population of bit-neurons that organizes itself without gradients or floating point: each
+/// neuron holds a bit-pattern; for each input the neuron that resonates most (the fused winner
+/// kernel) moves its bits toward the input through a random mask (the masked-flip kernel,
+/// `next = cur ^ ((input ^ cur) & mask)`), the mask density being the learning rate.
+///
+/// ```swift
+/// var population = BitPopulation(width: 784, configuration: .init(neurons: 50), seedInputs: firstInputs)
+/// for x in stream { population.learn(x) }
+/// let recalled = population.recall(damagedCue)      // the winning neuron's pattern
+/// ```
+public struct BitPopulation: Sendable {
+    public struct Configuration: Sendable, Equatable, Codable {
+        public enum Scoring: String, Sendable, Codable, CaseIterable {
+            /// |x ∧ w| / |x ∨ w|: fair to dense and sparse patterns alike.
+            case jaccard
+            /// |x ∧ w| − |x ⊕ w| (shared minus differing bits).
+            case basic
+        }
+        public enum Start: String, Sendable, Codable, CaseIterable {
+            /// Neurons start as copies of the first inputs seen.
+            case inputs
+            /// Neurons start as random bits of density 0.5.
+            case randomDense
+        }
+        public enum Mode: String, Sendable, Codable, CaseIterable {
+            /// Only the winner learns each input.
+            case winnerTakeAll
+            /// Control: every neuron learns every input.
+            case unbounded
+        }
+
+        public var neurons: Int
+        public var scoring: Scoring = .jaccard
+        public var start: Start = .inputs
+        public var mode: Mode = .winnerTakeAll
+        /// Mask density of a learning step (the fraction of differing bits that flip).
+        public var learningRate: Double = 0.1
+        /// After this many wins a neuron counts as settled and learns at `settledRate` (nil: never).
+        public var settleAfter: Int? = nil
+        public var settledRate: Double = 0.02
+        /// Grow a new neuron (a copy of the input) when the best Jaccard resonance is below this,
+        /// up to `capacity` neurons (nil: fixed size).
+        public var growBelow: Double? = nil
+        public var capacity: Int = 1000
+        public var seed: UInt64 = 1
+
+        public init(neurons: Int, scoring: Scoring = .jaccard, start: Start = .inputs, mode: Mode = .winnerTakeAll,
+                    learningRate: Double = 0.1, settleAfter: Int? = nil, settledRate: Double = 0.02,
+                    growBelow: Double? = nil, capacity: Int = 1000, seed: UInt64 = 1) {
+            self.neurons = neurons
+            self.scoring = scoring
+            self.start = start
+            self.mode = mode
+            self.learningRate = learningRate
+            self.settleAfter = settleAfter
+            self.settledRate = settledRate
+            self.growBelow = growBelow
+            self.capacity = capacity
+            self.seed = seed
+        }
+    }
+
+    public let width: Int
+    public let configuration: Configuration
+    /// The neurons' patterns, one row each.
+    public internal(set) var neurons: BitMatrix
+    /// How many inputs each neuron has won while learning.
+    public internal(set) var wins: [Int]
+    /// Inputs learned so far.
+    public internal(set) var steps = 0
+    var masks: BitMask
+    var mask: BitVector
+    let kernels: Kernels
+
+    var score: Score { configuration.scoring == .jaccard ? .jaccard : .sharedMinusDiffering }
+
+    /// A population of `configuration.neurons` neurons. With `.inputs` starts, `seedInputs` provides
+    /// the starting patterns (the first ones are used; fewer than `neurons` is an error).
+    public init(width: Int, configuration: Configuration, seedInputs: [BitVector] = [], using kernels: Kernels = .default) {
+        precondition(configuration.neurons >= 1 || configuration.growBelow != nil, "a population needs at least one neuron")
+        precondition(configuration.learningRate >= 0 && configuration.learningRate <= 1, "learningRate must be in 0...1")
+        self.width = width
+        self.configuration = configuration
+        self.kernels = kernels
+        masks = BitMask(seed: configuration.seed)
+        mask = BitVector(width: width)
+        neurons = BitMatrix(width: width, reservingRows: max(configuration.neurons, 1))
+        switch configuration.start {
+        case .inputs:
+            precondition(seedInputs.count >= configuration.neurons,
+                         "starting from inputs needs \(configuration.neurons) seed inputs, got \(seedInputs.count)")
+            for x in seedInputs.prefix(configuration.neurons) { neurons.append(x) }
+        case .randomDense:
+            var g = BitMask(seed: configuration.seed ^ 0x5eed)
+            for _ in 0..<configuration.neurons { neurons.append(g.next(width: width, density: 0.5, using: kernels)) }
+        }
+        wins = [Int](repeating: 0, count: neurons.rowCount)
+    }
+
+    init(width: Int, configuration: Configuration, neurons: BitMatrix, wins: [Int], steps: Int, using kernels: Kernels = .default) {
+        self.width = width
+        self.configuration = configuration
+        self.kernels = kernels
+        self.neurons = neurons
+        self.wins = wins
+        self.steps = steps
+        masks = BitMask(seed: configuration.seed &+ UInt64(steps))
+        mask = BitVector(width: width)
+    }
+
+    /// Learns one input; returns the index of the neuron that learned it (in unbounded mode, the
+    /// winner; a grown neuron's index when one was added).
+    @discardableResult
+    public mutating func learn(_ x: BitVector) -> Int {
+        precondition(x.width == width, "input is \(x.width) bits, the population \(width)")
+        steps += 1
+        if neurons.rowCount == 0 {
+            neurons.append(x)
+            wins.append(1)
+            return 0
+        }
+        let best = neurons.winner(for: x, score: score, threads: 1, using: kernels)!
+        if let floor = configuration.growBelow, neurons.rowCount < configuration.capacity,
+           resonance(best) < floor {
+            neurons.append(x)
+            wins.append(1)
+            return neurons.rowCount - 1
+        }
+        switch configuration.mode {
+        case .winnerTakeAll:
+            step(best.row, toward: x)
+        case .unbounded:
+            for r in 0..<neurons.rowCount { step(r, toward: x) }
+        }
+        return best.row
+    }
+
+    private mutating func step(_ row: Int, toward x: BitVector) {
+        wins[row] += 1
+        let settled = configuration.settleAfter.map { wins[row] > $0 } ?? false
+        masks.fill(&mask, density: settled ? configuration.settledRate : configuration.learningRate, using: kernels)
+        neurons.flipRow(row, toward: x, where: mask, using: kernels)
+    }
+
+    /// Jaccard resonance of the best match (for novelty and growth, whatever the scoring).
+    func resonance(_ m: Match) -> Double {
+        let union = Int(m.shared) + Int(m.differing)
+        return union == 0 ? 1 : Double(m.shared) / Double(union)
+    }
+
+    /// The winning neuron for `x` (highest score; ties to the lowest index).
+    public func winner(for x: BitVector) -> Match { neurons.winner(for: x, score: score, threads: 1, using: kernels)! }
+
+    /// Recall: the pattern of the neuron that resonates most with a (possibly damaged) cue.
+    public func recall(_ cue: BitVector) -> BitVector { neurons[winner(for: cue).row] }
+
+    /// Novelty of `x`: 1 − the best Jaccard resonance (0 = exactly a stored pattern).
+    public func novelty(_ x: BitVector) -> Double {
+        let best = neurons.winner(for: x, score: .jaccard, threads: 1, using: kernels)!
+        return 1 - resonance(best)
+    }
+
+    /// Mean Hamming distance between pairs of neurons: small when the population blurred into one pattern.
+    public var meanPairwiseDistance: Double {
+        let n = neurons.rowCount
+        guard n > 1 else { return 0 }
+        var total = 0
+        for i in 0..<n {
+            let row = neurons[i]
+            for j in (i + 1)..<n { total += row.differingBits(from: neurons[j], using: kernels) }
+        }
+        return Double(total) / Double(n * (n - 1) / 2)
+    }
+}
