@@ -34,7 +34,7 @@ let package = Package(
         // BitNet b1.58 inference on the ternary kernels: checkpoint loaders, layers, generation.
         .target(name: "BitNet", dependencies: ["BitKernels", "CBitKernels"]),
         // Self-organizing bit-neurons on the bit-vector kernels: IDX data, encoders, population, metrics.
-        .target(name: "BitNeurons", dependencies: ["BitKernels", "CZlib"]),
+        .target(name: "BitNeurons", dependencies: ["BitKernels", "CBitKernels", "CZlib"]),
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [

@@ -48,7 +48,9 @@
     void bk_bf16_dots_##isa(const uint16_t *rows, size_t stride, size_t n, size_t row_count,       \
                             const float *x, float *out);                                           \
     void bk_i8_dots_##isa(const int8_t *rows, size_t stride, size_t n, size_t row_count,           \
-                          const float *x, float *out);
+                          const float *x, float *out);                                             \
+    void bk_encode_threshold_##isa(const uint8_t *p, size_t n, uint8_t level, uint64_t *out);      \
+    void bk_encode_rank_##isa(const uint8_t *p, size_t n, size_t k, uint64_t *out);
 
 BK_DECLARE_VARIANTS(scalar)
 #if BK_X86

@@ -21,6 +21,8 @@
         .ternary_matmul = bk_ternary_matmul_##name,                                                \
         .bf16_dots = bk_bf16_dots_##name,                                                          \
         .i8_dots = bk_i8_dots_##name,                                                              \
+        .encode_threshold = bk_encode_threshold_##name,                                            \
+        .encode_rank = bk_encode_rank_##name,                                                      \
     };
 
 BK_TABLE(scalar, BK_ISA_SCALAR)

@@ -124,6 +124,12 @@ typedef struct bk_kernels {
                       const float *x, float *out);
     void (*i8_dots)(const int8_t *rows, size_t stride, size_t n, size_t row_count, const float *x,
                     float *out);
+
+    /* n 8-bit pixels to an n-bit vector (ceil(n / 64) words, padding zero). Threshold: bit i =
+     * p[i] > level. Rank: exactly k bits (k <= n), the k brightest pixels; among pixels equal to the
+     * cut-off intensity the lowest indices are taken. */
+    void (*encode_threshold)(const uint8_t *p, size_t n, uint8_t level, uint64_t *out);
+    void (*encode_rank)(const uint8_t *p, size_t n, size_t k, uint64_t *out);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */

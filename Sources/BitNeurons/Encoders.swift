@@ -1,4 +1,5 @@
 import BitKernels
+import CBitKernels
 
 /// Turns inputs into fixed-width bit-vectors for the population.
 ///
@@ -19,18 +20,23 @@ public struct ImageEncoder: Sendable {
     public let kind: Kind
     public let width: Int
     private var words: [UInt64]
-    private var histogram = [Int](repeating: 0, count: 256)
+    private nonisolated(unsafe) let table: UnsafePointer<bk_kernels>  // a static C table: safe to share
 
-    public static func threshold(_ level: UInt8 = 127, pixels: Int) -> ImageEncoder { ImageEncoder(kind: .threshold(level: level), width: pixels) }
-    public static func rank(k: Int, pixels: Int) -> ImageEncoder {
+    public static func threshold(_ level: UInt8 = 127, pixels: Int, using kernels: Kernels = .default) -> ImageEncoder {
+        ImageEncoder(kind: .threshold(level: level), width: pixels, kernels: kernels)
+    }
+    public static func rank(k: Int, pixels: Int, using kernels: Kernels = .default) -> ImageEncoder {
         precondition(k >= 0 && k <= pixels, "rank encoding needs 0 ≤ k ≤ \(pixels), got \(k)")
-        return ImageEncoder(kind: .rank(k: k), width: pixels)
+        return ImageEncoder(kind: .rank(k: k), width: pixels, kernels: kernels)
     }
 
-    init(kind: Kind, width: Int) {
+    init(kind: Kind, width: Int, kernels: Kernels) {
         self.kind = kind
         self.width = width
-        words = [UInt64](repeating: 0, count: (width + 63) / 64)
+        words = [UInt64](repeating: 0, count: max((width + 63) / 64, 1))
+        var isa = BK_ISA_SCALAR
+        _ = bk_isa_from_name(kernels.isa.rawValue, &isa)
+        table = bk_kernels_for(isa)!
     }
 
     /// Encodes one image (exactly `width` pixels).
@@ -40,37 +46,20 @@ public struct ImageEncoder: Sendable {
         return v
     }
 
-    /// Encodes into an existing vector (no allocation once `into` is unique).
+    /// Encodes into an existing vector (no allocation once `into` is unique): the encode kernels.
     public mutating func encode(_ pixels: ArraySlice<UInt8>, into v: inout BitVector) {
         precondition(pixels.count == width, "image has \(pixels.count) pixels, the encoder \(width)")
         precondition(v.width == width, "vector is \(v.width) bits, the encoder \(width)")
-        let n = width
+        let n = width, t = table
         pixels.withUnsafeBufferPointer { p in
             words.withUnsafeMutableBufferPointer { w in
-                for i in 0..<w.count { w[i] = 0 }
                 switch kind {
-                case .threshold(let level):
-                    for i in 0..<n where p[i] > level { w[i >> 6] |= 1 << UInt64(i & 63) }
-                case .rank(let k):
-                    histogram.withUnsafeMutableBufferPointer { h in
-                        for i in 0..<256 { h[i] = 0 }
-                        for i in 0..<n { h[Int(p[i])] += 1 }
-                        // The cut-off: all pixels brighter than `cut` are in; `quota` of those equal to it.
-                        var cut = 255, above = 0
-                        while cut > 0 && above + h[cut] < k { above += h[cut]; cut -= 1 }
-                        var quota = k - above
-                        for i in 0..<n {
-                            let v = Int(p[i])
-                            if v > cut || (v == cut && quota > 0) {
-                                if v == cut { quota -= 1 }
-                                w[i >> 6] |= 1 << UInt64(i & 63)
-                            }
-                        }
-                    }
+                case .threshold(let level): t.pointee.encode_threshold(p.baseAddress, n, level, w.baseAddress)
+                case .rank(let k): t.pointee.encode_rank(p.baseAddress, n, k, w.baseAddress)
                 }
             }
         }
-        v.assign(words: words)
+        if words.count == v.wordCount { v.assign(words: words) }
     }
 }
 

@@ -36,10 +36,14 @@ public enum Metrics {
         return counts.map { c in c.max { ($0.value, -$0.key) < ($1.value, -$1.key) }?.key ?? -1 }
     }
 
-    /// Classification accuracy when each input takes its winner's label.
+    /// Classification accuracy when each input takes its winner's label (neurons grown after the
+    /// labels were taken count as unlabeled, i.e. wrong).
     public static func accuracy(_ p: BitPopulation, labels: [Int], on set: EncodedSet) -> Double {
         guard set.count > 0 else { return 0 }
-        let right = zip(set.inputs, set.labels).filter { labels[p.winner(for: $0.0).row] == $0.1 }.count
+        let right = zip(set.inputs, set.labels).filter { x, label in
+            let row = p.winner(for: x).row
+            return row < labels.count && labels[row] == label
+        }.count
         return Double(right) / Double(set.count)
     }
 

@@ -153,6 +153,25 @@ public struct BitPopulation: Sendable {
     /// The winning neuron for `x` (highest score; ties to the lowest index).
     public func winner(for x: BitVector) -> Match { neurons.winner(for: x, score: score, threads: 1, using: kernels)! }
 
+    /// Starting patterns spread over the data (farthest-point seeding, as k-means++ without the
+    /// randomness): the first candidate, then repeatedly the candidate whose best Jaccard
+    /// resonance with those chosen is lowest. Deterministic for the same candidates.
+    public static func spreadSeeds(from candidates: [BitVector], count: Int, using kernels: Kernels = .default) -> [BitVector] {
+        guard let first = candidates.first, count > 0 else { return [] }
+        var chosen = BitMatrix(width: first.width, reservingRows: count)
+        chosen.append(first)
+        var best = candidates.map { Double(chosen.winner(for: $0, score: .jaccard, threads: 1, using: kernels)!.score) }
+        while chosen.rowCount < min(count, candidates.count) {
+            let pick = best.indices.min { best[$0] < best[$1] }!
+            chosen.append(candidates[pick])
+            let newest = BitMatrix(width: first.width, rows: [candidates[pick]])
+            for i in candidates.indices {
+                best[i] = max(best[i], Double(newest.winner(for: candidates[i], score: .jaccard, threads: 1, using: kernels)!.score))
+            }
+        }
+        return chosen.rows
+    }
+
     /// Recall: the pattern of the neuron that resonates most with a (possibly damaged) cue.
     public func recall(_ cue: BitVector) -> BitVector { neurons[winner(for: cue).row] }
 

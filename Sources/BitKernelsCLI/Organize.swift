@@ -1,0 +1,240 @@
+import ArgumentParser
+import BitKernels
+import BitNeurons
+import Foundation
+
+struct Organize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let a population of bit-neurons organize itself on an image dataset, then measure it.",
+        discussion: """
+            One online loop over the training split (encode, score, winner-take-all, masked flip), \
+            then on the test split: cluster purity, accuracy with neuron labels taken from the \
+            training split, recall from cues with 10% of their bits flipped (× chance, bits \
+            agreeing against an all-zero pattern, set bits recovered), novelty AUROC against noise \
+            of the same density and against another dataset, and the mean distance between neurons.
+
+            --data is a folder with the four IDX files (train/t10k images/labels, .gz or not), e.g. \
+            ../shared/data/mnist. Without it, the small MNIST subset committed under Tests/ is used.
+            --continual trains on classes 0-4 first, then streams 5-9, and reports how well the \
+            first classes are retained.
+
+            Example: bitkernels organize --data ../shared/data/mnist --neurons 100 --other ../shared/data/fashion-mnist
+            """)
+
+    @Option(help: "Dataset folder (IDX files). Default: the MNIST subset under Tests/.")
+    var data: String?
+
+    @Option(help: "A second dataset whose test images should look novel (cross-dataset novelty).")
+    var other: String?
+
+    @Option(help: "Encoding: rank (exactly --k brightest pixels) or threshold (pixel > 127).")
+    var encoding = "rank"
+
+    @Option(help: "Bits set by rank encoding.")
+    var k = 118
+
+    @Option(help: "Score: jaccard or basic (shared minus differing bits).")
+    var score = "jaccard"
+
+    @Option(help: "Neurons start as: inputs (evenly spaced training images), spread (farthest-point picks among the first 5,000 training images) or dense (random bits, density 0.5).")
+    var start = "inputs"
+
+    @Option(help: "Neurons.")
+    var neurons = 100
+
+    @Option(help: "Learning rate: the density of the flip mask.")
+    var learningRate = 0.1
+
+    @Flag(help: "Control: every neuron learns every input (no winner-take-all).")
+    var unbounded = false
+
+    @Flag(help: "Grow a neuron when the best Jaccard resonance is under --grow-below (up to --capacity).")
+    var grow = false
+
+    @Option(help: "Novelty threshold for --grow.")
+    var growBelow = 0.3
+
+    @Option(help: "Most neurons with --grow.")
+    var capacity = 1000
+
+    @Option(help: "Settle a neuron after this many wins (its mask shrinks to 0.02).")
+    var settleAfter: Int?
+
+    @Option(help: "Passes over the training split.")
+    var epochs = 1
+
+    @Option(help: "Use only the first N training images.")
+    var limit: Int?
+
+    @Option(help: "Random seed (masks, corruption, noise).")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Continual learning: classes 0-4, then 5-9; report retention.")
+    var continual = false
+
+    @Option(help: "Write every metric as JSON to this file.")
+    var json: String?
+
+    @Option(help: "Save the trained population to this file.")
+    var save: String?
+
+    func validate() throws {
+        guard ["rank", "threshold"].contains(encoding) else { throw ValidationError("--encoding is rank or threshold") }
+        guard ["jaccard", "basic"].contains(score) else { throw ValidationError("--score is jaccard or basic") }
+        guard ["inputs", "spread", "dense"].contains(start) else { throw ValidationError("--start is inputs, spread or dense") }
+        guard neurons >= 1 || grow else { throw ValidationError("--neurons must be at least 1 (or use --grow)") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard learningRate >= 0 && learningRate <= 1 else { throw ValidationError("--learning-rate must be in 0...1") }
+        guard k >= 1 && k <= 784 else { throw ValidationError("--k must be in 1...784") }
+    }
+
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../Tests/BitNeuronsTests/Fixtures/mnist").standardized.path
+
+    struct Report: Codable {
+        var data: String
+        var trainImages, testImages: Int
+        var encoding: String
+        var configuration: BitPopulation.Configuration
+        var neurons: Int
+        var purity: Double
+        var accuracy: Double
+        var recall: Metrics.Recall
+        var noveltyAUROCNoise: Double
+        var noveltyAUROCOther: Double?
+        var meanPairwiseDistance: Double
+        var meanNeuronBits: Double
+        var imagesPerSecond: Double
+        var continual: Continual?
+    }
+
+    struct Continual: Codable {
+        var oldClassesBefore: Double
+        var oldClassesAfter: Double
+        var retention: Double
+        var newClasses: Double
+    }
+
+    func run() throws {
+        let dir = data ?? Self.fixture
+        if data == nil { print("no --data: using the MNIST subset at \(dir)") }
+        let train: LabeledImages, test: LabeledImages
+        do {
+            train = try LabeledImages(directory: dir, split: "train", limit: limit)
+            test = try LabeledImages(directory: dir, split: "t10k")
+        } catch { throw ValidationError(error.description) }
+        let pixels = train.pixelsPerImage
+        let encoder: ImageEncoder = encoding == "rank" ? .rank(k: k, pixels: pixels) : .threshold(127, pixels: pixels)
+        let config = BitPopulation.Configuration(
+            neurons: grow ? 0 : neurons, scoring: score == "jaccard" ? .jaccard : .basic,
+            start: start == "dense" ? .randomDense : .inputs, mode: unbounded ? .unbounded : .winnerTakeAll,
+            learningRate: learningRate, settleAfter: settleAfter, growBelow: grow ? growBelow : nil,
+            capacity: capacity, seed: seed)
+
+        var enc = encoder
+        var trainSet = EncodedSet(inputs: (0..<train.count).map { enc.encode(train.image($0)) }, labels: train.labels.map(Int.init))
+        let testSet = EncodedSet(inputs: (0..<test.count).map { enc.encode(test.image($0)) }, labels: test.labels.map(Int.init))
+        var continualReport: Continual?
+        var oldLabels: [Int] = []
+        var oldTest = testSet, newTest = testSet
+        if continual {
+            let old = trainSet.labels.indices.filter { trainSet.labels[$0] < 5 }, new = trainSet.labels.indices.filter { trainSet.labels[$0] >= 5 }
+            trainSet = EncodedSet(inputs: (old + new).map { trainSet.inputs[$0] }, labels: (old + new).map { trainSet.labels[$0] })
+            let to = testSet.labels.indices.filter { testSet.labels[$0] < 5 }, tn = testSet.labels.indices.filter { testSet.labels[$0] >= 5 }
+            oldTest = EncodedSet(inputs: to.map { testSet.inputs[$0] }, labels: to.map { testSet.labels[$0] })
+            newTest = EncodedSet(inputs: tn.map { testSet.inputs[$0] }, labels: tn.map { testSet.labels[$0] })
+        }
+
+        // Neurons start from evenly spaced training inputs (in continual mode, from the first phase only).
+        let oldCount = continual ? trainSet.labels.filter { $0 < 5 }.count : 0
+        let pool = continual ? oldCount : trainSet.count
+        let seeds = config.start != .inputs || grow ? []
+            : start == "spread" ? BitPopulation.spreadSeeds(from: Array(trainSet.inputs.prefix(min(pool, 5000))), count: neurons)
+            : stride(from: 0, to: pool, by: max(pool / max(neurons, 1), 1)).prefix(neurons).map { trainSet.inputs[$0] }
+        var population = BitPopulation(width: pixels, configuration: config, seedInputs: seeds)
+        // The timed online loop: encode (again, as a stream would), score, winner, flip.
+        var stream = encoder
+        var x = BitVector(width: pixels)
+        let trainIndices = Array(0..<trainSet.count)  // continual: already old classes, then new
+        var seconds = 0.0
+        var oldBefore = 0.0
+        for epoch in 0..<epochs {
+            let t0 = now()
+            for (n, i) in trainIndices.enumerated() {
+                if continual && epoch == epochs - 1 && n == oldCount {
+                    let oldSet = EncodedSet(inputs: Array(trainSet.inputs[0..<oldCount]), labels: Array(trainSet.labels[0..<oldCount]))
+                    oldLabels = Metrics.neuronLabels(population, from: oldSet)
+                    oldBefore = Metrics.accuracy(population, labels: oldLabels, on: oldTest)
+                }
+                if continual {
+                    x = trainSet.inputs[i]
+                } else {
+                    stream.encode(train.image(i), into: &x)
+                }
+                population.learn(x)
+                if n % 4096 == 0 { progress("organize: epoch \(epoch + 1)/\(epochs), image \(n)/\(trainIndices.count), \(population.neurons.rowCount) neurons") }
+            }
+            seconds += now() - t0
+        }
+        clearProgress()
+
+        let labels = Metrics.neuronLabels(population, from: trainSet)
+        if continual {
+            let after = Metrics.accuracy(population, labels: oldLabels, on: oldTest)
+            continualReport = Continual(oldClassesBefore: oldBefore, oldClassesAfter: after,
+                                        retention: oldBefore > 0 ? after / oldBefore : 0,
+                                        newClasses: Metrics.accuracy(population, labels: labels, on: newTest))
+        }
+        let noise = Metrics.noise(count: testSet.count, width: pixels, density: testSet.density, seed: seed &+ 17)
+        var otherAUROC: Double?
+        if let o = other {
+            do {
+                let t = try LabeledImages(directory: o, split: "t10k")
+                var e = encoder
+                let novel = (0..<t.count).map { e.encode(t.image($0)) }
+                otherAUROC = Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: novel)
+            } catch { throw ValidationError(error.description) }
+        }
+        let report = Report(
+            data: dir, trainImages: train.count * epochs, testImages: test.count,
+            encoding: encoding == "rank" ? "rank k=\(k)" : "threshold >127", configuration: config,
+            neurons: population.neurons.rowCount,
+            purity: Metrics.purity(population, on: testSet),
+            accuracy: Metrics.accuracy(population, labels: labels, on: testSet),
+            recall: Metrics.recall(population, labels: labels, on: testSet, seed: seed &+ 5),
+            noveltyAUROCNoise: Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: noise),
+            noveltyAUROCOther: otherAUROC,
+            meanPairwiseDistance: population.meanPairwiseDistance,
+            meanNeuronBits: Double(population.neurons.rows.reduce(0) { $0 + $1.setBitCount }) / Double(max(population.neurons.rowCount, 1)),
+            imagesPerSecond: Double(trainIndices.count * epochs) / seconds,
+            continual: continualReport)
+        printReport(report)
+        if let path = save {
+            do { try population.save(to: path) } catch { throw ValidationError(error.description) }
+            print("saved \(path)")
+        }
+        if let path = json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do { try encoder.encode(report).write(to: URL(fileURLWithPath: path)) } catch {
+                throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+            }
+            print("wrote \(path)")
+        }
+    }
+
+    func printReport(_ r: Report) {
+        let c = r.configuration
+        print("\(r.data): \(r.trainImages) training images, \(r.testImages) test; \(r.encoding); score \(c.scoring.rawValue); start \(c.start.rawValue); \(c.mode.rawValue); \(r.neurons) neurons")
+        print("  purity (test)                \(format(r.purity, 3))")
+        print("  accuracy (train labels)      \(format(r.accuracy, 3))")
+        print("  recall, 10% bits flipped     \(format(r.recall.timesChance, 2))× chance; bits agreeing \(format(r.recall.bitsAgreeing, 3)) (all-zero pattern: \(format(r.recall.zeroPatternAgreeing, 3))); set bits recovered \(format(r.recall.setBitsRecovered, 3))")
+        print("  novelty AUROC vs noise       \(format(r.noveltyAUROCNoise, 3))")
+        if let o = r.noveltyAUROCOther { print("  novelty AUROC vs other set   \(format(o, 3))") }
+        print("  mean distance between neurons \(format(r.meanPairwiseDistance, 1)) bits; mean bits per neuron \(format(r.meanNeuronBits, 1))")
+        if let ct = r.continual {
+            print("  continual: old classes \(format(ct.oldClassesBefore, 3)) → \(format(ct.oldClassesAfter, 3)) (retention \(format(ct.retention, 3))); new classes \(format(ct.newClasses, 3))")
+        }
+        print("  online loop                  \(format(r.imagesPerSecond / 1000, 1))k images/s (encode, score, winner, flip; 1 thread)")
+    }
+}

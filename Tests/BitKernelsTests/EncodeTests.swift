@@ -1,0 +1,40 @@
+import BitKernels
+import CBitKernels
+import Testing
+
+/// Image encoders: every variant bit-identical to the scalar reference, on random images with many
+/// ties, dark images (fewer non-zero pixels than k), saturated images, and lengths around 16/32/64.
+@Suite struct EncodeTests {
+    @Test(arguments: ISA.supported)
+    func encodersMatchReference(isa: ISA) {
+        let k = table(isa)
+        var rng = SeededRandom(seed: 21)
+        for n in Array(0...70) + [127, 128, 129, 783, 784, 785, 1000] {
+            let words = (n + 63) / 64
+            for style in 0..<4 {
+                let image: [UInt8] = (0..<n).map { _ in
+                    switch style {
+                    case 0: UInt8(truncatingIfNeeded: rng.next())
+                    case 1: UInt8(rng.next() % 4) * 85           // 4 levels: many ties
+                    case 2: rng.next() % 10 == 0 ? 200 : 0        // mostly dark
+                    default: rng.next() % 3 == 0 ? 255 : 254      // saturated
+                    }
+                }
+                for level: UInt8 in [0, 127, 254, 255] {
+                    var fast = [UInt64](repeating: ~0, count: words + 1), ref = fast
+                    k.pointee.encode_threshold(image, n, level, &fast)
+                    reference.pointee.encode_threshold(image, n, level, &ref)
+                    #expect(fast == ref, "threshold isa \(isa) n \(n) style \(style) level \(level)")
+                }
+                for kk in Set([0, 1, n / 7, n / 2, max(n - 1, 0), n]) where kk <= n {
+                    var fast = [UInt64](repeating: ~0, count: words + 1), ref = fast
+                    k.pointee.encode_rank(image, n, kk, &fast)
+                    reference.pointee.encode_rank(image, n, kk, &ref)
+                    #expect(fast == ref, "rank isa \(isa) n \(n) style \(style) k \(kk)")
+                    let set = ref.prefix(words).reduce(0) { $0 + $1.nonzeroBitCount }
+                    #expect(set == kk, "rank sets exactly k bits")
+                }
+            }
+        }
+    }
+}
