@@ -29,10 +29,10 @@ for ds in ["mnist", "fashion-mnist"]:
     print(f"\n{ds}: purity on the 10k test split (mean of {len(runs.get(ds + '-rank-n10', []))} seeds)\n")
     print("| encoding | N=10 | N=20 | N=50 | N=100 | N=400 | accuracy N=100 (train labels) | recall ×chance N=10 / N=100 | set bits recovered N=100 (zero-pattern agreement) | AUROC noise / other set N=100 | k images/s N=10 / 100 / 400 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for enc in ["rank", "threshold"]:
+    for enc, label in [("rank", "rank, start: spaced inputs"), ("spread", "rank, start: farthest-point inputs"), ("spreadsettle", "rank, farthest-point start, settle after 300 wins"), ("threshold", "threshold, start: spaced inputs")]:
         k = lambda n: f"{ds}-{enc}-n{n}"
         cells = [f"{mean(k(n), 'purity'):.3f}" for n in [10, 20, 50, 100, 400]]
-        print(f"| {enc} | " + " | ".join(cells) +
+        print(f"| {label} | " + " | ".join(cells) +
               f" | {mean(k(100), 'accuracy'):.3f} | {mean(k(10), 'recall.timesChance'):.2f}× / {mean(k(100), 'recall.timesChance'):.2f}×"
               f" | {mean(k(100), 'recall.setBitsRecovered'):.3f} (bits agreeing {mean(k(100), 'recall.bitsAgreeing'):.3f} vs {mean(k(100), 'recall.zeroPatternAgreeing'):.3f})"
               f" | {mean(k(100), 'noveltyAUROCNoise'):.3f} / {mean(k(100), 'noveltyAUROCOther'):.3f}"
@@ -51,7 +51,9 @@ for ds in ["mnist", "fashion-mnist"]:
     print("|---|---|---|---|---|")
     for name, label in [("continual-n100", "100 neurons (spare)"), ("continual-n5", "5 neurons (fewer than classes)"),
                         ("continual-n5-settle", "5 neurons, settled masks shrink (after 200 wins → 0.02)"),
-                        ("continual-grow", "--grow (novelty < 0.3, up to 400)")]:
+                        ("continual-n100-settle", "100 neurons, settled masks shrink (after 50 wins → 0.02)"),
+                        ("continual-grow", "--grow (novelty < 0.3, up to 400)"),
+                        ("continual-grow04-settle", "--grow (novelty < 0.4, up to 1000), settle after 20 wins")]:
         k = f"{ds}-{name}"
         print(f"| {label} | {mean(k, 'neurons'):.0f} | {mean(k, 'continual.oldClassesBefore'):.3f} → {mean(k, 'continual.oldClassesAfter'):.3f}"
               f" | {mean(k, 'continual.retention'):.3f} | {mean(k, 'continual.newClasses'):.3f} |")

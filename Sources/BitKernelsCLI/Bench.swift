@@ -20,6 +20,9 @@ struct Bench: ParsableCommand {
             cache-warm (l1/l2/l3: one matrix called repeatedly) and from DRAM (a rotation of \
             matrices twice the L3). The scalar reference is timed for one token only.
 
+            `bench neurons [--data DIR] [--neurons 50,1000,100000] [--threads N]` times the bit-neuron \
+            online loop (encode, score, winner, flip) in images per second.
+
             `bench model --model PATH [--pp 64] [--tg 32] [--int8-head] [--threads N]` reports a \
             model's prompt-processing and generation tokens/s like llama-bench, against the bound \
             (read bandwidth measured in the same run / bytes read per token).
@@ -53,6 +56,12 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Matrix kernels: token counts per call, comma-separated (1 = GEMV).")
     var tokens = "1,8,32"
+
+    @Option(help: "bench neurons: an IDX dataset folder (default: the MNIST subset under Tests/).")
+    var data: String?
+
+    @Option(help: "bench neurons: population sizes, comma-separated.")
+    var neurons = "50,1000,100000"
 
     @Option(help: "bench model: the model directory or .gguf file.")
     var model: String?
@@ -95,8 +104,8 @@ struct Bench: ParsableCommand {
     }
 
     func validate() throws {
-        for k in kernels where !Self.allKernels.contains(k) && k != "model" {
-            throw ValidationError("unknown kernel '\(k)'; choose from \((Self.allKernels + ["model"]).joined(separator: ", "))")
+        for k in kernels where !Self.allKernels.contains(k) && k != "model" && k != "neurons" {
+            throw ValidationError("unknown kernel '\(k)'; choose from \((Self.allKernels + ["model", "neurons"]).joined(separator: ", "))")
         }
         if kernels.contains("model") && model == nil { throw ValidationError("bench model needs --model PATH") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -148,6 +157,21 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         _ = try resolveKernels()
+        if kernels == ["neurons"] {
+            let sizes = try neurons.split(separator: ",").map { item -> Int in
+                guard let n = Int(item), n >= 1 else { throw ValidationError("bad --neurons '\(item)'") }
+                return n
+            }
+            let rows = try NeuronBench(data: data ?? Organize.fixture, sizes: sizes, threads: threads, repeats: quick ? 3 : repeats).run()
+            if let path = json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                do { try encoder.encode(rows).write(to: URL(fileURLWithPath: path)) } catch {
+                    throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+                }
+            }
+            return
+        }
         if kernels == ["model"] {
             if let p = placement { try pin(threads: threads, placement: p) }
             let report = try ModelBench(path: model!, promptTokens: pp, generatedTokens: tg, threads: threads,
@@ -162,7 +186,9 @@ struct Bench: ParsableCommand {
             }
             return
         }
-        guard !kernels.contains("model") else { throw ValidationError("run `bench model` on its own") }
+        guard !kernels.contains("model") && !kernels.contains("neurons") else {
+            throw ValidationError("run `bench model` and `bench neurons` on their own")
+        }
         let chosen = kernels.isEmpty ? Self.allKernels : kernels
         let variants = try variants()
         let reps = quick ? 5 : repeats

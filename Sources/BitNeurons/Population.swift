@@ -113,7 +113,12 @@ public struct BitPopulation: Sendable {
     /// Learns one input; returns the index of the neuron that learned it (in unbounded mode, the
     /// winner; a grown neuron's index when one was added).
     @discardableResult
-    public mutating func learn(_ x: BitVector) -> Int {
+    public mutating func learn(_ x: BitVector) -> Int { learnReturningWinner(x, threads: 1) }
+
+    /// `learn` with the winner search shared among `threads` OpenMP threads (worth it from
+    /// ~16,000 neurons).
+    @discardableResult
+    public mutating func learnReturningWinner(_ x: BitVector, threads: Int) -> Int {
         precondition(x.width == width, "input is \(x.width) bits, the population \(width)")
         steps += 1
         if neurons.rowCount == 0 {
@@ -121,7 +126,7 @@ public struct BitPopulation: Sendable {
             wins.append(1)
             return 0
         }
-        let best = neurons.winner(for: x, score: score, threads: 1, using: kernels)!
+        let best = neurons.winner(for: x, score: score, threads: threads, using: kernels)!
         if let floor = configuration.growBelow, neurons.rowCount < configuration.capacity,
            resonance(best) < floor {
             neurons.append(x)
