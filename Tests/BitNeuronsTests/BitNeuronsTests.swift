@@ -170,3 +170,24 @@ enum LabeledImagesRaw {
         #expect(purity > 0.45)
     }
 }
+
+/// The full datasets from ../shared/data, when present (skipped, visibly, otherwise).
+@Suite struct FullDataTests {
+    @Test(.enabled(if: Data.hasFullData, "../shared/data is absent: full-data checks skipped"))
+    func mnistGoalsOnTheFullSplits() throws {
+        let train = try LabeledImages(directory: Data.shared + "/mnist", split: "train")
+        let test = try LabeledImages(directory: Data.shared + "/mnist", split: "t10k")
+        #expect(train.count == 60_000 && test.count == 10_000)
+        let tr = Data.encode(train, .rank(k: 118, pixels: 784)), te = Data.encode(test, .rank(k: 118, pixels: 784))
+        for (n, goal) in [(10, 0.48), (100, 0.76)] {
+            let seeds = stride(from: 0, to: tr.count, by: tr.count / n).prefix(n).map { tr.inputs[$0] }
+            var p = BitPopulation(width: 784, configuration: .init(neurons: n, seed: 1), seedInputs: seeds)
+            for x in tr.inputs { p.learn(x) }
+            let purity = Metrics.purity(p, on: te)
+            print("full MNIST, N = \(n), rank, Jaccard, seed 1: purity \(purity)")
+            #expect(purity >= goal)
+            let r = Metrics.recall(p, labels: Metrics.neuronLabels(p, from: tr), on: te)
+            #expect(r.timesChance >= 3.8)
+        }
+    }
+}
