@@ -29,7 +29,7 @@ for ds in ["mnist", "fashion-mnist"]:
     print(f"\n{ds}: purity on the 10k test split (mean of {len(runs.get(ds + '-rank-n10', []))} seeds)\n")
     print("| encoding | N=10 | N=20 | N=50 | N=100 | N=400 | accuracy N=100 (train labels) | recall ×chance N=10 / N=100 | set bits recovered N=100 (zero-pattern agreement) | AUROC noise / other set N=100 | k images/s N=10 / 100 / 400 |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for enc, label in [("rank", "rank, start: spaced inputs"), ("spread", "rank, start: farthest-point inputs"), ("spreadsettle", "rank, farthest-point start, settle after 300 wins"), ("threshold", "threshold, start: spaced inputs")]:
+    for enc, label in [("rank", "rank, start: spaced inputs"), ("spread", "rank, start: farthest-point inputs"), ("spreadsettle", "rank, farthest-point start, settle after 300 wins"), ("settle150", "**rank, spaced start, settle after 150 wins**"), ("threshold", "threshold, start: spaced inputs")]:
         k = lambda n: f"{ds}-{enc}-n{n}"
         cells = [f"{mean(k(n), 'purity'):.3f}" for n in [10, 20, 50, 100, 400]]
         print(f"| {label} | " + " | ".join(cells) +

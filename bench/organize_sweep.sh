@@ -17,6 +17,7 @@ for ds in mnist fashion-mnist; do
       run $ds-rank-n$n-s$seed --data $D/$ds --neurons $n --seed $seed --other $D/$other
       run $ds-threshold-n$n-s$seed --data $D/$ds --encoding threshold --neurons $n --seed $seed --other $D/$other
       run $ds-spread-n$n-s$seed --data $D/$ds --start spread --neurons $n --seed $seed --other $D/$other
+      run $ds-settle150-n$n-s$seed --data $D/$ds --settle-after 150 --neurons $n --seed $seed --other $D/$other
       run $ds-spreadsettle-n$n-s$seed --data $D/$ds --start spread --settle-after 300 --neurons $n --seed $seed --other $D/$other
     done
     run $ds-basic-dense-n10-s$seed --data $D/$ds --score basic --start dense --neurons 10 --seed $seed
