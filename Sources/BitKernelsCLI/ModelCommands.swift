@@ -100,6 +100,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let stopTokens = Set(try stop.map { try parseIDs($0, what: "--stop") } ?? [])
+        let givenIDs = try promptIDs.map { try parseIDs($0, what: "--prompt-ids") }
         let m = try loadModel(model)
         let tok: Tokenizer?
         do throws(BitNetError) {
@@ -111,7 +112,7 @@ struct Generate: ParsableCommand {
             ids = tok.encode(text)
             guard !ids.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
         } else {
-            ids = try parseIDs(promptIDs!, what: "--prompt-ids")
+            ids = givenIDs!
         }
         let team = threads > 0 ? threads : Machine.openMPThreads
         try pin(threads: team, placement: placement)
@@ -171,7 +172,7 @@ struct Logits: ParsableCommand {
     var threads = 0
 
     func run() throws {
-        let ids = try parseIDs(tokens, what: "--tokens")
+        let ids = try parseIDs(tokens, what: "--tokens")  // before the (slow) load
         let m = try loadModel(model)
         let logits: [Float]
         do { logits = try m.forward(ids, cache: m.makeCache(capacity: ids.count), threads: threads) } catch {

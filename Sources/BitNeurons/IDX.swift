@@ -75,6 +75,10 @@ public struct LabeledImages: Sendable {
             let base = "\(directory)/\(split)-\(kind)"
             return FileManager.default.fileExists(atPath: base + ".gz") ? base + ".gz" : base
         }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .missingFile("\(directory) (a folder with \(split)-images-idx3-ubyte.gz and \(split)-labels-idx1-ubyte.gz)")
+        }
         try self.init(images: file("images-idx3-ubyte"), labels: file("labels-idx1-ubyte"), limit: limit)
     }
 }
