@@ -16,21 +16,23 @@ static size_t rows_per_block(size_t word_count) {
     return n < 16 ? 16 : n;
 }
 
+/* The AND counts go straight into the output (uint32 and int32 may alias) and become products in
+ * place: no scratch buffer, so small calls cost little more than the kernel. */
 static void block_products(const bk_kernels *k, const bk_rows *rows, size_t width,
                            const uint64_t *tokens, size_t token_stride_words,
                            const uint32_t *token_popcounts, size_t token_count, size_t begin,
-                           size_t end, uint32_t *counts, int32_t *out, size_t out_stride) {
+                           size_t end, int32_t *out, size_t out_stride) {
     const size_t block = rows_per_block(rows->word_count);
     for (size_t start = begin; start < end; start += block) {
         const size_t n = end - start < block ? end - start : block;
         const uint64_t *first = rows->words + start * rows->stride_words;
         for (size_t t = 0; t < token_count; t++) {
-            k->and_counts(tokens + t * token_stride_words, first, rows->stride_words,
-                          rows->word_count, n, counts);
             int32_t *o = out + t * out_stride + start;
+            k->and_counts(tokens + t * token_stride_words, first, rows->stride_words,
+                          rows->word_count, n, (uint32_t *)o);
             const int64_t base = (int64_t)width - 2 * (int64_t)token_popcounts[t];
             for (size_t i = 0; i < n; i++)
-                o[i] = (int32_t)(base + 4 * (int64_t)counts[i] - 2 * (int64_t)rows->row_popcounts[start + i]);
+                o[i] = (int32_t)(base + 4 * (int64_t)(uint32_t)o[i] - 2 * (int64_t)rows->row_popcounts[start + i]);
         }
     }
 }
@@ -39,22 +41,24 @@ void bk_binary_matmul(const bk_kernels *k, const bk_rows *rows, size_t width,
                       const uint64_t *tokens, size_t token_stride_words, size_t token_count,
                       int32_t *out, size_t out_stride, int threads) {
     if (token_count == 0 || rows->row_count == 0) return;
-    uint32_t *token_popcounts = malloc(token_count * sizeof *token_popcounts);
+    uint32_t small[64];
+    uint32_t *token_popcounts = token_count <= 64 ? small : malloc(token_count * sizeof *token_popcounts);
     if (token_popcounts == NULL) abort();
     for (size_t t = 0; t < token_count; t++)
         token_popcounts[t] = (uint32_t)k->popcount(tokens + t * token_stride_words, rows->word_count);
 
-    const size_t row_count = rows->row_count, block = rows_per_block(rows->word_count);
+    const size_t row_count = rows->row_count;
     const int team = row_count * token_count >= BK_PAR_MIN_ROWS ? bk_team_size(threads) : 1;
+    if (team <= 1) {
+        block_products(k, rows, width, tokens, token_stride_words, token_popcounts, token_count, 0,
+                       row_count, out, out_stride);
+    } else {
 #pragma omp parallel num_threads(team)
-    {
-        const size_t n = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
-        const size_t begin = row_count * i / n, end = row_count * (i + 1) / n;
-        uint32_t *counts = malloc((block < row_count ? block : row_count) * sizeof *counts + 4);
-        if (counts == NULL) abort();
-        block_products(k, rows, width, tokens, token_stride_words, token_popcounts, token_count,
-                       begin, end, counts, out, out_stride);
-        free(counts);
+        {
+            const size_t n = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
+            block_products(k, rows, width, tokens, token_stride_words, token_popcounts, token_count,
+                           row_count * i / n, row_count * (i + 1) / n, out, out_stride);
+        }
     }
-    free(token_popcounts);
+    if (token_popcounts != small) free(token_popcounts);
 }
