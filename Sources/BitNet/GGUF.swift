@@ -54,19 +54,33 @@ final class GGUFFile {
             let n = Int(try u32())
             guard n >= 1 && n <= 4 else { throw fail("tensor '\(name)' has \(n) dimensions") }
             var dims: [Int] = []
-            for _ in 0..<n { dims.append(Int(try u64())) }
-            infos.append((name, dims, try u32(), Int(try u64())))
+            for _ in 0..<n {
+                let d = try u64()
+                guard d <= 1 << 40 else { throw fail("tensor '\(name)' has a dimension of \(d)") }
+                dims.append(Int(d))
+            }
+            let type = try u32(), offset = try u64()
+            guard offset <= UInt64(file.bytes.count) else { throw fail("tensor '\(name)' starts past the end of the file: truncated?") }
+            infos.append((name, dims, type, Int(offset)))
         }
         let alignment = metadata["general.alignment"]?.int ?? 32
+        guard alignment > 0, alignment <= 1 << 20, alignment & (alignment - 1) == 0 else {
+            throw fail("general.alignment \(alignment) is not a power of two")
+        }
         let dataStart = (cursor + alignment - 1) / alignment * alignment
         for (name, dims, type, offset) in infos {
-            let count = dims.reduce(1, *)
+            var count = 1
+            for d in dims {
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= file.bytes.count * 8 else { throw fail("tensor '\(name)' has \(dims) elements: more than the file holds") }
+                count = product
+            }
             guard let size = Self.byteSize(type: type, count: count, rowLength: dims[0]) else {
                 tensors[name] = Tensor(name: name, dims: dims, type: type, range: 0..<0)  // unreadable type: an error only if used
                 continue
             }
             let start = dataStart + offset
-            guard start + size <= file.bytes.count else {
+            guard size <= file.bytes.count, start <= file.bytes.count - size else {
                 throw fail("tensor '\(name)' ends at byte \(start + size) but the file has \(file.bytes.count): truncated")
             }
             tensors[name] = Tensor(name: name, dims: dims, type: type, range: start..<(start + size))
@@ -91,7 +105,7 @@ final class GGUFFile {
     private func fail(_ reason: String) -> BitNetError { .malformed(file: file.path, reason: reason) }
 
     private func need(_ n: Int) throws(BitNetError) {
-        guard n >= 0, cursor + n <= file.bytes.count else { throw fail("truncated header at byte \(cursor)") }
+        guard n >= 0, n <= file.bytes.count - cursor else { throw fail("truncated header at byte \(cursor)") }
     }
     private func u32() throws(BitNetError) -> UInt32 { try need(4); defer { cursor += 4 }; return file.load(UInt32.self, at: cursor) }
     private func u64() throws(BitNetError) -> UInt64 { try need(8); defer { cursor += 8 }; return file.load(UInt64.self, at: cursor) }

@@ -83,11 +83,16 @@ final class SafeTensorsFile {
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
             else { throw fail("tensor '\(name)' has no dtype, shape or data_offsets") }
             guard let dtype = DType(rawValue: dt) else { throw BitNetError.unsupported("tensor '\(name)' has dtype \(dt)") }
-            let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * dtype.size else {
+            var count = 1
+            for d in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow, product <= file.bytes.count else { throw fail("tensor '\(name)' has shape \(shape): more than the file holds") }
+                count = product
+            }
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == count * dtype.size else {
                 throw fail("tensor '\(name)' \(shape) \(dt) spans \(offsets[1] - offsets[0]) bytes, expected \(count * dtype.size)")
             }
-            guard dataStart + offsets[1] <= file.bytes.count else {
+            guard offsets[1] <= file.bytes.count - dataStart else {
                 throw fail("tensor '\(name)' ends at byte \(dataStart + offsets[1]) but the file has \(file.bytes.count): truncated")
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: (dataStart + offsets[0])..<(dataStart + offsets[1]))

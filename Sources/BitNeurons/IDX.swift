@@ -58,7 +58,11 @@ public struct LabeledImages: Sendable {
         guard lab.count >= 8 else { throw .truncated(file: labelPath, expected: 8, actual: lab.count) }
         guard be32(lab, 0) == 2049 else { throw .badMagic(file: labelPath, found: UInt32(be32(lab, 0)), expected: 2049) }
         let n = be32(img, 4), r = be32(img, 8), c = be32(img, 12), nl = be32(lab, 4)
-        guard img.count - 16 >= n * r * c else { throw .truncated(file: imagePath, expected: n * r * c, actual: img.count - 16) }
+        let (perImage, o1) = r.multipliedReportingOverflow(by: c)
+        let (total, o2) = n.multipliedReportingOverflow(by: perImage)
+        guard !o1, !o2, img.count - 16 >= total else {
+            throw .truncated(file: imagePath, expected: o1 || o2 ? Int.max : total, actual: img.count - 16)
+        }
         guard lab.count - 8 >= nl else { throw .truncated(file: labelPath, expected: nl, actual: lab.count - 8) }
         guard n == nl else { throw .countMismatch(images: n, labels: nl) }
         let keep = min(n, limit ?? n)

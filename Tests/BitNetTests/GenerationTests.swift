@@ -151,3 +151,52 @@ import Testing
         #expect(ids.last! >= 256)  // "!!" is one of the vocabulary's merges
     }
 }
+
+/// Corrupt checkpoints fail with an error, never a crash: seeded byte flips and truncations of the
+/// fixture's GGUF and safetensors files (headers included, where sizes and counts live).
+@Suite struct CorruptFileTests {
+    func mutations(of original: [UInt8], seed: UInt64, count: Int, headerBytes: Int) -> [[UInt8]] {
+        var state = seed
+        func next() -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        return (0..<count).map { i in
+            var b = original
+            if i % 4 == 0 { return Array(b.prefix(next() % b.count)) }  // truncated
+            for _ in 0..<(1 + next() % 4) {
+                let at = next() % min(headerBytes, b.count)  // mostly header: sizes, counts, offsets
+                b[at] = UInt8(truncatingIfNeeded: next())
+            }
+            return b
+        }
+    }
+
+    @Test func corruptGGUFNeverCrashes() throws {
+        let original = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.gguf")))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-gguf-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var failures = 0, loads = 0
+        for (i, bytes) in mutations(of: original, seed: 11, count: 60, headerBytes: 6000).enumerated() {
+            let path = "\(dir)/m\(i).gguf"
+            try Foundation.Data(bytes).write(to: URL(fileURLWithPath: path))
+            do { _ = try BitNetModel.load(path: path); loads += 1 } catch { failures += 1 }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        #expect(failures > 30, "\(failures) of 60 corrupt files rejected, \(loads) loaded")
+    }
+
+    @Test func corruptSafetensorsNeverCrashes() throws {
+        let original = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.safetensors")))
+        let config = try String(contentsOfFile: Fixture.directory + "/config.json", encoding: .utf8)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-st-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        var failures = 0
+        for bytes in mutations(of: original, seed: 12, count: 80, headerBytes: 8000) {
+            try Foundation.Data(bytes).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+            do { _ = try BitNetModel.load(path: dir) } catch { failures += 1 }
+        }
+        #expect(failures > 30)
+    }
+}

@@ -191,3 +191,32 @@ enum LabeledImagesRaw {
         }
     }
 }
+
+/// Corrupt inputs are errors, never crashes: IDX headers with absurd dimensions, population files
+/// with every single byte flipped in turn (the CRC catches each).
+@Suite struct CorruptInputTests {
+    @Test func absurdIDXHeadersAreErrors() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idx-bad-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
+        for dims: [UInt32] in [[0xffff_ffff, 0xffff_ffff, 0xffff_ffff], [3, 0x8000_0000, 0x8000_0000], [300, 28, 0xffff]] {
+            var header: [UInt8] = [0, 0, 8, 3]
+            for d in dims { header += [UInt8(d >> 24), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
+            let path = dir + "/images"
+            try Foundation.Data(header + [UInt8](repeating: 7, count: 1000)).write(to: URL(fileURLWithPath: path))
+            #expect(throws: DatasetError.self) { try LabeledImages(images: path, labels: labels) }
+        }
+    }
+
+    @Test func everyFlippedByteOfAPopulationFileIsCaught() throws {
+        let (set, _) = clusters(k: 2, perCluster: 4, width: 70)
+        var p = BitPopulation(width: 70, configuration: .init(neurons: 2), seedInputs: set.inputs)
+        for x in set.inputs { p.learn(x) }
+        let bytes = p.serialized()
+        for i in 0..<bytes.count {
+            var b = bytes
+            b[i] ^= 0x20
+            #expect(throws: PopulationFileError.self, "byte \(i)") { try BitPopulation(serialized: b) }
+        }
+    }
+}
