@@ -107,7 +107,8 @@ struct DecoderLayer: Sendable {
                 }
             }
         }
-        let attended = attention(queries, tokens: tokens, start: start, keys: cache.keys[layer], values: cache.values[layer])
+        let attended = attention(queries, tokens: tokens, start: start, keys: cache.keys[layer], values: cache.values[layer],
+                                 threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
         let projected = o(attentionSubNorm(attended, tokens: tokens), tokens: tokens, threads: threads)
         var residual = x
         for i in 0..<residual.count { residual[i] += projected[i] }
@@ -125,35 +126,47 @@ struct DecoderLayer: Sendable {
         return residual
     }
 
-    /// Causal softmax attention; query head j reads kv head j / (heads / kvHeads).
-    func attention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float]) -> [Float] {
-        let d = headDimension, group = heads / kvHeads, kvWidth = kvHeads * d
+    /// Causal softmax attention; query head j reads kv head j / (heads / kvHeads). Each (token,
+    /// head) pair is computed the same way whichever thread runs it, so threading changes no bit;
+    /// long contexts share the pairs among `threads` workers.
+    func attention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float], threads: Int = 1) -> [Float] {
+        let d = headDimension, group = heads / kvHeads, kvWidth = kvHeads * d, heads = self.heads
         let scale = 1 / Float(d).squareRoot()
         var out = [Float](repeating: 0, count: tokens * heads * d)
-        var scores = [Float](repeating: 0, count: start + tokens)
         queries.withUnsafeBufferPointer { qs in
             keys.withUnsafeBufferPointer { ks in
                 values.withUnsafeBufferPointer { vs in
                     out.withUnsafeMutableBufferPointer { os in
-                        for t in 0..<tokens {
-                            let visible = start + t + 1
-                            for hq in 0..<heads {
-                                let kvh = hq / group, qBase = (t * heads + hq) * d
-                                var best = -Float.infinity
-                                for p in 0..<visible {
-                                    scores[p] = dot(qs.baseAddress! + qBase, ks.baseAddress! + p * kvWidth + kvh * d, d) * scale
-                                    best = max(best, scores[p])
-                                }
-                                var total: Float = 0
-                                for p in 0..<visible {
-                                    scores[p] = Float(exp(Double(scores[p] - best)))
-                                    total += scores[p]
-                                }
-                                let oBase = (t * heads + hq) * d
-                                for p in 0..<visible {
-                                    axpy(scores[p] / total, vs.baseAddress! + p * kvWidth + kvh * d, os.baseAddress! + oBase, d)
-                                }
+                        // Disjoint output slices per pair; the inputs are only read.
+                        nonisolated(unsafe) let q = qs.baseAddress!, k = ks.baseAddress!, v = vs.baseAddress!, o = os.baseAddress!
+                        let pair: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void = { task, scores in
+                            let t = task / heads, hq = task % heads
+                            let visible = start + t + 1, kvh = hq / group, base = (t * heads + hq) * d
+                            var best = -Float.infinity
+                            for p in 0..<visible {
+                                scores[p] = dot(q + base, k + p * kvWidth + kvh * d, d) * scale
+                                best = max(best, scores[p])
                             }
+                            var total: Float = 0
+                            for p in 0..<visible {
+                                scores[p] = Float(exp(Double(scores[p] - best)))
+                                total += scores[p]
+                            }
+                            for p in 0..<visible { axpy(scores[p] / total, v + p * kvWidth + kvh * d, o + base, d) }
+                        }
+                        let tasks = tokens * heads
+                        let workers = min(max(threads, 1), tasks)
+                        // Below ~16 K score-dot products a second thread costs more than it saves.
+                        if workers > 1 && tasks * (start + tokens) >= 1 << 14 {
+                            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                                let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
+                                defer { scores.deallocate() }
+                                for task in stride(from: w, to: tasks, by: workers) { pair(task, scores) }
+                            }
+                        } else {
+                            let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
+                            defer { scores.deallocate() }
+                            for task in 0..<tasks { pair(task, scores) }
                         }
                     }
                 }

@@ -200,3 +200,14 @@ import Testing
         #expect(failures > 30)
     }
 }
+
+@Suite struct ThreadingTests {
+    /// Threads split rows (ternary kernels, head) and (token, head) attention pairs, never a sum:
+    /// the 64-token sequence's logits are bit-identical at 1 and 2 threads.
+    @Test func threadsChangeNoBit() throws {
+        let m = Fixture.safetensors
+        let one = try m.forward(Fixture.sequences["B"]!, cache: m.makeCache(), threads: 1)
+        let two = try m.forward(Fixture.sequences["B"]!, cache: m.makeCache(), threads: 2)
+        #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
+    }
+}
