@@ -27,6 +27,12 @@ BK_AVX2_INLINE uint64_t bk_avx2_hsum_epi64(__m256i v) {
     return (uint64_t)_mm_cvtsi128_si64(s) + (uint64_t)_mm_extract_epi64(s, 1);
 }
 
+BK_AVX2_INLINE int32_t bk_avx2_hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    return _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
+}
+
 /* Carry-save adder: adds three bit-planes, giving sum (l) and carry (h) planes. */
 BK_AVX2_INLINE void bk_avx2_csa(__m256i *h, __m256i *l, __m256i a, __m256i b, __m256i c) {
     const __m256i u = _mm256_xor_si256(a, b);

@@ -9,11 +9,24 @@
 
 #include <string.h>
 
-/* The specification. */
+/* The specification, pixel by pixel from `from`; the SIMD variants finish their tails with it. */
+BK_INLINE void threshold_pixels(const uint8_t *p, size_t from, size_t n, uint8_t level, uint64_t *out) {
+    for (size_t i = from; i < n; i++)
+        if (p[i] > level) out[i / 64] |= 1ull << (i % 64);
+}
+
+/* Pixels brighter than `cut`, and the first *quota of those equal to it. */
+BK_INLINE void rank_pixels(const uint8_t *p, size_t from, size_t n, int cut, size_t *quota, uint64_t *out) {
+    for (size_t i = from; i < n; i++)
+        if (p[i] > cut || (p[i] == cut && *quota > 0)) {
+            if (p[i] == cut) (*quota)--;
+            out[i / 64] |= 1ull << (i % 64);
+        }
+}
+
 void bk_encode_threshold_scalar(const uint8_t *p, size_t n, uint8_t level, uint64_t *out) {
     memset(out, 0, (n + 63) / 64 * sizeof *out);
-    for (size_t i = 0; i < n; i++)
-        if (p[i] > level) out[i / 64] |= 1ull << (i % 64);
+    threshold_pixels(p, 0, n, level, out);
 }
 
 void bk_encode_rank_scalar(const uint8_t *p, size_t n, size_t k, uint64_t *out) {
@@ -24,12 +37,7 @@ void bk_encode_rank_scalar(const uint8_t *p, size_t n, size_t k, uint64_t *out) 
     while (cut > 0 && above + histogram[cut] < k) above += histogram[cut--];
     size_t quota = k > above ? k - above : 0;
     memset(out, 0, (n + 63) / 64 * sizeof *out);
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] > cut || (p[i] == cut && quota > 0)) {
-            if (p[i] == cut) quota--;
-            out[i / 64] |= 1ull << (i % 64);
-        }
-    }
+    rank_pixels(p, 0, n, cut, &quota, out);
 }
 
 /* The cut-off every variant must agree on: the largest t with count(p >= t) >= k (0 when even
@@ -61,9 +69,9 @@ static size_t count_at_least_avx2(const uint8_t *p, size_t n, unsigned t) {
     return c;
 }
 
-/* Bits of 32 pixels: > cut, plus the first *quota of those == cut. */
-BK_INLINE uint32_t rank_bits_avx2(__m256i v, __m256i cut, __m256i cut1, size_t *quota) {
-    const uint32_t gt = at_least_mask_avx2(v, cut1);
+/* Bits of 32 pixels: > cut (none when cut is 255), plus the first *quota of those == cut. */
+BK_INLINE uint32_t rank_bits_avx2(__m256i v, __m256i cut, __m256i cut1, bool cut_is_max, size_t *quota) {
+    const uint32_t gt = cut_is_max ? 0 : at_least_mask_avx2(v, cut1);
     const uint32_t eq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, cut));
     const size_t e = (size_t)__builtin_popcount(eq);
     uint32_t take = eq;
@@ -79,8 +87,7 @@ void bk_encode_threshold_avx2(const uint8_t *p, size_t n, uint8_t level, uint64_
     size_t i = 0;
     for (; i + 32 <= n; i += 32)
         out[i / 64] |= (uint64_t)at_least_mask_avx2(_mm256_loadu_si256((const __m256i *)(p + i)), t) << (i % 64);
-    for (; i < n; i++)
-        if (p[i] > level) out[i / 64] |= 1ull << (i % 64);
+    threshold_pixels(p, i, n, level, out);
 }
 
 void bk_encode_rank_avx2(const uint8_t *p, size_t n, size_t k, uint64_t *out) {
@@ -90,22 +97,10 @@ void bk_encode_rank_avx2(const uint8_t *p, size_t n, size_t k, uint64_t *out) {
     memset(out, 0, (n + 63) / 64 * sizeof *out);
     const __m256i cv = _mm256_set1_epi8((char)cut), cv1 = _mm256_set1_epi8((char)(cut + 1));
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
-        uint32_t bits = cut < 255 ? rank_bits_avx2(v, cv, cv1, &quota) : 0;
-        if (cut == 255) { /* nothing is brighter: only the first quota 255s */
-            const uint32_t eq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, cv));
-            const size_t e = (size_t)__builtin_popcount(eq);
-            bits = e > quota ? (quota ? (uint32_t)_pdep_u32((uint32_t)((1ull << quota) - 1), eq) : 0) : eq;
-            quota -= (size_t)__builtin_popcount(bits);
-        }
-        out[i / 64] |= (uint64_t)bits << (i % 64);
-    }
-    for (; i < n; i++)
-        if (p[i] > cut || (p[i] == cut && quota > 0)) {
-            if (p[i] == cut) quota--;
-            out[i / 64] |= 1ull << (i % 64);
-        }
+    for (; i + 32 <= n; i += 32)
+        out[i / 64] |= (uint64_t)rank_bits_avx2(_mm256_loadu_si256((const __m256i *)(p + i)), cv, cv1, cut == 255, &quota)
+                       << (i % 64);
+    rank_pixels(p, i, n, cut, &quota, out);
 }
 BK_UNTARGET
 
@@ -170,8 +165,7 @@ void bk_encode_threshold_neon(const uint8_t *p, size_t n, uint8_t level, uint64_
     const uint8x16_t t = vdupq_n_u8(level);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) out[i / 64] |= (uint64_t)movemask_neon(vcgtq_u8(vld1q_u8(p + i), t)) << (i % 64);
-    for (; i < n; i++)
-        if (p[i] > level) out[i / 64] |= 1ull << (i % 64);
+    threshold_pixels(p, i, n, level, out);
 }
 
 void bk_encode_rank_neon(const uint8_t *p, size_t n, size_t k, uint64_t *out) {
@@ -192,10 +186,6 @@ void bk_encode_rank_neon(const uint8_t *p, size_t n, size_t k, uint64_t *out) {
         }
         out[i / 64] |= (uint64_t)(gt | take) << (i % 64);
     }
-    for (; i < n; i++)
-        if (p[i] > cut || (p[i] == cut && quota > 0)) {
-            if (p[i] == cut) quota--;
-            out[i / 64] |= 1ull << (i % 64);
-        }
+    rank_pixels(p, i, n, cut, &quota, out);
 }
 #endif

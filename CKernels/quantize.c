@@ -4,7 +4,7 @@
  * Every activation variant computes the scale the same way (an exact max, then one scalar
  * division) and rounds x · s with the same float multiply and round-half-to-even conversion, so
  * all variants give identical bytes. */
-#include "bk_internal.h"
+#include "bk_simd.h"
 
 #include <math.h>
 
@@ -54,9 +54,7 @@ float bk_quantize_token_avx2(const float *x, size_t count, int8_t *q, int32_t *s
         _mm256_storeu_si256((__m256i *)(q + i), bytes);
         total = _mm256_add_epi32(total, _mm256_madd_epi16(_mm256_maddubs_epi16(ones, bytes), _mm256_set1_epi16(1)));
     }
-    __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
-    t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0x4e));
-    int32_t acc = _mm_cvtsi128_si32(_mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0xb1)));
+    int32_t acc = bk_avx2_hsum_epi32(total);
     for (; i < count; i++) acc += q[i] = quantize_one(x[i], s);
     *sum = acc;
     return s;

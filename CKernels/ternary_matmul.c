@@ -8,8 +8,8 @@
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time, so each decoded weight vector
  * serves four tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
-#include "bk_internal.h"
 #include "bk_omp.h"
+#include "bk_simd.h"
 
 #include <stdlib.h>
 
@@ -39,10 +39,12 @@ void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t 
  * the products (32 tokens, 2560²: 2.0 → 1.2 ms); from L2 the activations still stream fast enough. */
 #define BK_GEMM_PANEL_ROWS 8
 
+#if BK_X86 /* the tiled variants */
 BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
     const size_t blocks = (16u << 10) / (BK_TERNARY_BLOCK * token_count);
     return blocks < 16 ? 16 : blocks;
 }
+#endif
 
 /* Walks the (row, token, column-chunk) tiles of the product. TILE(R, T, r, t, b, nb) computes the
  * R × T <= 4 products of rows r.. with tokens t.. over blocks b .. b + nb into res[i * T + j];
@@ -126,11 +128,7 @@ BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t row_bytes, size_t block_c
         for (int i = 0; i < rows * tokens; i++)
             acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(part[i], ones));
     }
-    for (int i = 0; i < rows * tokens; i++) {
-        const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc[i]), _mm256_extracti128_si256(acc[i], 1));
-        const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-        result[i] = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xb1)));
-    }
+    for (int i = 0; i < rows * tokens; i++) result[i] = bk_avx2_hsum_epi32(acc[i]);
 }
 
 /* GEMV tiles (one token, four rows; 12% faster than shifting every plane). A byte's four codes are read without shifting each one down:
@@ -172,11 +170,7 @@ BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t row_bytes, size_t block_c
         for (int i = 0; i < rows * tokens; i++)
             acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_add_epi16(part4[i], _mm256_slli_epi16(part1[i], 2)), ones));
     }
-    for (int i = 0; i < rows * tokens; i++) {
-        const __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc[i]), _mm256_extracti128_si256(acc[i], 1));
-        const __m128i s2 = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-        result[i] = _mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0xb1))) >> 2;
-    }
+    for (int i = 0; i < rows * tokens; i++) result[i] = bk_avx2_hsum_epi32(acc[i]) >> 2;
 }
 
 /* One token: the in-place decode; several: the shifted one. `tokens` is a constant at every call. */
