@@ -164,25 +164,17 @@ struct Bench: ParsableCommand {
             }
             let rows = try NeuronBench(data: data ?? Organize.fixture, sizes: sizes, threads: threads, repeats: quick ? 3 : repeats).run()
             if let path = json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                do { try encoder.encode(rows).write(to: URL(fileURLWithPath: path)) } catch {
-                    throw ValidationError("cannot write \(path): \(error.localizedDescription)")
-                }
+                try writeJSON(rows, to: path)
             }
             return
         }
         if kernels == ["model"] {
-            if let p = placement { try pin(threads: threads, placement: p) }
+            try pin(threads: threads, placement: placement)
             let report = try ModelBench(path: model!, promptTokens: pp, generatedTokens: tg, threads: threads,
                                         repeats: quick ? 3 : max(repeats / 3, 3), int8Head: int8Head).run()
             ModelBench.printReport(report)
             if let path = json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                do { try encoder.encode(report).write(to: URL(fileURLWithPath: path)) } catch {
-                    throw ValidationError("cannot write \(path): \(error.localizedDescription)")
-                }
+                try writeJSON(report, to: path)
             }
             return
         }
@@ -193,12 +185,7 @@ struct Bench: ParsableCommand {
         let variants = try variants()
         let reps = quick ? 5 : repeats
         let minSeconds = quick ? 0.001 : 0.004
-        if let p = placement {
-            let topo: HardwareTopology
-            do { topo = try HardwareTopology.current() } catch { throw ValidationError(error.description) }
-            let binding = topo.bind(try makePlan(topo, try parsePolicy(p), threads: threads))
-            FileHandle.standardError.write("bench: placement \(p): PUs \(binding.plan.processingUnits)\(binding.verified ? " (pinned, verified)" : "; \(binding.notice ?? "not verified")")\n".data(using: .utf8)!)
-        }
+        try pin(threads: threads, placement: placement)
         let clockHz = Machine.measureClockHz(seconds: 0.1)
         let cpu = CPUFeatures.current.brand
         FileHandle.standardError.write("bench: \(cpu), clock \(format(clockHz / 1e9)) GHz measured, \(threads) thread(s), median of \(reps)\n".data(using: .utf8)!)
@@ -216,9 +203,7 @@ struct Bench: ParsableCommand {
             bandwidth[level] = bw
             print("\(level.uppercased()) \(bytes / 1024) KiB: read bandwidth \(format(bw, 1)) GB/s (summing loop, \(threads) thread(s))")
             for kernel in vectorKernels {
-                if isatty(2) != 0 {  // a progress line on terminals only, erased before the row prints
-                    FileHandle.standardError.write("  timing \(kernel) at \(level)...\r".data(using: .utf8)!)
-                }
+                progress("timing \(kernel) at \(level)")
                 var scalarSeconds: Double?
                 var baselineSeconds: Double?
                 if let baseline = baselineBody(kernel, buffer) {
@@ -237,7 +222,7 @@ struct Bench: ParsableCommand {
                         fractionOfReadBandwidth: gbps / bw,
                         bytesPerCycle: clockHz > 0 ? Double(traffic) / (s.median * clockHz) : 0)
                     rows.append(row)
-                    if isatty(2) != 0 { FileHandle.standardError.write("\u{1B}[2K\r".data(using: .utf8)!) }
+                    clearProgress()
                     printRow(row)
                 }
             }
@@ -259,13 +244,7 @@ struct Bench: ParsableCommand {
             let report = Report(
                 command: CommandLine.arguments.joined(separator: " "), cpu: cpu,
                 clockGHz: clockHz / 1e9, readBandwidthGBps: bandwidth, rows: rows, matrixRows: matrixRows)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            do {
-                try encoder.encode(report).write(to: URL(fileURLWithPath: path))
-            } catch {
-                throw ValidationError("cannot write \(path): \(error.localizedDescription)")
-            }
+            try writeJSON(report, to: path)
             print("wrote \(path)")
         }
     }

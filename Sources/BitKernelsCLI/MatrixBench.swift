@@ -178,11 +178,3 @@ final class BinarySetup {
         }
     }
 }
-
-func progress(_ message: String) {
-    if isatty(2) != 0 { FileHandle.standardError.write("  \(message)...\r".data(using: .utf8)!) }
-}
-
-func clearProgress() {
-    if isatty(2) != 0 { FileHandle.standardError.write("\u{1B}[2K\r".data(using: .utf8)!) }
-}

@@ -214,11 +214,7 @@ struct Organize: ParsableCommand {
             print("saved \(path)")
         }
         if let path = json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            do { try encoder.encode(report).write(to: URL(fileURLWithPath: path)) } catch {
-                throw ValidationError("cannot write \(path): \(error.localizedDescription)")
-            }
+            try writeJSON(report, to: path)
             print("wrote \(path)")
         }
     }

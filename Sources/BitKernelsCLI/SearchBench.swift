@@ -79,11 +79,7 @@ struct SearchBench: ParsableCommand {
         print("single query: \(format(singleSample.median * 1e6, 1)) µs median (\(format(singleSample.median * 1e9 / Double(matrix.rowCount), 2)) ns per row)")
         print("batch of \(batchCount): \(format(batchSample.median * 1e3, 2)) ms median (\(format(batchSample.median * 1e6 / Double(batchCount), 1)) µs per query, \(format(batchSample.median * 1e9 / Double(batchCount * matrix.rowCount), 2)) ns per pair)")
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            do { try encoder.encode(result).write(to: URL(fileURLWithPath: json)) } catch {
-                throw ValidationError("cannot write \(json): \(error.localizedDescription)")
-            }
+            try writeJSON(result, to: json)
         }
     }
 

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 #if canImport(Glibc)
@@ -48,6 +49,19 @@ func measure(repeats: Int, minSeconds: Double, _ body: () -> Void) -> Sample {
     return Sample(median: samples[samples.count / 2], min: samples.first!, max: samples.last!)
 }
 
+/// SplitMix64 for benchmark and workload data.
+struct SeededBits {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
 /// A 64-byte-aligned, randomly filled word buffer for benchmarks, freed on deinit.
 final class BenchBuffer {
     let words: UnsafeMutablePointer<UInt64>
@@ -57,17 +71,30 @@ final class BenchBuffer {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 8, alignment: 64)
         words = raw.bindMemory(to: UInt64.self, capacity: max(count, 1))
-        var state = seed
-        for i in 0..<count {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            words[i] = z ^ (z >> 31)
-        }
+        var bits = SeededBits(seed: seed)
+        for i in 0..<count { words[i] = bits.next() }
     }
 
     deinit { UnsafeMutableRawPointer(words).deallocate() }
 }
 
 func format(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+
+/// Writes `value` as sorted, indented JSON (NaN and infinities as strings), or fails with the reason.
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    do { try encoder.encode(value).write(to: URL(fileURLWithPath: path)) } catch {
+        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+/// A progress line on terminals only (stderr), erased by `clearProgress` before a result prints.
+func progress(_ message: String) {
+    if isatty(2) != 0 { FileHandle.standardError.write("  \(message)...\r".data(using: .utf8)!) }
+}
+
+func clearProgress() {
+    if isatty(2) != 0 { FileHandle.standardError.write("\u{1B}[2K\r".data(using: .utf8)!) }
+}

@@ -197,12 +197,7 @@ struct Tune: ParsableCommand {
             let report = Report(command: CommandLine.arguments.joined(separator: " "), kernel: kernel,
                                 cpu: CPUFeatures.current.brand, workingSetBytes: workload.bytes, points: points,
                                 best: best, reproduce: reproduce)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            do { try encoder.encode(report).write(to: URL(fileURLWithPath: path)) } catch {
-                throw ValidationError("cannot write \(path): \(error.localizedDescription)")
-            }
+            try writeJSON(report, to: path)
             print("wrote \(path)")
         }
         if let path = plot {
@@ -282,18 +277,6 @@ final class Workload {
     func run(threads: Int) { call(threads) }
 }
 
-/// SplitMix64 for workload data.
-struct SeededBits {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 /// Throughput against threads, one polyline per policy, with axes and a legend.
 func scalingSVG(_ points: [Tune.Point], title: String) -> String {
