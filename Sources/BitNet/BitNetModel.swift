@@ -110,23 +110,18 @@ public final class BitNetModel: @unchecked Sendable {
                                                             scale: c.scaleMultiplies ? scale : 1 / scale))
             } catch { throw .malformed(file: path, reason: "'\(name).weight': \(error)") }
         }
-        let h = c.hiddenSize, d = c.headDimension
+        let h = c.hiddenSize
+        // Hugging Face names (linear layers without their ".weight" / ".weight_scale" suffix).
+        let names: [DecoderLayer.Part: String] = [
+            .inputNorm: "input_layernorm.weight", .attentionSubNorm: "self_attn.attn_sub_norm.weight",
+            .postAttentionNorm: "post_attention_layernorm.weight", .ffnSubNorm: "mlp.ffn_sub_norm.weight",
+            .q: "self_attn.q_proj", .k: "self_attn.k_proj", .v: "self_attn.v_proj", .o: "self_attn.o_proj",
+            .gate: "mlp.gate_proj", .up: "mlp.up_proj", .down: "mlp.down_proj",
+        ]
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
-            let p = "model.layers.\(i)."
-            layers.append(DecoderLayer(
-                inputNorm: try norm(p + "input_layernorm.weight", h),
-                attentionSubNorm: try norm(p + "self_attn.attn_sub_norm.weight", h),
-                postAttentionNorm: try norm(p + "post_attention_layernorm.weight", h),
-                ffnSubNorm: try norm(p + "mlp.ffn_sub_norm.weight", c.intermediateSize),
-                q: try linear(p + "self_attn.q_proj", rows: c.headCount * d, columns: h),
-                k: try linear(p + "self_attn.k_proj", rows: c.kvHeadCount * d, columns: h),
-                v: try linear(p + "self_attn.v_proj", rows: c.kvHeadCount * d, columns: h),
-                o: try linear(p + "self_attn.o_proj", rows: h, columns: c.headCount * d),
-                gate: try linear(p + "mlp.gate_proj", rows: c.intermediateSize, columns: h),
-                up: try linear(p + "mlp.up_proj", rows: c.intermediateSize, columns: h),
-                down: try linear(p + "mlp.down_proj", rows: h, columns: c.intermediateSize),
-                heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d))
+            layers.append(try DecoderLayer(c, name: { "model.layers.\(i)." + names[$0]! }, norm: norm,
+                                           linear: { (n, rows, columns) throws(BitNetError) in try linear(n, rows: rows, columns: columns) }))
         }
         let embedding = try st.rows("model.embed_tokens.weight", shape: [c.vocabularySize, h])
         let head = c.tiedEmbeddings ? nil : try st.rows("lm_head.weight", shape: [c.vocabularySize, h])

@@ -174,8 +174,7 @@ final class GGUFFile {
     func rows(_ name: String, dims: [Int]) throws(BitNetError) -> FloatRows {
         let t = try tensor(name, dims: dims)
         if t.type == Self.bf16 {
-            let raw = bytes(t)
-            return .bf16((0..<(raw.count / 2)).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) })
+            return .bf16(halfWords(bytes(t)))
         }
         return .float(try floats(name, dims: dims))
     }
@@ -235,29 +234,21 @@ extension BitNetModel {
             rmsNormEpsilon: Float(g.metadata["\(arch).attention.layer_norm_rms_epsilon"]?.double ?? 1e-5),
             maxPositions: try meta("context_length"),
             tiedEmbeddings: g.tensors["output.weight"] == nil, scaleMultiplies: true)
-        let d = c.headDimension, f = c.intermediateSize
         func norm(_ name: String, _ size: Int) throws(BitNetError) -> RMSNorm {
             RMSNorm(weight: try g.floats(name, dims: [size]), epsilon: c.rmsNormEpsilon)
         }
         func linear(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> BitLinear {
             BitLinear(weights: try g.ternary(name, rows: rows, columns: columns))
         }
+        let names: [DecoderLayer.Part: String] = [
+            .inputNorm: "attn_norm", .attentionSubNorm: "attn_sub_norm", .postAttentionNorm: "ffn_norm",
+            .ffnSubNorm: "ffn_sub_norm", .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output",
+            .gate: "ffn_gate", .up: "ffn_up", .down: "ffn_down",
+        ]
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
-            let p = "blk.\(i)."
-            layers.append(DecoderLayer(
-                inputNorm: try norm(p + "attn_norm.weight", hidden),
-                attentionSubNorm: try norm(p + "attn_sub_norm.weight", hidden),
-                postAttentionNorm: try norm(p + "ffn_norm.weight", hidden),
-                ffnSubNorm: try norm(p + "ffn_sub_norm.weight", f),
-                q: try linear(p + "attn_q.weight", rows: heads * d, columns: hidden),
-                k: try linear(p + "attn_k.weight", rows: c.kvHeadCount * d, columns: hidden),
-                v: try linear(p + "attn_v.weight", rows: c.kvHeadCount * d, columns: hidden),
-                o: try linear(p + "attn_output.weight", rows: hidden, columns: heads * d),
-                gate: try linear(p + "ffn_gate.weight", rows: f, columns: hidden),
-                up: try linear(p + "ffn_up.weight", rows: f, columns: hidden),
-                down: try linear(p + "ffn_down.weight", rows: hidden, columns: f),
-                heads: heads, kvHeads: c.kvHeadCount, headDimension: d))
+            layers.append(try DecoderLayer(c, name: { "blk.\(i).\(names[$0]!).weight" }, norm: norm,
+                                           linear: { (n, rows, columns) throws(BitNetError) in try linear(n, rows: rows, columns: columns) }))
         }
         return BitNetModel(
             config: c, embedding: try g.rows("token_embd.weight", dims: [hidden, c.vocabularySize]),

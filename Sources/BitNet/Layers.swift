@@ -189,3 +189,23 @@ func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float
     }
     while i < n { y[i] += a * x[i]; i += 1 }
 }
+
+extension DecoderLayer {
+    /// The tensors of one decoder layer.
+    enum Part: CaseIterable { case inputNorm, attentionSubNorm, postAttentionNorm, ffnSubNorm, q, k, v, o, gate, up, down }
+
+    /// A layer read from a checkpoint: `name` gives each part's tensor name in the file's layout,
+    /// `norm` reads a norm of a size and `linear` a ternary matrix of (rows, columns); every shape
+    /// comes from the configuration, the same for every layout.
+    init(_ c: BitNetConfig, name: (Part) -> String, norm: (String, Int) throws(BitNetError) -> RMSNorm,
+         linear: (String, Int, Int) throws(BitNetError) -> BitLinear) throws(BitNetError) {
+        let h = c.hiddenSize, f = c.intermediateSize, d = c.headDimension
+        let qWidth = c.headCount * d, kvWidth = c.kvHeadCount * d
+        self.init(
+            inputNorm: try norm(name(.inputNorm), h), attentionSubNorm: try norm(name(.attentionSubNorm), h),
+            postAttentionNorm: try norm(name(.postAttentionNorm), h), ffnSubNorm: try norm(name(.ffnSubNorm), f),
+            q: try linear(name(.q), qWidth, h), k: try linear(name(.k), kvWidth, h), v: try linear(name(.v), kvWidth, h),
+            o: try linear(name(.o), h, qWidth), gate: try linear(name(.gate), f, h), up: try linear(name(.up), f, h),
+            down: try linear(name(.down), h, f), heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d)
+    }
+}

@@ -118,8 +118,7 @@ final class SafeTensorsFile {
     func rows(_ name: String, shape: [Int]) throws(BitNetError) -> FloatRows {
         let e = try entry(name, shape: shape)
         if e.dtype == .bf16 {
-            let raw = bytes(e)
-            return .bf16((0..<(raw.count / 2)).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) })
+            return .bf16(halfWords(bytes(e)))
         }
         return .float(try toFloats(bytes(e), dtype: e.dtype, name: name))
     }
@@ -132,13 +131,18 @@ final class SafeTensorsFile {
     }
 }
 
+/// Little-endian 16-bit words (bf16 tensors are kept as stored).
+func halfWords(_ raw: UnsafeRawBufferPointer) -> [UInt16] {
+    (0..<(raw.count / 2)).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) }
+}
+
 /// Little-endian F32/F16/BF16 bytes as floats.
 func toFloats(_ raw: UnsafeRawBufferPointer, dtype: DType, name: String) throws(BitNetError) -> [Float] {
     let n = raw.count / dtype.size
     switch dtype {
     case .f32: return (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-    case .f16: return (0..<n).map { bk_f16_to_f32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
-    case .bf16: return (0..<n).map { bk_bf16_to_f32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+    case .f16: return halfWords(raw).map(bk_f16_to_f32)
+    case .bf16: return halfWords(raw).map(bk_bf16_to_f32)
     default: throw .unsupported("tensor '\(name)' is \(dtype.rawValue), expected a float type")
     }
 }

@@ -89,14 +89,8 @@ public struct FeatureEncoder: Sendable {
         case .signProjection(let seed):
             let w = width ?? 256
             self.width = w
-            var state = seed
-            projections = (0..<(w * inputs)).map { _ in
-                state &+= 0x9e37_79b9_7f4a_7c15
-                var z = state
-                z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-                z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-                return (z ^ (z >> 31)) & 1 == 0 ? 1 : -1
-            }
+            var bits = SplitMix(seed)
+            projections = (0..<(w * inputs)).map { _ in bits.next() & 1 == 0 ? 1 : -1 }
         }
     }
 
