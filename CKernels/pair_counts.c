@@ -34,34 +34,27 @@ bk_pair_counts bk_pair_counts_avx2(const uint64_t *a, const uint64_t *b, size_t 
     __m256i and_total = _mm256_setzero_si256(), xor_total = _mm256_setzero_si256();
     __m256i and1 = _mm256_setzero_si256(), and2 = _mm256_setzero_si256(), and4 = _mm256_setzero_si256();
     __m256i xor1 = _mm256_setzero_si256(), xor2 = _mm256_setzero_si256(), xor4 = _mm256_setzero_si256();
-    __m256i two_a, two_b, four_a, four_b, eight;
     size_t i = 0;
     for (; i + 8 <= vectors; i += 8) {
-        __m256i x[8], y[8];
-        for (int k = 0; k < 8; k++) {
-            x[k] = _mm256_loadu_si256(va + i + k);
-            y[k] = _mm256_loadu_si256(vb + i + k);
+        /* AND and XOR trees advance together, two vector pairs at a time, so that few vectors
+         * are live at once (preloading all 16 spilled registers). */
+        __m256i and_two[2], xor_two[2], and_four[2], xor_four[2];
+        for (int half = 0; half < 2; half++) {
+            for (int q = 0; q < 2; q++) {
+                const size_t k = i + 4 * (size_t)half + 2 * (size_t)q;
+                const __m256i x0 = _mm256_loadu_si256(va + k), y0 = _mm256_loadu_si256(vb + k);
+                const __m256i x1 = _mm256_loadu_si256(va + k + 1), y1 = _mm256_loadu_si256(vb + k + 1);
+                bk_avx2_csa(&and_two[q], &and1, _mm256_and_si256(x0, y0), _mm256_and_si256(x1, y1), and1);
+                bk_avx2_csa(&xor_two[q], &xor1, _mm256_xor_si256(x0, y0), _mm256_xor_si256(x1, y1), xor1);
+            }
+            bk_avx2_csa(&and_four[half], &and2, and_two[0], and_two[1], and2);
+            bk_avx2_csa(&xor_four[half], &xor2, xor_two[0], xor_two[1], xor2);
         }
-#define AND(k) _mm256_and_si256(x[k], y[k])
-#define XOR(k) _mm256_xor_si256(x[k], y[k])
-        bk_avx2_csa(&two_a, &and1, and1, AND(0), AND(1));
-        bk_avx2_csa(&two_b, &and1, and1, AND(2), AND(3));
-        bk_avx2_csa(&four_a, &and2, and2, two_a, two_b);
-        bk_avx2_csa(&two_a, &and1, and1, AND(4), AND(5));
-        bk_avx2_csa(&two_b, &and1, and1, AND(6), AND(7));
-        bk_avx2_csa(&four_b, &and2, and2, two_a, two_b);
-        bk_avx2_csa(&eight, &and4, and4, four_a, four_b);
-        and_total = _mm256_add_epi64(and_total, bk_avx2_popcount_epi64(eight));
-        bk_avx2_csa(&two_a, &xor1, xor1, XOR(0), XOR(1));
-        bk_avx2_csa(&two_b, &xor1, xor1, XOR(2), XOR(3));
-        bk_avx2_csa(&four_a, &xor2, xor2, two_a, two_b);
-        bk_avx2_csa(&two_a, &xor1, xor1, XOR(4), XOR(5));
-        bk_avx2_csa(&two_b, &xor1, xor1, XOR(6), XOR(7));
-        bk_avx2_csa(&four_b, &xor2, xor2, two_a, two_b);
-        bk_avx2_csa(&eight, &xor4, xor4, four_a, four_b);
-        xor_total = _mm256_add_epi64(xor_total, bk_avx2_popcount_epi64(eight));
-#undef AND
-#undef XOR
+        __m256i and_eight, xor_eight;
+        bk_avx2_csa(&and_eight, &and4, and_four[0], and_four[1], and4);
+        bk_avx2_csa(&xor_eight, &xor4, xor_four[0], xor_four[1], xor4);
+        and_total = _mm256_add_epi64(and_total, bk_avx2_popcount_epi64(and_eight));
+        xor_total = _mm256_add_epi64(xor_total, bk_avx2_popcount_epi64(xor_eight));
     }
     and_total = _mm256_slli_epi64(and_total, 3);
     and_total = _mm256_add_epi64(and_total, _mm256_slli_epi64(bk_avx2_popcount_epi64(and4), 2));
@@ -88,17 +81,28 @@ BK_UNTARGET
 
 BK_TARGET_AVX512
 bk_pair_counts bk_pair_counts_avx512(const uint64_t *a, const uint64_t *b, size_t word_count) {
-    __m512i and_total = _mm512_setzero_si512(), xor_total = _mm512_setzero_si512();
-    for (size_t i = 0; i < word_count; i += 8) {
+    /* Unmasked main loop with two accumulators per count; one masked step for the tail. */
+    __m512i and0 = _mm512_setzero_si512(), xor0 = _mm512_setzero_si512();
+    __m512i and1 = _mm512_setzero_si512(), xor1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 16 <= word_count; i += 16) {
+        const __m512i x0 = _mm512_loadu_si512(a + i), y0 = _mm512_loadu_si512(b + i);
+        const __m512i x1 = _mm512_loadu_si512(a + i + 8), y1 = _mm512_loadu_si512(b + i + 8);
+        and0 = _mm512_add_epi64(and0, _mm512_popcnt_epi64(_mm512_and_si512(x0, y0)));
+        xor0 = _mm512_add_epi64(xor0, _mm512_popcnt_epi64(_mm512_xor_si512(x0, y0)));
+        and1 = _mm512_add_epi64(and1, _mm512_popcnt_epi64(_mm512_and_si512(x1, y1)));
+        xor1 = _mm512_add_epi64(xor1, _mm512_popcnt_epi64(_mm512_xor_si512(x1, y1)));
+    }
+    for (; i < word_count; i += 8) {
         const size_t n = word_count - i < 8 ? word_count - i : 8;
         const __mmask8 m = (__mmask8)((1u << n) - 1);
         const __m512i x = _mm512_maskz_loadu_epi64(m, a + i), y = _mm512_maskz_loadu_epi64(m, b + i);
-        and_total = _mm512_add_epi64(and_total, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
-        xor_total = _mm512_add_epi64(xor_total, _mm512_popcnt_epi64(_mm512_xor_si512(x, y)));
+        and0 = _mm512_add_epi64(and0, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
+        xor0 = _mm512_add_epi64(xor0, _mm512_popcnt_epi64(_mm512_xor_si512(x, y)));
     }
     bk_pair_counts c;
-    c.and_count = (uint64_t)_mm512_reduce_add_epi64(and_total);
-    c.xor_count = (uint64_t)_mm512_reduce_add_epi64(xor_total);
+    c.and_count = (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(and0, and1));
+    c.xor_count = (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(xor0, xor1));
     c.or_count = c.and_count + c.xor_count;
     return c;
 }

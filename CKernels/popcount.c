@@ -34,21 +34,21 @@ uint64_t bk_popcount_avx2(const uint64_t *words, size_t word_count) {
     size_t i = 0;
 #define LOAD(k) _mm256_loadu_si256(v + i + (k))
     for (; i + 16 <= vectors; i += 16) {
-        bk_avx2_csa(&twos_a, &ones, ones, LOAD(0), LOAD(1));
-        bk_avx2_csa(&twos_b, &ones, ones, LOAD(2), LOAD(3));
-        bk_avx2_csa(&fours_a, &twos, twos, twos_a, twos_b);
-        bk_avx2_csa(&twos_a, &ones, ones, LOAD(4), LOAD(5));
-        bk_avx2_csa(&twos_b, &ones, ones, LOAD(6), LOAD(7));
-        bk_avx2_csa(&fours_b, &twos, twos, twos_a, twos_b);
-        bk_avx2_csa(&eights_a, &fours, fours, fours_a, fours_b);
-        bk_avx2_csa(&twos_a, &ones, ones, LOAD(8), LOAD(9));
-        bk_avx2_csa(&twos_b, &ones, ones, LOAD(10), LOAD(11));
-        bk_avx2_csa(&fours_a, &twos, twos, twos_a, twos_b);
-        bk_avx2_csa(&twos_a, &ones, ones, LOAD(12), LOAD(13));
-        bk_avx2_csa(&twos_b, &ones, ones, LOAD(14), LOAD(15));
-        bk_avx2_csa(&fours_b, &twos, twos, twos_a, twos_b);
-        bk_avx2_csa(&eights_b, &fours, fours, fours_a, fours_b);
-        bk_avx2_csa(&sixteens, &eights, eights, eights_a, eights_b);
+        bk_avx2_csa(&twos_a, &ones, LOAD(0), LOAD(1), ones);
+        bk_avx2_csa(&twos_b, &ones, LOAD(2), LOAD(3), ones);
+        bk_avx2_csa(&fours_a, &twos, twos_a, twos_b, twos);
+        bk_avx2_csa(&twos_a, &ones, LOAD(4), LOAD(5), ones);
+        bk_avx2_csa(&twos_b, &ones, LOAD(6), LOAD(7), ones);
+        bk_avx2_csa(&fours_b, &twos, twos_a, twos_b, twos);
+        bk_avx2_csa(&eights_a, &fours, fours_a, fours_b, fours);
+        bk_avx2_csa(&twos_a, &ones, LOAD(8), LOAD(9), ones);
+        bk_avx2_csa(&twos_b, &ones, LOAD(10), LOAD(11), ones);
+        bk_avx2_csa(&fours_a, &twos, twos_a, twos_b, twos);
+        bk_avx2_csa(&twos_a, &ones, LOAD(12), LOAD(13), ones);
+        bk_avx2_csa(&twos_b, &ones, LOAD(14), LOAD(15), ones);
+        bk_avx2_csa(&fours_b, &twos, twos_a, twos_b, twos);
+        bk_avx2_csa(&eights_b, &fours, fours_a, fours_b, fours);
+        bk_avx2_csa(&sixteens, &eights, eights_a, eights_b, eights);
         total = _mm256_add_epi64(total, bk_avx2_popcount_epi64(sixteens));
     }
 #undef LOAD
