@@ -48,6 +48,12 @@ BK_INLINE void jaccard_fraction(uint32_t qpop, uint32_t shared, uint32_t row_pop
     if (*den == 0) *num = *den = 1;
 }
 
+/* a/o rounded to float, for filtering only (see consider_block); o = 0 is 1, as above. */
+BK_INLINE float jaccard_ratio(uint32_t qpop, uint32_t shared, uint32_t row_pop) {
+    const int32_t o = (int32_t)(qpop + row_pop - shared); /* below 2^24: signed converts faster */
+    return o == 0 ? 1.0f : (float)(int32_t)shared / (float)o;
+}
+
 /* Is c strictly better than b? Ties are not better, so the earlier (lower) row stays. */
 static bool better(bk_score_kind kind, uint32_t qpop, const candidate *c, const candidate *b) {
     if (b->row < 0) return c->row >= 0;
@@ -97,7 +103,30 @@ BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t 
         start = 1;
     }
     size_t best_i = SIZE_MAX;
-    if (kind == BK_SCORE_JACCARD) {
+    if (kind == BK_SCORE_JACCARD && word_count <= ((size_t)1 << 24) / 64) {
+        /* The same two passes on float ratios, exact all the same: with a and o below 2^24 the
+         * conversions are exact and the division is correctly rounded, hence monotonic, so the
+         * exactly best rows are among those whose float ratio equals the block's float maximum;
+         * only those are compared exactly, by cross-multiplication. */
+        int32_t ratio_bits[BLOCK_ROWS], block_max = -1; /* ratios ≥ 0 order as their bits */
+        for (size_t i = start; i < n; i++) {
+            const float ratio = jaccard_ratio(qpop, shared[i], pops[i]);
+            memcpy(&ratio_bits[i], &ratio, sizeof ratio);
+            block_max = ratio_bits[i] > block_max ? ratio_bits[i] : block_max;
+        }
+        uint64_t ba, bo;
+        jaccard_fraction(qpop, best->shared, best->row_pop, &ba, &bo);
+        for (size_t i = start; i < n; i++) {
+            if (ratio_bits[i] != block_max) continue;
+            uint64_t a, o;
+            jaccard_fraction(qpop, shared[i], pops[i], &a, &o);
+            if (a * bo > ba * o) {
+                ba = a;
+                bo = o;
+                best_i = i;
+            }
+        }
+    } else if (kind == BK_SCORE_JACCARD) {
         uint64_t ba, bo;
         jaccard_fraction(qpop, best->shared, best->row_pop, &ba, &bo);
         for (size_t i = start; i < n; i++) {
