@@ -28,8 +28,9 @@ void bk_row_popcounts_scalar(const uint64_t *rows, size_t stride_words, size_t w
 #if BK_X86
 BK_TARGET_AVX2
 /* The counts of four rows from their per-row 64-bit lane sums plus scalar tails, as 32-bit
- * lanes [r0, r1, r2, r3] (one store instead of four reductions). Every lane sum and tail is below
- * 2^16 here (rows under 2048 bits), so rows 0/1 and 2/3 share a lane as two 32-bit halves and the
+ * lanes [r0, r1, r2, r3] (one store instead of four reductions). Every lane sum (at most 16 per
+ * word of the row) and tail is below 2^16 here (rows under 2^18 bits, see PACKED_SUM_WORDS), so
+ * rows 0/1 and 2/3 share a lane as two 32-bit halves and the
  * tails travel as four 16-bit fields of one register: 12 vector operations where a 64-bit
  * transpose and four inserts took 19 (784-bit rows: −0.5 cycles per row). */
 BK_INLINE __m128i four_row_totals_avx2(const __m256i sums[4], const uint64_t tail[4]) {
@@ -43,11 +44,11 @@ BK_INLINE __m128i four_row_totals_avx2(const __m256i sums[4], const uint64_t tai
 
 /* Counts for `row_group` (1 or 4) rows; query NULL counts the rows' own bits. Byte counters are
  * flushed through VPSADBW every 31 vectors, before a byte (at most 8 per vector) can overflow. */
-BK_INLINE void and_counts_group_avx2(const uint64_t *query, const uint64_t *rows,
-                                     size_t stride_words, size_t word_count, uint32_t *out,
-                                     const int row_group) {
+BK_INLINE void group_sums_avx2(const uint64_t *query, const uint64_t *rows, size_t stride_words,
+                               size_t word_count, const int row_group, __m256i total[4],
+                               uint64_t tail[4]) {
     const __m256i zero = _mm256_setzero_si256();
-    __m256i total[4] = {zero, zero, zero, zero};
+    for (int g = 0; g < row_group; g++) total[g] = zero;
     const size_t full = word_count / 4 * 4;
     size_t i = 0;
     while (i < full) {
@@ -66,7 +67,7 @@ BK_INLINE void and_counts_group_avx2(const uint64_t *query, const uint64_t *rows
     }
     /* The last 1–3 words go to the scalar POPCNT unit, which runs beside the vector pipes;
      * cheaper than a masked load (measured on Zen 4, 784-bit rows: 3.35 → 2.61 ns per row). */
-    uint64_t tail[4] = {0, 0, 0, 0};
+    for (int g = 0; g < row_group; g++) tail[g] = 0;
     for (size_t w = full; w < word_count; w++) {
         const uint64_t q = query ? query[w] : ~0ull;
         for (int g = 0; g < row_group; g++) {
@@ -75,11 +76,30 @@ BK_INLINE void and_counts_group_avx2(const uint64_t *query, const uint64_t *rows
             tail[g] += c;
         }
     }
+}
+
+BK_INLINE void and_counts_group_avx2(const uint64_t *query, const uint64_t *rows,
+                                     size_t stride_words, size_t word_count, uint32_t *out,
+                                     const int row_group) {
+    __m256i total[4];
+    uint64_t tail[4];
+    group_sums_avx2(query, rows, stride_words, word_count, row_group, total, tail);
     if (row_group == 4) {
         _mm_storeu_si128((__m128i *)out, four_row_totals_avx2(total, tail));
     } else {
         for (int g = 0; g < row_group; g++) out[g] = (uint32_t)(bk_avx2_hsum_epi64(total[g]) + tail[g]);
     }
+}
+
+/* Long rows, four at a time but each read to its end before the next: one memory stream, and
+ * one four-row reduction instead of four horizontal sums. */
+BK_INLINE void and_counts_long_rows_avx2(const uint64_t *query, const uint64_t *rows,
+                                         size_t stride_words, size_t word_count, uint32_t *out) {
+    __m256i total[4];
+    uint64_t tail[4];
+    for (int g = 0; g < 4; g++)
+        group_sums_avx2(query, rows + g * stride_words, stride_words, word_count, 1, &total[g], &tail[g]);
+    _mm_storeu_si128((__m128i *)out, four_row_totals_avx2(total, tail));
 }
 
 /* Four rows at a time for rows of 4·V to 4·V + 3 words (V = 1…3: widths up to 960 bits, the
@@ -135,11 +155,14 @@ SHORT_ROWS_AVX2(2)
 SHORT_ROWS_AVX2(3)
 #undef SHORT_ROWS_AVX2
 
-/* Rows of at least LONG_ROW_WORDS words (2048 bits) are scanned one at a time: four long rows
+/* Rows of at least LONG_ROW_WORDS words (2048 bits) are read one after another: four long rows
  * read in lockstep are four memory streams, which the prefetchers follow badly (4096-bit rows
  * from DRAM on Zen 4: 62 ns per row four at a time, 19 ns one at a time; software prefetch made
- * it worse), and a long row amortizes its own reduction. */
+ * it worse). They still share one four-row reduction. */
 enum { LONG_ROW_WORDS = 32 };
+
+/* Below this many words per row, four_row_totals_avx2's 16-bit lane sums cannot overflow. */
+enum { PACKED_SUM_WORDS = 4096 };
 
 BK_INLINE void row_counts_avx2(const uint64_t *query, const uint64_t *rows, size_t stride_words,
                                size_t word_count, size_t row_count, uint32_t *out) {
@@ -153,6 +176,9 @@ BK_INLINE void row_counts_avx2(const uint64_t *query, const uint64_t *rows, size
         if (word_count < LONG_ROW_WORDS)
             for (; r + 4 <= row_count; r += 4)
                 and_counts_group_avx2(query, rows + r * stride_words, stride_words, word_count, out + r, 4);
+        else if (word_count < PACKED_SUM_WORDS)
+            for (; r + 4 <= row_count; r += 4)
+                and_counts_long_rows_avx2(query, rows + r * stride_words, stride_words, word_count, out + r);
     }
     for (; r < row_count; r++)
         and_counts_group_avx2(query, rows + r * stride_words, stride_words, word_count, out + r, 1);
@@ -172,16 +198,14 @@ BK_UNTARGET
 BK_TARGET_AVX512
 /* The AVX2 structure with VPOPCNTDQ per 8 words, and a masked load only for the tail (masked
  * loads throughout cost 2560-bit rows in L2 9 → 17 B/cycle). */
-BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *rows,
-                                       size_t stride_words, size_t word_count, uint32_t *out,
-                                       const int row_group) {
-    __m512i total[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                        _mm512_setzero_si512()};
+BK_INLINE void group_sums_avx512(const uint64_t *query, const uint64_t *rows,
+                                 size_t stride_words, size_t word_count, const int row_group,
+                                 __m512i total[4]) {
+    for (int g = 0; g < row_group; g++) total[g] = _mm512_setzero_si512();
     size_t i = 0;
     for (; i + 8 <= word_count; i += 8) {
         const __m512i q = query ? _mm512_loadu_si512(query + i) : _mm512_set1_epi64(-1);
         for (int g = 0; g < row_group; g++) {
-
             const __m512i row = _mm512_loadu_si512(rows + g * stride_words + i);
             total[g] = _mm512_add_epi64(total[g], _mm512_popcnt_epi64(_mm512_and_si512(q, row)));
         }
@@ -195,17 +219,57 @@ BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *ro
             total[g] = _mm512_add_epi64(total[g], _mm512_popcnt_epi64(_mm512_and_si512(q, row)));
         }
     }
+}
+
+/* Each 8-lane total folded to 4 lanes, then the AVX2 four-row reduction: one store of 4 counts
+ * instead of four full horizontal reductions (784-bit rows: 2.2 → 1.9 ns per row). */
+BK_INLINE __m128i four_row_totals_avx512(const __m512i total[4]) {
+    __m256i t[4];
+    for (int g = 0; g < 4; g++)
+        t[g] = _mm256_add_epi64(_mm512_castsi512_si256(total[g]), _mm512_extracti64x4_epi64(total[g], 1));
+    const uint64_t no_tail[4] = {0, 0, 0, 0};
+    return four_row_totals_avx2(t, no_tail);
+}
+
+BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *rows,
+                                       size_t stride_words, size_t word_count, uint32_t *out,
+                                       const int row_group) {
+    __m512i total[4];
+    group_sums_avx512(query, rows, stride_words, word_count, row_group, total);
     if (row_group == 4) {
-        /* Fold each 8-lane total to 4 lanes, then the AVX2 four-row reduction: one store of 4
-         * counts instead of four full horizontal reductions (784-bit rows: 2.2 → 1.9 ns per row). */
-        __m256i t[4];
-        for (int g = 0; g < 4; g++)
-            t[g] = _mm256_add_epi64(_mm512_castsi512_si256(total[g]), _mm512_extracti64x4_epi64(total[g], 1));
-        const uint64_t no_tail[4] = {0, 0, 0, 0};
-        _mm_storeu_si128((__m128i *)out, four_row_totals_avx2(t, no_tail));
+        _mm_storeu_si128((__m128i *)out, four_row_totals_avx512(total));
     } else {
         for (int g = 0; g < row_group; g++) out[g] = (uint32_t)_mm512_reduce_add_epi64(total[g]);
     }
+}
+
+/* One long row's lane sums, two accumulators deep (2560-bit rows in L2, same run: 1.2× the
+ * one-accumulator loop of group_sums_avx512, 4096-bit 1.25×). */
+BK_INLINE __m512i long_row_sums_avx512(const uint64_t *query, const uint64_t *row, size_t word_count) {
+    const __m512i all = _mm512_set1_epi64(-1);
+    __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 16 <= word_count; i += 16) {
+        const __m512i q0 = query ? _mm512_loadu_si512(query + i) : all;
+        const __m512i q1 = query ? _mm512_loadu_si512(query + i + 8) : all;
+        a = _mm512_add_epi64(a, _mm512_popcnt_epi64(_mm512_and_si512(q0, _mm512_loadu_si512(row + i))));
+        b = _mm512_add_epi64(b, _mm512_popcnt_epi64(_mm512_and_si512(q1, _mm512_loadu_si512(row + i + 8))));
+    }
+    for (; i < word_count; i += 8) {
+        const size_t n = word_count - i < 8 ? word_count - i : 8;
+        const __mmask8 m = (__mmask8)((1u << n) - 1);
+        const __m512i q = query ? _mm512_maskz_loadu_epi64(m, query + i) : all;
+        a = _mm512_add_epi64(a, _mm512_popcnt_epi64(_mm512_and_si512(q, _mm512_maskz_loadu_epi64(m, row + i))));
+    }
+    return _mm512_add_epi64(a, b);
+}
+
+/* As and_counts_long_rows_avx2. */
+BK_INLINE void and_counts_long_rows_avx512(const uint64_t *query, const uint64_t *rows,
+                                           size_t stride_words, size_t word_count, uint32_t *out) {
+    __m512i total[4];
+    for (int g = 0; g < 4; g++) total[g] = long_row_sums_avx512(query, rows + g * stride_words, word_count);
+    _mm_storeu_si128((__m128i *)out, four_row_totals_avx512(total));
 }
 
 BK_INLINE void row_counts_avx512(const uint64_t *query, const uint64_t *rows, size_t stride_words,
@@ -213,7 +277,10 @@ BK_INLINE void row_counts_avx512(const uint64_t *query, const uint64_t *rows, si
     size_t r = 0;
     if (word_count < LONG_ROW_WORDS) /* as in the AVX2 variant */
         for (; r + 4 <= row_count; r += 4)
-        and_counts_group_avx512(query, rows + r * stride_words, stride_words, word_count, out + r, 4);
+            and_counts_group_avx512(query, rows + r * stride_words, stride_words, word_count, out + r, 4);
+    else if (word_count < PACKED_SUM_WORDS)
+        for (; r + 4 <= row_count; r += 4)
+            and_counts_long_rows_avx512(query, rows + r * stride_words, stride_words, word_count, out + r);
     for (; r < row_count; r++)
         and_counts_group_avx512(query, rows + r * stride_words, stride_words, word_count, out + r, 1);
 }
