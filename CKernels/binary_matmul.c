@@ -16,6 +16,24 @@ static size_t rows_per_block(size_t word_count) {
     return n < 16 ? 16 : n;
 }
 
+/* o[i] = width - 2|t| - 2|r_i| + 4|t AND r_i| in place over the AND counts. In int32 (exact for
+ * widths below 2^29) it vectorizes, 8 lanes in the AVX2 clone: with int64 this loop took ~8% of a
+ * 2560 × 2560 GEMV in L2. */
+#if BK_X86 && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void counts_to_products(int32_t *o, const uint32_t *row_popcounts, size_t n, size_t width,
+                               uint32_t token_popcount) {
+    if (width < ((size_t)1 << 29)) {
+        const int32_t base = (int32_t)width - 2 * (int32_t)token_popcount;
+        for (size_t i = 0; i < n; i++) o[i] = base + 4 * o[i] - 2 * (int32_t)row_popcounts[i];
+    } else {
+        const int64_t base = (int64_t)width - 2 * (int64_t)token_popcount;
+        for (size_t i = 0; i < n; i++)
+            o[i] = (int32_t)(base + 4 * (int64_t)(uint32_t)o[i] - 2 * (int64_t)row_popcounts[i]);
+    }
+}
+
 /* The AND counts go straight into the output (uint32 and int32 may alias) and become products in
  * place: no scratch buffer, so small calls cost little more than the kernel. */
 static void block_products(const bk_kernels *k, const bk_rows *rows, size_t width,
@@ -30,9 +48,7 @@ static void block_products(const bk_kernels *k, const bk_rows *rows, size_t widt
             int32_t *o = out + t * out_stride + start;
             k->and_counts(tokens + t * token_stride_words, first, rows->stride_words,
                           rows->word_count, n, (uint32_t *)o);
-            const int64_t base = (int64_t)width - 2 * (int64_t)token_popcounts[t];
-            for (size_t i = 0; i < n; i++)
-                o[i] = (int32_t)(base + 4 * (int64_t)(uint32_t)o[i] - 2 * (int64_t)rows->row_popcounts[start + i]);
+            counts_to_products(o, rows->row_popcounts + start, n, width, token_popcounts[t]);
         }
     }
 }
