@@ -91,6 +91,27 @@ static void block_counts(const bk_kernels *k, const uint64_t *query, const bk_ro
     }
 }
 
+/* The first row of [start, n) whose Jaccard ratio beats *best exactly (SIZE_MAX if none), looking
+ * only at rows whose ratio bits equal block_max when ratio_bits is given. */
+BK_INLINE size_t best_jaccard_row(uint32_t qpop, const uint32_t *shared, const uint32_t *pops,
+                                  size_t start, size_t n, const int32_t *ratio_bits,
+                                  int32_t block_max, const candidate *best) {
+    size_t best_i = SIZE_MAX;
+    uint64_t ba, bo;
+    jaccard_fraction(qpop, best->shared, best->row_pop, &ba, &bo);
+    for (size_t i = start; i < n; i++) {
+        if (ratio_bits && ratio_bits[i] != block_max) continue;
+        uint64_t a, o;
+        jaccard_fraction(qpop, shared[i], pops[i], &a, &o);
+        if (a * bo > ba * o) {
+            ba = a;
+            bo = o;
+            best_i = i;
+        }
+    }
+    return best_i;
+}
+
 /* The best of a block's rows merged into *best (ties keep the earlier row). This runs once per
  * row beside a kernel that spends ~9 cycles per 784-bit row, so it must cost well under one. */
 BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
@@ -104,40 +125,19 @@ BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t 
     }
     size_t best_i = SIZE_MAX;
     if (kind == BK_SCORE_JACCARD && word_count <= ((size_t)1 << 24) / 64) {
-        /* The same two passes on float ratios, exact all the same: with a and o below 2^24 the
-         * conversions are exact and the division is correctly rounded, hence monotonic, so the
-         * exactly best rows are among those whose float ratio equals the block's float maximum;
-         * only those are compared exactly, by cross-multiplication. */
+        /* Float ratios filter the rows, exactly: with a and o below 2^24 the conversions are
+         * exact and the division is correctly rounded, hence monotonic, so the exactly best rows
+         * are among those whose float ratio equals the block's float maximum (a max over their
+         * bits, which vectorizes); only those are cross-multiplied. */
         int32_t ratio_bits[BLOCK_ROWS], block_max = -1; /* ratios ≥ 0 order as their bits */
         for (size_t i = start; i < n; i++) {
             const float ratio = jaccard_ratio(qpop, shared[i], pops[i]);
             memcpy(&ratio_bits[i], &ratio, sizeof ratio);
             block_max = ratio_bits[i] > block_max ? ratio_bits[i] : block_max;
         }
-        uint64_t ba, bo;
-        jaccard_fraction(qpop, best->shared, best->row_pop, &ba, &bo);
-        for (size_t i = start; i < n; i++) {
-            if (ratio_bits[i] != block_max) continue;
-            uint64_t a, o;
-            jaccard_fraction(qpop, shared[i], pops[i], &a, &o);
-            if (a * bo > ba * o) {
-                ba = a;
-                bo = o;
-                best_i = i;
-            }
-        }
+        best_i = best_jaccard_row(qpop, shared, pops, start, n, ratio_bits, block_max, best);
     } else if (kind == BK_SCORE_JACCARD) {
-        uint64_t ba, bo;
-        jaccard_fraction(qpop, best->shared, best->row_pop, &ba, &bo);
-        for (size_t i = start; i < n; i++) {
-            uint64_t a, o;
-            jaccard_fraction(qpop, shared[i], pops[i], &a, &o);
-            if (a * bo > ba * o) {
-                ba = a;
-                bo = o;
-                best_i = i;
-            }
-        }
+        best_i = best_jaccard_row(qpop, shared, pops, start, n, NULL, 0, best);
     } else if (word_count <= (size_t)INT32_MAX / 4 / 64) {
         /* Two passes: the block's best key (a max reduction the compiler vectorizes), then, only
          * when it beats the best so far, the first row holding it. A one-pass loop that carries
