@@ -17,13 +17,9 @@ static size_t rows_per_block(size_t word_count) {
 }
 
 /* o[i] = width - 2|t| - 2|r_i| + 4|t AND r_i| in place over the AND counts. In int32 (exact for
- * widths below 2^29) it vectorizes, 8 lanes in the AVX2 clone: with int64 this loop took ~8% of a
- * 2560 × 2560 GEMV in L2. */
-#if BK_X86 && defined(__linux__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void counts_to_products(int32_t *o, const uint32_t *row_popcounts, size_t n, size_t width,
-                               uint32_t token_popcount) {
+ * widths below 2^29) it vectorizes: with int64 this loop took ~8% of a 2560 × 2560 GEMV in L2. */
+BK_INLINE void counts_to_products_any(int32_t *o, const uint32_t *row_popcounts, size_t n,
+                                      size_t width, uint32_t token_popcount) {
     if (width < ((size_t)1 << 29)) {
         const int32_t base = (int32_t)width - 2 * (int32_t)token_popcount;
         for (size_t i = 0; i < n; i++) o[i] = base + 4 * o[i] - 2 * (int32_t)row_popcounts[i];
@@ -32,6 +28,33 @@ static void counts_to_products(int32_t *o, const uint32_t *row_popcounts, size_t
         for (size_t i = 0; i < n; i++)
             o[i] = (int32_t)(base + 4 * (int64_t)(uint32_t)o[i] - 2 * (int64_t)row_popcounts[i]);
     }
+}
+
+static void counts_to_products_portable(int32_t *o, const uint32_t *row_popcounts, size_t n,
+                                        size_t width, uint32_t token_popcount) {
+    counts_to_products_any(o, row_popcounts, n, width, token_popcount);
+}
+
+#if BK_X86
+BK_TARGET_AVX2
+static void counts_to_products_avx2(int32_t *o, const uint32_t *row_popcounts, size_t n,
+                                    size_t width, uint32_t token_popcount) {
+    counts_to_products_any(o, row_popcounts, n, width, token_popcount);
+}
+BK_UNTARGET
+#endif
+
+/* 8 lanes with an AVX2 or AVX-512 table; chosen by the table, as in score.c. */
+static void counts_to_products(const bk_kernels *k, int32_t *o, const uint32_t *row_popcounts,
+                               size_t n, size_t width, uint32_t token_popcount) {
+#if BK_X86
+    if (k->isa == BK_ISA_AVX2 || k->isa == BK_ISA_AVX512) {
+        counts_to_products_avx2(o, row_popcounts, n, width, token_popcount);
+        return;
+    }
+#endif
+    (void)k;
+    counts_to_products_portable(o, row_popcounts, n, width, token_popcount);
 }
 
 /* The AND counts go straight into the output (uint32 and int32 may alias) and become products in
@@ -48,7 +71,7 @@ static void block_products(const bk_kernels *k, const bk_rows *rows, size_t widt
             int32_t *o = out + t * out_stride + start;
             k->and_counts(tokens + t * token_stride_words, first, rows->stride_words,
                           rows->word_count, n, (uint32_t *)o);
-            counts_to_products(o, rows->row_popcounts + start, n, width, token_popcounts[t]);
+            counts_to_products(k, o, rows->row_popcounts + start, n, width, token_popcounts[t]);
         }
     }
 }

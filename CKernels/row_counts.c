@@ -27,23 +27,25 @@ void bk_row_popcounts_scalar(const uint64_t *rows, size_t stride_words, size_t w
 
 #if BK_X86
 BK_TARGET_AVX2
-/* The counts of four rows from their per-row 64-bit lane sums plus scalar tails, as 32-bit
- * lanes [r0, r1, r2, r3] (one store instead of four reductions). Every lane sum (at most 16 per
- * word of the row) and tail is below 2^16 here (rows under 2^18 bits, see PACKED_SUM_WORDS), so
- * rows 0/1 and 2/3 share a lane as two 32-bit halves and the
- * tails travel as four 16-bit fields of one register: 12 vector operations where a 64-bit
- * transpose and four inserts took 19 (784-bit rows: −0.5 cycles per row). */
+/* The counts of four rows from their per-row 64-bit lane sums plus scalar tails (NULL: none), as
+ * 32-bit lanes [r0, r1, r2, r3] (one store instead of four reductions). A lane sum is at most a
+ * quarter of the row's width and the tails at most 192, so with widths below 2^32 (the counts are
+ * uint32) rows 0/1 and 2/3 can share a lane as two 32-bit halves and the tails travel as four
+ * 16-bit fields of one register: 12 vector operations where a 64-bit transpose and four inserts
+ * took 19 (784-bit rows: −0.5 cycles per row). */
 BK_INLINE __m128i four_row_totals_avx2(const __m256i sums[4], const uint64_t tail[4]) {
     const __m256i r01 = _mm256_or_si256(sums[0], _mm256_slli_epi64(sums[1], 32));
     const __m256i r23 = _mm256_or_si256(sums[2], _mm256_slli_epi64(sums[3], 32));
     const __m256i halves = _mm256_add_epi32(_mm256_unpacklo_epi64(r01, r23), _mm256_unpackhi_epi64(r01, r23));
     const __m128i rows = _mm_add_epi32(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1));
+    if (tail == NULL) return rows;
     const uint64_t packed_tails = tail[0] | tail[1] << 16 | tail[2] << 32 | tail[3] << 48;
     return _mm_add_epi32(rows, _mm_cvtepu16_epi32(_mm_cvtsi64_si128((long long)packed_tails)));
 }
 
-/* Counts for `row_group` (1 or 4) rows; query NULL counts the rows' own bits. Byte counters are
- * flushed through VPSADBW every 31 vectors, before a byte (at most 8 per vector) can overflow. */
+/* The 64-bit lane sums and scalar tails of `row_group` (1 or 4) rows; query NULL counts the rows'
+ * own bits. Byte counters are flushed through VPSADBW every 31 vectors, before a byte (at most 8
+ * per vector) can overflow. */
 BK_INLINE void group_sums_avx2(const uint64_t *query, const uint64_t *rows, size_t stride_words,
                                size_t word_count, const int row_group, __m256i total[4],
                                uint64_t tail[4]) {
@@ -161,9 +163,6 @@ SHORT_ROWS_AVX2(3)
  * it worse). They still share one four-row reduction. */
 enum { LONG_ROW_WORDS = 32 };
 
-/* Below this many words per row, four_row_totals_avx2's 16-bit lane sums cannot overflow. */
-enum { PACKED_SUM_WORDS = 4096 };
-
 BK_INLINE void row_counts_avx2(const uint64_t *query, const uint64_t *rows, size_t stride_words,
                                size_t word_count, size_t row_count, uint32_t *out) {
     size_t r = row_count / 4 * 4;
@@ -176,7 +175,7 @@ BK_INLINE void row_counts_avx2(const uint64_t *query, const uint64_t *rows, size
         if (word_count < LONG_ROW_WORDS)
             for (; r + 4 <= row_count; r += 4)
                 and_counts_group_avx2(query, rows + r * stride_words, stride_words, word_count, out + r, 4);
-        else if (word_count < PACKED_SUM_WORDS)
+        else
             for (; r + 4 <= row_count; r += 4)
                 and_counts_long_rows_avx2(query, rows + r * stride_words, stride_words, word_count, out + r);
     }
@@ -227,8 +226,7 @@ BK_INLINE __m128i four_row_totals_avx512(const __m512i total[4]) {
     __m256i t[4];
     for (int g = 0; g < 4; g++)
         t[g] = _mm256_add_epi64(_mm512_castsi512_si256(total[g]), _mm512_extracti64x4_epi64(total[g], 1));
-    const uint64_t no_tail[4] = {0, 0, 0, 0};
-    return four_row_totals_avx2(t, no_tail);
+    return four_row_totals_avx2(t, NULL);
 }
 
 BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *rows,
@@ -278,7 +276,7 @@ BK_INLINE void row_counts_avx512(const uint64_t *query, const uint64_t *rows, si
     if (word_count < LONG_ROW_WORDS) /* as in the AVX2 variant */
         for (; r + 4 <= row_count; r += 4)
             and_counts_group_avx512(query, rows + r * stride_words, stride_words, word_count, out + r, 4);
-    else if (word_count < PACKED_SUM_WORDS)
+    else
         for (; r + 4 <= row_count; r += 4)
             and_counts_long_rows_avx512(query, rows + r * stride_words, stride_words, word_count, out + r);
     for (; r < row_count; r++)

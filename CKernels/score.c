@@ -142,7 +142,7 @@ BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t 
         /* Two passes: the block's best key (a max reduction the compiler vectorizes), then, only
          * when it beats the best so far, the first row holding it. A one-pass loop that carries
          * the index costs ~2 cycles per row (784-bit rows, 100,000 of them: 11.2 → 9.8 cycles
-         * per row for the whole winner search on AVX2). Keys are at most 3 × the width, so they
+         * per row for the whole winner search on AVX2). Keys lie in [−width, 2·width], so they
          * fit in int32 for widths below 2^29 bits. */
         const int32_t best_key = (int32_t)integer_key(kind, best->shared, best->row_pop);
         int32_t block_key = INT32_MIN;
@@ -169,14 +169,9 @@ BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t 
     if (best_i != SIZE_MAX) *best = (candidate){(int64_t)(first_row + best_i), shared[best_i], pops[best_i]};
 }
 
-/* Its max reduction is worth 8 lanes where the CPU has them: an AVX2 clone chosen at load time
- * (784-bit winner search: ~0.7 → 0.35 cycles per row here). */
-#if BK_X86 && defined(__linux__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void consider(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
-                     const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
-                     candidate *best) {
+BK_INLINE void consider_kind(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
+                             const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
+                             candidate *best) {
 #define CONSIDER(KIND) consider_block(KIND, qpop, shared, pops, n, first_row, word_count, best)
     switch (kind) { /* one specialized loop per kind */
     case BK_SCORE_SHARED: CONSIDER(BK_SCORE_SHARED); break;
@@ -187,6 +182,38 @@ static void consider(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
 #undef CONSIDER
 }
 
+static void consider_portable(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
+                              const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
+                              candidate *best) {
+    consider_kind(kind, qpop, shared, pops, n, first_row, word_count, best);
+}
+
+#if BK_X86
+BK_TARGET_AVX2
+static void consider_avx2(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
+                          const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
+                          candidate *best) {
+    consider_kind(kind, qpop, shared, pops, n, first_row, word_count, best);
+}
+BK_UNTARGET
+#endif
+
+/* The block reductions are compiler-vectorized; with an AVX2 or AVX-512 table they are compiled
+ * for AVX2 (8 lanes: 784-bit winner search ~0.7 → 0.35 cycles per row here). Chosen by the table,
+ * not the CPU, so a forced scalar table runs no AVX code. */
+static void consider(const bk_kernels *k, bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
+                     const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
+                     candidate *best) {
+#if BK_X86
+    if (k->isa == BK_ISA_AVX2 || k->isa == BK_ISA_AVX512) {
+        consider_avx2(kind, qpop, shared, pops, n, first_row, word_count, best);
+        return;
+    }
+#endif
+    (void)k;
+    consider_portable(kind, qpop, shared, pops, n, first_row, word_count, best);
+}
+
 static candidate winner_range(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
                               uint32_t qpop, const bk_rows *rows, size_t begin, size_t end) {
     uint32_t shared[BLOCK_ROWS], pop_buf[BLOCK_ROWS];
@@ -195,7 +222,7 @@ static candidate winner_range(const bk_kernels *k, bk_score_kind kind, const uin
         const size_t n = end - b < BLOCK_ROWS ? end - b : BLOCK_ROWS;
         const uint32_t *pops;
         block_counts(k, query, rows, b, n, shared, pop_buf, &pops);
-        consider(kind, qpop, shared, pops, n, b, rows->word_count, &best);
+        consider(k, kind, qpop, shared, pops, n, b, rows->word_count, &best);
     }
     return best;
 }
@@ -356,7 +383,7 @@ void bk_score_winners_batch(const bk_kernels *k, bk_score_kind kind, const uint6
                     const size_t bn = rn - b < BLOCK_ROWS ? rn - b : BLOCK_ROWS;
                     k->and_counts(query, rows->words + (rb + b) * rows->stride_words,
                                   rows->stride_words, rows->word_count, bn, shared);
-                    consider(kind, qpops[q], shared, pops + b, bn, rb + b, rows->word_count, &best[q]);
+                    consider(k, kind, qpops[q], shared, pops + b, bn, rb + b, rows->word_count, &best[q]);
                 }
             }
         }
