@@ -44,11 +44,11 @@ static void counts_to_products_avx2(int32_t *o, const uint32_t *row_popcounts, s
 BK_UNTARGET
 #endif
 
-/* 8 lanes with an AVX2 or AVX-512 table; chosen by the table, as in score.c. */
+/* 8 lanes in the AVX2 copy (see bk_table_has_avx2). */
 static void counts_to_products(const bk_kernels *k, int32_t *o, const uint32_t *row_popcounts,
                                size_t n, size_t width, uint32_t token_popcount) {
 #if BK_X86
-    if (k->isa == BK_ISA_AVX2 || k->isa == BK_ISA_AVX512) {
+    if (bk_table_has_avx2(k)) {
         counts_to_products_avx2(o, row_popcounts, n, width, token_popcount);
         return;
     }

@@ -30,6 +30,13 @@
 // clang-format on
 #define BK_UNTARGET _Pragma("clang attribute pop")
 
+/* Whether the plain C loops around a table's kernels (block reductions, conversions; compiled
+ * once portably and once in a BK_TARGET_AVX2 region) may take their AVX2 copy. It follows the
+ * table, not the CPU, so a forced scalar table runs no AVX code. */
+BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
+    return BK_X86 && (k->isa == BK_ISA_AVX2 || k->isa == BK_ISA_AVX512);
+}
+
 /* The variants. One signature per kernel, so a table can hold them. */
 #define BK_DECLARE_VARIANTS(isa)                                                                   \
     uint64_t bk_popcount_##isa(const uint64_t *words, size_t word_count);                          \

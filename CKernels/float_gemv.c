@@ -90,12 +90,9 @@ BK_INLINE __m512 bf16x16_avx512(const uint16_t *p) {
 BK_INLINE __m512 i8x16_avx512(const int8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
-BK_INLINE float fold_avx512(__m512 s16) {
+BK_INLINE float fold_avx512(__m512 s16) { /* the AVX2 fold of its two halves: the same order */
     const __m256 high = _mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(s16), 1));
-    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(s16), high);
-    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+    return fold_avx2(_mm512_castps512_ps256(s16), high);
 }
 
 /* Four rows at a time: four independent FMA chains hide the FMA latency. Four rows read in

@@ -195,12 +195,22 @@ void bk_row_popcounts_avx2(const uint64_t *rows, size_t stride_words, size_t wor
 BK_UNTARGET
 
 BK_TARGET_AVX512
+/* Each 8-lane total folded to 4 lanes, then the AVX2 four-row reduction: one store of 4 counts
+ * instead of four full horizontal reductions (784-bit rows: 2.2 → 1.9 ns per row). */
+BK_INLINE __m128i four_row_totals_avx512(const __m512i total[4]) {
+    __m256i t[4];
+    for (int g = 0; g < 4; g++)
+        t[g] = _mm256_add_epi64(_mm512_castsi512_si256(total[g]), _mm512_extracti64x4_epi64(total[g], 1));
+    return four_row_totals_avx2(t, NULL);
+}
+
 /* The AVX2 structure with VPOPCNTDQ per 8 words, and a masked load only for the tail (masked
  * loads throughout cost 2560-bit rows in L2 9 → 17 B/cycle). */
-BK_INLINE void group_sums_avx512(const uint64_t *query, const uint64_t *rows,
-                                 size_t stride_words, size_t word_count, const int row_group,
-                                 __m512i total[4]) {
-    for (int g = 0; g < row_group; g++) total[g] = _mm512_setzero_si512();
+BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *rows,
+                                       size_t stride_words, size_t word_count, uint32_t *out,
+                                       const int row_group) {
+    __m512i total[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                        _mm512_setzero_si512()};
     size_t i = 0;
     for (; i + 8 <= word_count; i += 8) {
         const __m512i q = query ? _mm512_loadu_si512(query + i) : _mm512_set1_epi64(-1);
@@ -218,22 +228,6 @@ BK_INLINE void group_sums_avx512(const uint64_t *query, const uint64_t *rows,
             total[g] = _mm512_add_epi64(total[g], _mm512_popcnt_epi64(_mm512_and_si512(q, row)));
         }
     }
-}
-
-/* Each 8-lane total folded to 4 lanes, then the AVX2 four-row reduction: one store of 4 counts
- * instead of four full horizontal reductions (784-bit rows: 2.2 → 1.9 ns per row). */
-BK_INLINE __m128i four_row_totals_avx512(const __m512i total[4]) {
-    __m256i t[4];
-    for (int g = 0; g < 4; g++)
-        t[g] = _mm256_add_epi64(_mm512_castsi512_si256(total[g]), _mm512_extracti64x4_epi64(total[g], 1));
-    return four_row_totals_avx2(t, NULL);
-}
-
-BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *rows,
-                                       size_t stride_words, size_t word_count, uint32_t *out,
-                                       const int row_group) {
-    __m512i total[4];
-    group_sums_avx512(query, rows, stride_words, word_count, row_group, total);
     if (row_group == 4) {
         _mm_storeu_si128((__m128i *)out, four_row_totals_avx512(total));
     } else {
@@ -242,7 +236,7 @@ BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *ro
 }
 
 /* One long row's lane sums, two accumulators deep (2560-bit rows in L2, same run: 1.2× the
- * one-accumulator loop of group_sums_avx512, 4096-bit 1.25×). */
+ * one-accumulator loop of and_counts_group_avx512, 4096-bit 1.25×). */
 BK_INLINE __m512i long_row_sums_avx512(const uint64_t *query, const uint64_t *row, size_t word_count) {
     const __m512i all = _mm512_set1_epi64(-1);
     __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
