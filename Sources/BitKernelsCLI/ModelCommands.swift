@@ -5,9 +5,9 @@ import CBitKernels
 import Foundation
 
 /// Loads a model or exits with the reason.
-func loadModel(_ path: String) throws -> BitNetModel {
-    FileHandle.standardError.write("loading \(path)...\n".data(using: .utf8)!)
-    do { return try BitNetModel.load(path: path) } catch { throw ValidationError(error.description) }
+func loadModel(_ path: String, int8Head: Bool = false) throws -> BitNetModel {
+    FileHandle.standardError.write("loading \(path)\(int8Head ? " (int8 head)" : "")...\n".data(using: .utf8)!)
+    do { return try BitNetModel.load(path: path, int8Head: int8Head) } catch { throw ValidationError(error.description) }
 }
 
 func parseIDs(_ text: String, what: String) throws -> [Int] {
@@ -211,9 +211,7 @@ struct ModelBench {
     }
 
     func run() throws -> Report {
-        FileHandle.standardError.write("loading \(path)\(int8Head ? " (int8 head)" : "")...\n".data(using: .utf8)!)
-        let m: BitNetModel
-        do { m = try BitNetModel.load(path: path, int8Head: int8Head) } catch { throw ValidationError(error.description) }
+        let m = try loadModel(path, int8Head: int8Head)
         let vocab = m.config.vocabularySize
         let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
         var pp: [Double] = [], tg: [Double] = []

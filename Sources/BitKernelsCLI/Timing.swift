@@ -1,4 +1,5 @@
 import ArgumentParser
+import BitKernels
 import Foundation
 
 #if canImport(Glibc)
@@ -49,19 +50,6 @@ func measure(repeats: Int, minSeconds: Double, _ body: () -> Void) -> Sample {
     return Sample(median: samples[samples.count / 2], min: samples.first!, max: samples.last!)
 }
 
-/// SplitMix64 for benchmark and workload data.
-struct SeededBits {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// A 64-byte-aligned, randomly filled word buffer for benchmarks, freed on deinit.
 final class BenchBuffer {
     let words: UnsafeMutablePointer<UInt64>
@@ -71,7 +59,7 @@ final class BenchBuffer {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 8, alignment: 64)
         words = raw.bindMemory(to: UInt64.self, capacity: max(count, 1))
-        var bits = SeededBits(seed: seed)
+        var bits = SplitMix64(seed: seed)
         for i in 0..<count { words[i] = bits.next() }
     }
 

@@ -244,7 +244,7 @@ final class Workload {
         case "ternary-gemv":
             let columns = 4096, rowBytes = columns / 4
             let rows = max(requested / rowBytes, 4)
-            var rng = SeededBits(seed: 1)
+            var rng = SplitMix64(seed: 1)
             let m = try! TernaryMatrix(values: (0..<(rows * columns)).map { _ in Int8(Int(rng.next() % 3) - 1) },
                                        rows: rows, columns: columns)
             let x = QuantizedTokens((0..<columns).map { Float($0 % 255) - 127 }, tokens: 1, columns: columns)
@@ -252,7 +252,7 @@ final class Workload {
             call = { threads in blackHole(m.multiply(x, threads: threads)[0]) }
         case "binary-gemv":
             let width = 4096, rows = max(requested / (width / 8), 4)
-            var rng = SeededBits(seed: 2)
+            var rng = SplitMix64(seed: 2)
             var m = BitMatrix(width: width, reservingRows: rows)
             for _ in 0..<rows { m.append(BitVector(width: width, words: (0..<(width / 64)).map { _ in rng.next() })) }
             let x = BitVector(width: width, words: (0..<(width / 64)).map { _ in rng.next() })
@@ -260,7 +260,7 @@ final class Workload {
             call = { threads in blackHole(m.binaryProducts(with: x, threads: threads)[0]) }
         default:  // score: 784-bit rows (13 words each) and the Jaccard winner
             let width = 784, rows = max(requested / (13 * 8), 4)
-            var rng = SeededBits(seed: 3)
+            var rng = SplitMix64(seed: 3)
             var m = BitMatrix(width: width, reservingRows: rows)
             let mask = (UInt64(1) << 16) - 1
             for _ in 0..<rows {

@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 /// How the next token is chosen from logits: greedy when `temperature` is 0, otherwise sampling
@@ -8,7 +9,7 @@ public struct Sampler: Sendable {
     public var temperature: Float
     public var topK: Int
     public var topP: Float
-    private var state: UInt64
+    private var random: SplitMix64
 
     public static let greedy = Sampler(temperature: 0)
 
@@ -19,7 +20,7 @@ public struct Sampler: Sendable {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
-        state = seed
+        random = SplitMix64(seed: seed)
     }
 
     /// The next token for these logits (one row of the vocabulary).
@@ -47,14 +48,8 @@ public struct Sampler: Sendable {
         return order[kept - 1] - base
     }
 
-    /// SplitMix64 → [0, 1).
-    private mutating func uniform() -> Double {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return Double((z ^ (z >> 31)) >> 11) * 0x1p-53
-    }
+    /// [0, 1) from the top 53 bits.
+    private mutating func uniform() -> Double { Double(random.next() >> 11) * 0x1p-53 }
 }
 
 /// Timings of a generation, as llama.cpp reports them.

@@ -89,7 +89,7 @@ public struct FeatureEncoder: Sendable {
         case .signProjection(let seed):
             let w = width ?? 256
             self.width = w
-            var bits = SplitMix(seed)
+            var bits = SplitMix64(seed: seed)
             projections = (0..<(w * inputs)).map { _ in bits.next() & 1 == 0 ? 1 : -1 }
         }
     }

@@ -63,7 +63,7 @@ public enum Metrics {
     /// Recall from cues with `corruption` of their bits flipped (exactly that many positions, seeded).
     public static func recall(_ p: BitPopulation, labels: [Int], on set: EncodedSet, corruption: Double = 0.1,
                               classes: Int = 10, seed: UInt64 = 99) -> Recall {
-        var rng = SplitMix(seed)
+        var rng = SplitMix64(seed: seed)
         var right = 0, agree = 0.0, zeroAgree = 0.0, recovered = 0.0
         for (x, label) in zip(set.inputs, set.labels) {
             let w = x.width
@@ -113,18 +113,5 @@ public enum Metrics {
     public static func noise(count: Int, width: Int, density: Double, seed: UInt64) -> [BitVector] {
         var g = BitMask(seed: seed)
         return (0..<count).map { _ in g.next(width: width, density: density) }
-    }
-}
-
-/// SplitMix64, for seeded metric randomness.
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

@@ -8,7 +8,7 @@ import Testing
     @Test(arguments: ISA.supported)
     func encodersMatchReference(isa: ISA) {
         let k = table(isa)
-        var rng = SeededRandom(seed: 21)
+        var rng = SplitMix64(seed: 21)
         for n in Array(0...70) + [127, 128, 129, 783, 784, 785, 1000] {
             let words = (n + 63) / 64
             for style in 0..<4 {

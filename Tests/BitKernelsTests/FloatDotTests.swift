@@ -10,7 +10,7 @@ import Testing
     @Test(arguments: ISA.supported)
     func bf16AndInt8DotsMatchReference(isa: ISA) {
         let k = table(isa)
-        var rng = SeededRandom(seed: 17)
+        var rng = SplitMix64(seed: 17)
         for n in Self.lengths {
             for rows in [1, 3, 4, 5, 9] {
                 let stride = n + Int(rng.next() % 3)

@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: optimizedISAs, edgeWordCounts)
     func popcountMatchesReference(isa: ISA, words: Int) {
         let k = table(isa)
-        var rng = SeededRandom(seed: UInt64(words) &* 31 &+ 1)
+        var rng = SplitMix64(seed: UInt64(words) &* 31 &+ 1)
         for density in [0.5, 0.02, 0.98] {
             let buffer = randomWords(words + 3, density: density, rng: &rng)
             buffer.withUnsafeBufferPointer { b in
@@ -26,7 +26,7 @@ import Testing
     @Test(arguments: optimizedISAs, edgeWordCounts)
     func pairCountsMatchReference(isa: ISA, words: Int) {
         let k = table(isa)
-        var rng = SeededRandom(seed: UInt64(words) &* 77 &+ 5)
+        var rng = SplitMix64(seed: UInt64(words) &* 77 &+ 5)
         for (da, db) in [(0.5, 0.5), (0.03, 0.9), (0.97, 0.97)] {
             let a = randomWords(words + 1, density: da, rng: &rng), b = randomWords(words + 2, density: db, rng: &rng)
             a.withUnsafeBufferPointer { pa in
@@ -46,7 +46,7 @@ import Testing
     @Test(arguments: optimizedISAs, [0, 1, 7, 1000])
     func rowCountsMatchReference(isa: ISA, rows: Int) {
         let k = table(isa)
-        var rng = SeededRandom(seed: UInt64(rows) &+ 11)
+        var rng = SplitMix64(seed: UInt64(rows) &+ 11)
         // Long rows too (the two-accumulator AVX-512 loop runs 16 words a step, tails of 1–15 words).
         let widths = (rows == 1000 ? edgeWidths.filter { $0 % 7 == 0 || $0 > 128 } : edgeWidths)
             + [2560, 4097, 6912, 6913, 16_449]
@@ -75,7 +75,7 @@ import Testing
 
     @Test(arguments: optimizedISAs, edgeWordCounts)
     func maskedFlipMatchesReference(isa: ISA, words: Int) {
-        var rng = SeededRandom(seed: UInt64(words) &+ 3)
+        var rng = SplitMix64(seed: UInt64(words) &+ 3)
         let target = randomWords(words, rng: &rng), mask = randomWords(words, density: 0.1, rng: &rng)
         let start = randomWords(words + 1, rng: &rng)
         var fast = start, ref = start

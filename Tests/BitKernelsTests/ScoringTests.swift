@@ -54,7 +54,7 @@ import Testing
     @Test(arguments: ISA.supported, [0, 1, 7, 1000, 20_000])
     func winnersTopAndScoresMatchReference(isa: ISA, rowCount: Int) {
         let k = table(isa)
-        var rng = SeededRandom(seed: UInt64(rowCount) &* 13 &+ 2)
+        var rng = SplitMix64(seed: UInt64(rowCount) &* 13 &+ 2)
         let widths = rowCount >= 20_000 ? [784] : [0, 1, 63, 64, 65, 200, 784, 1025]
         for width in widths {
             let words = (width + 63) / 64
@@ -105,7 +105,7 @@ import Testing
     @Test(arguments: ISA.supported)
     func batchWinnersMatchSingleQueries(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
-        var rng = SeededRandom(seed: 99)
+        var rng = SplitMix64(seed: 99)
         for width in [1, 130, 784] {
             let words = (width + 63) / 64
             let rows = BitMatrix(width: width, rows: (0..<3000).map { _ in

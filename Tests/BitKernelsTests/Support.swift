@@ -1,19 +1,6 @@
 import BitKernels
 import CBitKernels
 
-/// SplitMix64: a small seeded generator so every failure can be replayed from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// The optimized variants this CPU can run (the scalar reference is what they are checked against).
 let optimizedISAs: [ISA] = ISA.supported.filter { $0 != .scalar }
 
@@ -35,7 +22,7 @@ extension ISA {
 
 /// Random words with a chosen density of set bits (0.5 = uniform); dense and sparse data reach
 /// different carry paths in the Harley–Seal adders.
-func randomWords(_ count: Int, density: Double = 0.5, rng: inout SeededRandom) -> [UInt64] {
+func randomWords(_ count: Int, density: Double = 0.5, rng: inout SplitMix64) -> [UInt64] {
     (0..<count).map { _ in
         if density == 0.5 { return rng.next() }
         var w: UInt64 = 0
@@ -47,7 +34,7 @@ func randomWords(_ count: Int, density: Double = 0.5, rng: inout SeededRandom) -
 /// A matrix buffer of `rows` rows of `width` bits with `stride` words per row, starting
 /// `offset` words into the returned array (to test unaligned starts). Padding bits are zero;
 /// words between the row's end and the stride are garbage on purpose (kernels must not read them).
-func randomRows(width: Int, rows: Int, stride: Int, offset: Int, rng: inout SeededRandom) -> [UInt64] {
+func randomRows(width: Int, rows: Int, stride: Int, offset: Int, rng: inout SplitMix64) -> [UInt64] {
     let words = (width + 63) / 64
     var buffer = (0..<(offset + rows * stride)).map { _ in rng.next() }
     for r in 0..<rows where words > 0 {

@@ -12,7 +12,7 @@ func fixture(_ name: String) throws -> [UInt8] {
 @Suite struct TernaryFormatTests {
     /// Shapes the block formats accept, including rows of all zeros.
     func randomMatrix(rows: Int, columns: Int, seed: UInt64, perRowScales: Bool) throws -> TernaryMatrix {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var w = randomTernary(rows * columns, rng: &rng)
         if rows > 1 { for c in 0..<columns { w[columns + c] = 0 } }  // row 1 all zero
         let scales: [Float] = (0..<rows).map { perRowScales ? Float(1 + $0 % 5) / 8 : 0.375 }

@@ -3,11 +3,11 @@ import CBitKernels
 import Testing
 
 /// A random ternary matrix; `zeroFraction` of the weights 0, the rest ±1.
-func randomTernary(_ count: Int, rng: inout SeededRandom) -> [Int8] {
+func randomTernary(_ count: Int, rng: inout SplitMix64) -> [Int8] {
     (0..<count).map { _ in Int8(Int(rng.next() % 3) - 1) }
 }
 
-func randomInt8(_ count: Int, rng: inout SeededRandom) -> [Int8] {
+func randomInt8(_ count: Int, rng: inout SplitMix64) -> [Int8] {
     (0..<count).map { _ in Int8(truncatingIfNeeded: rng.next()) }
 }
 
@@ -36,7 +36,7 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     @Test(arguments: ISA.supported, columnCounts)
     func productsMatchDefinition(isa: ISA, columns: Int) throws {
         let kernels = try Kernels.variant(isa)
-        var rng = SeededRandom(seed: UInt64(columns) &* 1_000_003)
+        var rng = SplitMix64(seed: UInt64(columns) &* 1_000_003)
         for rows in Self.rowCounts {
             for tokens in [1, 2, 5] + (rows == 5 ? Self.tokenCounts : []) {
                 let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(tokens * columns, rng: &rng)
@@ -72,7 +72,7 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     @Test(arguments: ISA.supported)
     func threadedProductsMatch(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
-        var rng = SeededRandom(seed: 99)
+        var rng = SplitMix64(seed: 99)
         let rows = 1003, columns = 777
         let m = try TernaryMatrix(values: randomTernary(rows * columns, rng: &rng), rows: rows, columns: columns)
         for tokens in [1, 6] {
@@ -84,7 +84,7 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     @Test(arguments: ISA.supported)
     func quantizedTokensMatchReference(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
-        var rng = SeededRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for columns in Array(0...70) + [255, 256, 257, 1000, 2560, 6912] {
             let x = (0..<(3 * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2_000_001) - 1_000_000) / 1000 }
             let fast = QuantizedTokens(x, tokens: 3, columns: columns, using: kernels)
@@ -110,7 +110,7 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     @Test(arguments: ISA.supported)
     func floatOutputsMatchDequantized(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
-        var rng = SeededRandom(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let rows = 37, columns = 300, tokens = 3
         let latent = (0..<(rows * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 700 }
         let x = (0..<(tokens * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 300 }
@@ -146,7 +146,7 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     }
 
     @Test func binaryProductsMatchDefinition() throws {
-        var rng = SeededRandom(seed: 11)
+        var rng = SplitMix64(seed: 11)
         for width in [1, 63, 64, 65, 784, 1000, 2049] {
             let rows = BitMatrix(width: width, rows: (0..<23).map { _ in BitVector(width: width, randomBitsFrom: &rng) })
             let tokens = BitMatrix(width: width, rows: (0..<5).map { _ in BitVector(width: width, randomBitsFrom: &rng) })
@@ -170,7 +170,7 @@ extension Kernels {
 }
 
 extension BitVector {
-    init(width: Int, randomBitsFrom rng: inout SeededRandom) {
+    init(width: Int, randomBitsFrom rng: inout SplitMix64) {
         self.init(width: width)
         for i in 0..<width where rng.next() & 1 == 1 { self[i] = true }
     }
