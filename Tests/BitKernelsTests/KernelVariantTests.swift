@@ -47,9 +47,12 @@ import Testing
     func rowCountsMatchReference(isa: ISA, rows: Int) {
         let k = table(isa)
         var rng = SplitMix64(seed: UInt64(rows) &+ 11)
-        // Long rows too (the two-accumulator AVX-512 loop runs 16 words a step, tails of 1–15 words).
+        // Long rows too: AVX-512 keeps the query in V = 4…16 registers for rows of 8·(V−1) + 1 …
+        // 8·V words (one copy per V; each is run with a full and a one-bit last vector), beyond that
+        // a two-accumulator loop of 16 words a step with tails of 1–15 words.
+        let registerQueryWidths = (4...16).flatMap { v in [512 * v, 512 * (v - 1) + 1] }
         let widths = (rows == 1000 ? edgeWidths.filter { $0 % 7 == 0 || $0 > 128 } : edgeWidths)
-            + [2560, 4097, 6912, 6913, 16_449]
+            + registerQueryWidths + [2560, 4097, 6912, 6913, 8193, 16_449]
         for width in widths {
             let words = (width + 63) / 64
             for (strideExtra, offset) in [(0, 0), (1, 1), (3, 2)] {
