@@ -245,23 +245,28 @@ extension BitMatrix {
     /// ```
     public func binaryProducts(with token: BitVector, threads: Int = 0, using kernels: Kernels = .default) -> [Int32] {
         checkQuery(token)
-        var out = [Int32](repeating: 0, count: rowCount)
-        withRows { rows in
-            bk_binary_matmul(kernels.table, rows, width, UnsafePointer(token.storage.base), wordsPerRow, 1, &out, rowCount, Int32(threads))
+        // Every element is written by the kernel: no zero fill first.
+        return [Int32](unsafeUninitializedCapacity: rowCount) { out, initialized in
+            withRows { rows in
+                bk_binary_matmul(kernels.table, rows, width, UnsafePointer(token.storage.base), wordsPerRow, 1,
+                                 out.baseAddress, rowCount, Int32(threads))
+            }
+            initialized = rowCount
         }
-        return out
     }
 
     /// ±1 products of every row with every token (a batch of activations), token-major:
     /// `out[t * rowCount + r]`. Rows are scanned in cache-sized blocks reused by all tokens.
     public func binaryProducts(with tokens: BitMatrix, threads: Int = 0, using kernels: Kernels = .default) -> [Int32] {
         precondition(tokens.width == width, "width mismatch: tokens are \(tokens.width) bits, rows \(width)")
-        var out = [Int32](repeating: 0, count: rowCount * tokens.rowCount)
-        withRows { rows in
-            bk_binary_matmul(kernels.table, rows, width, UnsafePointer(tokens.storage.base), tokens.wordsPerRow,
-                             tokens.rowCount, &out, rowCount, Int32(threads))
+        let count = rowCount * tokens.rowCount
+        return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
+            withRows { rows in
+                bk_binary_matmul(kernels.table, rows, width, UnsafePointer(tokens.storage.base), tokens.wordsPerRow,
+                                 tokens.rowCount, out.baseAddress, rowCount, Int32(threads))
+            }
+            initialized = count
         }
-        return out
     }
 
     func checkQuery(_ query: BitVector) {
