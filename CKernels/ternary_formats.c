@@ -58,26 +58,30 @@ float bk_bf16_to_f32(uint16_t h) {
 
 size_t bk_ternary_block_count(size_t cols) { return (cols + BK_TERNARY_BLOCK - 1) / BK_TERNARY_BLOCK; }
 
+size_t bk_ternary_packed_bytes(size_t rows, size_t cols) {
+    return (rows + 3) / 4 * 4 * bk_ternary_block_count(cols) * BK_TERNARY_BLOCK_BYTES;
+}
+
 int64_t bk_ternary_pack(const int8_t *w, size_t rows, size_t cols, uint8_t *packed) {
-    const size_t blocks = bk_ternary_block_count(cols), row_bytes = blocks * BK_TERNARY_BLOCK_BYTES;
-    memset(packed, 0x55, rows * row_bytes); /* code 1 (weight 0) in every pair: the padding */
+    const size_t blocks = bk_ternary_block_count(cols);
+    memset(packed, 0x55, bk_ternary_packed_bytes(rows, cols)); /* code 1 (weight 0): the padding */
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) {
             const int8_t v = w[r * cols + c];
             if (v < -1 || v > 1) return (int64_t)(r * cols + c);
             const size_t in_block = c % BK_TERNARY_BLOCK, plane = in_block / 64;
-            uint8_t *byte = &packed[r * row_bytes + c / BK_TERNARY_BLOCK * 64 + in_block % 64];
+            uint8_t *byte = &packed[bk_ternary_block_offset(blocks, r, c / BK_TERNARY_BLOCK) + in_block % 64];
             *byte = (uint8_t)((*byte & ~(3u << (2 * plane))) | (uint8_t)(v + 1) << (2 * plane));
         }
     return -1;
 }
 
 int64_t bk_ternary_unpack(const uint8_t *packed, size_t rows, size_t cols, int8_t *w) {
-    const size_t row_bytes = bk_ternary_block_count(cols) * BK_TERNARY_BLOCK_BYTES;
+    const size_t blocks = bk_ternary_block_count(cols);
     for (size_t r = 0; r < rows; r++)
         for (size_t c = 0; c < cols; c++) {
             const size_t in_block = c % BK_TERNARY_BLOCK;
-            const int code = (packed[r * row_bytes + c / BK_TERNARY_BLOCK * 64 + in_block % 64] >>
+            const int code = (packed[bk_ternary_block_offset(blocks, r, c / BK_TERNARY_BLOCK) + in_block % 64] >>
                               (2 * (in_block / 64))) & 3;
             if (code == 3) return (int64_t)(r * cols + c);
             w[r * cols + c] = (int8_t)(code - 1);

@@ -5,6 +5,13 @@
  * sign handling in the inner loop. A 64-byte block holds 256 weights; bit pair p of byte j is
  * weight 64p + j, so plane p of any 16/32/64-byte slice lines up with contiguous activations.
  *
+ * Rows are stored in groups of four, block by block (bitkernels.h), so a four-row tile reads one
+ * contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block BLOCK_STEP.
+ * The hardware prefetchers follow that one stream, so no tile prefetches. (Rows stored one after
+ * another made a tile read four streams, which needed software prefetch to reach 25 GB/s from
+ * DRAM on 2560 × 2560 instead of 8; grouped, same process, old and new alternating: 1.15–1.35×
+ * from DRAM on one and two threads, and prefetching 512–2048 bytes ahead measured no better.)
+ *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time, so each decoded weight vector
  * serves four tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
@@ -17,16 +24,16 @@
 void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t row_count,
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
-    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
     for (size_t t = 0; t < token_count; t++) {
         const int8_t *xt = x + t * x_stride;
         for (size_t r = 0; r < row_count; r++) {
-            const uint8_t *row = packed + r * row_bytes;
             int32_t acc = 0;
-            for (size_t b = 0; b < block_count; b++)
+            for (size_t b = 0; b < block_count; b++) {
+                const uint8_t *block = packed + bk_ternary_block_offset(block_count, r, b);
                 for (size_t j = 0; j < BK_TERNARY_BLOCK_BYTES; j++)
                     for (int p = 0; p < 4; p++)
-                        acc += ((row[b * 64 + j] >> (2 * p)) & 3) * xt[b * 256 + 64 * p + j];
+                        acc += ((block[j] >> (2 * p)) & 3) * xt[b * 256 + 64 * p + j];
+            }
             out[t * out_stride + r] = acc - x_sums[t];
         }
     }
@@ -38,6 +45,9 @@ void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t 
  * blocks: each chunk ends in a horizontal reduction per product, which at 2 blocks cost more than
  * the products (32 tokens, 2560²: 2.0 → 1.2 ms); from L2 the activations still stream fast enough. */
 #define BK_GEMM_PANEL_ROWS 8
+
+#define ROW_STEP BK_TERNARY_BLOCK_BYTES
+#define BLOCK_STEP (4 * BK_TERNARY_BLOCK_BYTES)
 
 #if BK_X86 /* the tiled variants */
 BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
@@ -78,7 +88,7 @@ BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
 
 #define BK_EMIT(TILE, R, T, r, t, b, nb)                                                           \
     do {                                                                                           \
-        TILE(packed + (r) * row_bytes + (b) * BK_TERNARY_BLOCK_BYTES, row_bytes, nb,               \
+        TILE(packed + bk_ternary_block_offset(block_count, r, b), nb,                              \
              x + (t) * x_stride + (b) * BK_TERNARY_BLOCK, x_stride, R, T, res);                    \
         for (int i = 0; i < (R); i++)                                                              \
             for (int j = 0; j < (T); j++) {                                                        \
@@ -87,11 +97,6 @@ BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
             }                                                                                      \
     } while (0)
 
-/* Weights stream from memory once, and the SIMD ops waiting on a missing line fill the vector
- * scheduler long before the hardware prefetcher covers DRAM latency (2560 × 2560 from DRAM: 8 GB/s
- * without, 25 GB/s with). So each tile asks for the lines two tiles ahead into L2 (T0/NTA measured
- * no better than none). */
-#define BK_PREFETCH_BYTES(row_bytes, rows) ((row_bytes) * (rows) * 2)
 
 #if BK_X86
 BK_TARGET_AVX2
@@ -99,7 +104,7 @@ BK_TARGET_AVX2
  * in-place decode below needs two int16 sums per product, too many registers for 4 tokens.
  * Per block each product gets 8 PMADDUBSW (|lane| <= 2·2·128), summed
  * in int16 (<= 4096) and widened once per block with PMADDWD. */
-BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t row_bytes, size_t block_count, const int8_t *x,
+BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t block_count, const int8_t *x,
                          size_t x_stride, const int rows, const int tokens, int32_t *result) {
     const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
@@ -107,11 +112,10 @@ BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t row_bytes, size_t block_c
     for (size_t b = 0; b < block_count; b++) {
         __m256i part[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                            _mm256_setzero_si256()};
-        for (int r = 0; r < rows; r++) _mm_prefetch((const char *)(w + r * row_bytes + b * 64 + BK_PREFETCH_BYTES(row_bytes, rows)), _MM_HINT_T1);
         for (int h = 0; h < 2; h++) {
             __m256i bytes[4];
             for (int r = 0; r < rows; r++)
-                bytes[r] = _mm256_loadu_si256((const __m256i *)(w + r * row_bytes + b * 64 + 32 * h));
+                bytes[r] = _mm256_loadu_si256((const __m256i *)(w + r * ROW_STEP + b * BLOCK_STEP + 32 * h));
             for (int p = 0; p < 4; p++) {
                 __m256i codes[4];
                 for (int r = 0; r < rows; r++)
@@ -137,7 +141,7 @@ BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t row_bytes, size_t block_c
  * stay within int16 (|lane| <= 2·2·128 resp. 2·8·128); per block the ×4 sums plus 4 × the ×1
  * sums (<= 8192 + 8192) are widened once with PMADDWD, so every product is 4 × the true one and
  * the final shift by 2 is exact. */
-BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t row_bytes, size_t block_count, const int8_t *x,
+BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t block_count, const int8_t *x,
                          size_t x_stride, const int rows, const int tokens, int32_t *result) {
     const __m256i low = _mm256_set1_epi8(3), high = _mm256_set1_epi8(12), ones = _mm256_set1_epi16(1);
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
@@ -145,11 +149,10 @@ BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t row_bytes, size_t block_c
     for (size_t b = 0; b < block_count; b++) {
         __m256i part1[4], part4[4];
         for (int i = 0; i < 4; i++) part1[i] = part4[i] = _mm256_setzero_si256();
-        for (int r = 0; r < rows; r++) _mm_prefetch((const char *)(w + r * row_bytes + b * 64 + BK_PREFETCH_BYTES(row_bytes, rows)), _MM_HINT_T1);
         for (int h = 0; h < 2; h++) {
             __m256i bytes[4], upper[4];
             for (int r = 0; r < rows; r++) {
-                bytes[r] = _mm256_loadu_si256((const __m256i *)(w + r * row_bytes + b * 64 + 32 * h));
+                bytes[r] = _mm256_loadu_si256((const __m256i *)(w + r * ROW_STEP + b * BLOCK_STEP + 32 * h));
                 upper[r] = _mm256_srli_epi16(bytes[r], 4);
             }
             for (int p = 0; p < 4; p++) {
@@ -174,16 +177,15 @@ BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t row_bytes, size_t block_c
 }
 
 /* One token: the in-place decode; several: the shifted one. `tokens` is a constant at every call. */
-BK_INLINE void tile_avx2(const uint8_t *w, size_t row_bytes, size_t block_count, const int8_t *x,
+BK_INLINE void tile_avx2(const uint8_t *w, size_t block_count, const int8_t *x,
                          size_t x_stride, const int rows, const int tokens, int32_t *result) {
-    if (tokens == 1) tile_avx2_gemv(w, row_bytes, block_count, x, x_stride, rows, 1, result);
-    else tile_avx2_gemm(w, row_bytes, block_count, x, x_stride, rows, tokens, result);
+    if (tokens == 1) tile_avx2_gemv(w, block_count, x, x_stride, rows, 1, result);
+    else tile_avx2_gemm(w, block_count, x, x_stride, rows, tokens, result);
 }
 
 void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t row_count,
                             const int8_t *x, size_t x_stride, const int32_t *x_sums,
                             size_t token_count, int32_t *out, size_t out_stride) {
-    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
     BK_FOR_EACH_TILE(tile_avx2);
 }
 BK_UNTARGET
@@ -191,16 +193,15 @@ BK_UNTARGET
 BK_TARGET_AVX512
 /* VNNI accumulates in int32, so the codes need no shift: plane p is (bytes AND 3 << 2p), which is
  * 4^p · code, summed into its own accumulator and scaled back (exactly) at the end. */
-BK_INLINE void tile_avx512(const uint8_t *w, size_t row_bytes, size_t block_count, const int8_t *x,
+BK_INLINE void tile_avx512(const uint8_t *w, size_t block_count, const int8_t *x,
                            size_t x_stride, const int rows, const int tokens, int32_t *result) {
     __m512i acc[4][4];
     for (int i = 0; i < 4; i++)
         for (int p = 0; p < 4; p++) acc[i][p] = _mm512_setzero_si512();
     for (size_t b = 0; b < block_count; b++) {
         __m512i bytes[4];
-        for (int r = 0; r < rows; r++) _mm_prefetch((const char *)(w + r * row_bytes + b * 64 + BK_PREFETCH_BYTES(row_bytes, rows)), _MM_HINT_T1);
         for (int r = 0; r < rows; r++)
-            bytes[r] = _mm512_loadu_si512((const void *)(w + r * row_bytes + b * 64));
+            bytes[r] = _mm512_loadu_si512((const void *)(w + r * ROW_STEP + b * BLOCK_STEP));
         for (int p = 0; p < 4; p++) {
             const __m512i mask = _mm512_set1_epi8((char)(3 << (2 * p)));
             __m512i codes[4];
@@ -223,7 +224,6 @@ BK_INLINE void tile_avx512(const uint8_t *w, size_t row_bytes, size_t block_coun
 void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
-    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
     BK_FOR_EACH_TILE(tile_avx512);
 }
 BK_UNTARGET
@@ -238,7 +238,7 @@ static int32_t dot_neon(const uint8_t *w, size_t block_count, const int8_t *x) {
     for (size_t b = 0; b < block_count; b++) {
         int16x8_t part = vdupq_n_s16(0); /* 16 products of |x| <= 2·128 per lane: fits */
         for (int q = 0; q < 4; q++) {
-            const uint8x16_t bytes = vld1q_u8(w + b * 64 + 16 * q);
+            const uint8x16_t bytes = vld1q_u8(w + b * BLOCK_STEP + 16 * q);
             const int8x16_t c[4] = {vreinterpretq_s8_u8(vandq_u8(bytes, mask)),
                                     vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 2), mask)),
                                     vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 4), mask)),
@@ -261,7 +261,7 @@ __attribute__((target("dotprod"))) static int32_t dot_neon_dotprod(const uint8_t
     int32x4_t acc = vdupq_n_s32(0);
     for (size_t b = 0; b < block_count; b++)
         for (int q = 0; q < 4; q++) {
-            const uint8x16_t bytes = vld1q_u8(w + b * 64 + 16 * q);
+            const uint8x16_t bytes = vld1q_u8(w + b * BLOCK_STEP + 16 * q);
             const int8x16_t c[4] = {vreinterpretq_s8_u8(vandq_u8(bytes, mask)),
                                     vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 2), mask)),
                                     vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 4), mask)),
@@ -275,11 +275,10 @@ __attribute__((target("dotprod"))) static int32_t dot_neon_dotprod(const uint8_t
 void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t row_count,
                             const int8_t *x, size_t x_stride, const int32_t *x_sums,
                             size_t token_count, int32_t *out, size_t out_stride) {
-    const size_t row_bytes = block_count * BK_TERNARY_BLOCK_BYTES;
     const bool dotprod = bk_cpu_detect()->dotprod;
     for (size_t r = 0; r < row_count; r++)
         for (size_t t = 0; t < token_count; t++) {
-            const uint8_t *w = packed + r * row_bytes;
+            const uint8_t *w = packed + bk_ternary_block_offset(block_count, r, 0);
             const int8_t *xt = x + t * x_stride;
             const int32_t dot = dotprod ? dot_neon_dotprod(w, block_count, xt) : dot_neon(w, block_count, xt);
             out[t * out_stride + r] = dot - x_sums[t];
@@ -297,7 +296,7 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
 void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
                            size_t x_stride, const int32_t *x_sums, size_t token_count,
                            int32_t *out, size_t out_stride, int threads) {
-    const size_t rows = w->rows, row_bytes = w->block_count * BK_TERNARY_BLOCK_BYTES;
+    const size_t rows = w->rows;
     const int team = bk_team_size(threads);
     if (team <= 1 || rows < 8 || rows * w->block_count * token_count < BK_TERNARY_PAR_MIN_WORK) {
         k->ternary_matmul(w->packed, w->block_count, rows, x, x_stride, x_sums, token_count, out,
@@ -306,14 +305,16 @@ void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, cons
     }
 #pragma omp parallel num_threads(team)
     {
-        /* Contiguous shares in multiples of four rows, so the GEMV tiles stay whole. */
+        /* Contiguous shares in multiples of four rows: whole row groups of the packed layout, so
+         * each share is one contiguous range of bytes and the GEMV tiles stay whole. */
         const size_t n = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
         const size_t groups = (rows + 3) / 4;
         const size_t begin = groups * i / n * 4, end = groups * (i + 1) / n * 4;
         const size_t stop = end < rows ? end : rows;
         if (begin < stop)
-            k->ternary_matmul(w->packed + begin * row_bytes, w->block_count, stop - begin, x,
-                              x_stride, x_sums, token_count, out + begin, out_stride);
+            k->ternary_matmul(w->packed + bk_ternary_block_offset(w->block_count, begin, 0),
+                              w->block_count, stop - begin, x, x_stride, x_sums, token_count,
+                              out + begin, out_stride);
     }
 }
 

@@ -226,7 +226,10 @@ void bk_score_winners_batch(const bk_kernels *k, bk_score_kind kind, const uint6
  * holds weights j, j+64, j+128, j+192 of the block in bit pairs 0-1, 2-3, 4-5, 6-7 as the code
  * w + 1 (0 → -1, 1 → 0, 2 → +1; 3 never occurs). So a 16-, 32- or 64-byte load of the block
  * with one shift and mask yields codes that line up with contiguous activations. 2 bits per
- * weight; row r starts at packed + r * block_count * 64.
+ * weight. Rows are stored in groups of four, block by block, so that a four-row GEMV tile reads one
+ * contiguous stream (the hardware prefetchers follow one stream well and four badly): block b of
+ * row r is the 64 bytes at bk_ternary_block_offset(block_count, r, b). A last group of fewer than
+ * four rows still takes four slots (bk_ternary_packed_bytes); the unused ones are never read.
  *
  * Products are exact in int32 for any int8 activations while cols < 2^24 / 2.
  * ------------------------------------------------------------------------------------------- */
@@ -236,6 +239,14 @@ void bk_score_winners_batch(const bk_kernels *k, bk_score_kind kind, const uint6
 
 /* Blocks per packed row: ceil(cols / 256). */
 size_t bk_ternary_block_count(size_t cols);
+
+/* Bytes of a packed rows × cols matrix: rows rounded up to a multiple of four, times the row. */
+size_t bk_ternary_packed_bytes(size_t rows, size_t cols);
+
+/* Where block b of row r starts in a packed matrix of block_count blocks per row. */
+static inline size_t bk_ternary_block_offset(size_t block_count, size_t r, size_t b) {
+    return ((r / 4) * block_count + b) * (4 * BK_TERNARY_BLOCK_BYTES) + (r % 4) * BK_TERNARY_BLOCK_BYTES;
+}
 
 /* Packs rows × cols values in {-1, 0, +1} (row-major, w[r * cols + c]). Returns -1, or the index
  * of the first value outside {-1, 0, +1} (then `packed` is unspecified). */
@@ -258,7 +269,7 @@ void bk_quantize_tokens(const bk_kernels *k, const float *x, size_t x_stride, si
                         int32_t *sums);
 
 typedef struct bk_ternary_matrix {
-    const uint8_t *packed; /* rows × block_count × 64 bytes, layout above */
+    const uint8_t *packed; /* bk_ternary_packed_bytes(rows, cols) bytes, layout above */
     size_t rows, cols, block_count;
     const float *row_scales; /* one scale per row */
 } bk_ternary_matrix;

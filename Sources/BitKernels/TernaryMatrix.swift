@@ -2,7 +2,7 @@ import CBitKernels
 
 /// A BitNet b1.58 weight matrix: `rows × columns` weights in {-1, 0, +1}, one scale per row,
 /// packed 2 bits per weight in the layout every kernel variant reads (blocks of 256 weights,
-/// 64 bytes each; the last block of a row padded with zeros).
+/// 64 bytes each, the last block of a row padded with zeros; rows interleaved in groups of four).
 ///
 /// ```swift
 /// let w = TernaryMatrix.quantizing(latent, rows: 2560, columns: 2560)   // absmean, per tensor
@@ -13,7 +13,7 @@ public struct TernaryMatrix: Sendable {
     public let columns: Int
     /// The scale of each row: output = scale · Σ w · x.
     public let rowScales: [Float]
-    let storage: WordStorage  // rows × blockCount × 64 bytes, never mutated after init
+    let storage: WordStorage  // bk_ternary_packed_bytes(rows, columns) bytes, never mutated after init
 
     var blockCount: Int { bk_ternary_block_count(columns) }
     var rowBytes: Int { blockCount * Int(BK_TERNARY_BLOCK_BYTES) }
@@ -45,8 +45,7 @@ public struct TernaryMatrix: Sendable {
         self.rows = rows
         self.columns = columns
         self.rowScales = rowScales
-        let bytes = rows * bk_ternary_block_count(columns) * Int(BK_TERNARY_BLOCK_BYTES)
-        storage = WordStorage(capacity: bytes / 8)
+        storage = WordStorage(capacity: bk_ternary_packed_bytes(rows, columns) / 8)
         let bad = values.withUnsafeBufferPointer { v in
             bk_ternary_pack(v.baseAddress, rows, columns, UnsafeMutableRawPointer(storage.base).assumingMemoryBound(to: UInt8.self))
         }
