@@ -58,6 +58,7 @@ import Testing
 }
 
 @Suite struct LoadingErrorTests {
+    /// A fresh, empty directory for one test; the test removes it when done (`defer`).
     func scratch(_ name: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bitnet-\(name)-\(getpid())").path
         try? FileManager.default.removeItem(atPath: dir)
@@ -78,19 +79,23 @@ import Testing
         #expect(throws: BitNetError.missingFile("/nonexistent/model")) { try BitNetModel.load(path: "/nonexistent/model") }
 
         let noConfig = try scratch("noconfig")
+        defer { try? FileManager.default.removeItem(atPath: noConfig) }
         #expect(throws: BitNetError.missingFile(noConfig + "/config.json")) { try BitNetModel.load(path: noConfig) }
 
         let badJSON = try scratch("badjson")
+        defer { try? FileManager.default.removeItem(atPath: badJSON) }
         try copyFixture(to: badJSON, config: "{ not json")
         #expect(throws: BitNetError.self) { try BitNetModel.load(path: badJSON) }
 
         let llama = try scratch("llama")
+        defer { try? FileManager.default.removeItem(atPath: llama) }
         try copyFixture(to: llama, config: #"{"model_type": "llama", "hidden_size": 256}"#)
         #expect(throws: BitNetError.unsupported("model_type 'llama' in \(llama)/config.json; this engine runs BitNet b1.58 ('bitnet')")) {
             try BitNetModel.load(path: llama)
         }
 
         let truncated = try scratch("truncated")
+        defer { try? FileManager.default.removeItem(atPath: truncated) }
         try copyFixture(to: truncated, truncateSafetensorsTo: 500_000)
         do {
             _ = try BitNetModel.load(path: truncated)
@@ -101,6 +106,7 @@ import Testing
 
         // A config whose shapes disagree with the tensors: the tensor and both shapes are named.
         let wrong = try scratch("wrongshape")
+        defer { try? FileManager.default.removeItem(atPath: wrong) }
         let cfg = try String(contentsOfFile: Fixture.directory + "/config.json", encoding: .utf8)
             .replacingOccurrences(of: "\"intermediate_size\": 640", with: "\"intermediate_size\": 512")
         try copyFixture(to: wrong, config: cfg)
@@ -111,6 +117,7 @@ import Testing
 
     @Test func badGGUFIsAClearError() throws {
         let dir = try scratch("gguf")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let gguf = try Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.gguf"))
         try gguf.prefix(gguf.count / 2).write(to: URL(fileURLWithPath: dir + "/half.gguf"))
         do {
@@ -176,6 +183,7 @@ import Testing
         let original = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.gguf")))
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-gguf-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         var failures = 0, loads = 0
         for (i, bytes) in mutations(of: original, seed: 11, count: 60, headerBytes: 6000).enumerated() {
             let path = "\(dir)/m\(i).gguf"
@@ -191,6 +199,7 @@ import Testing
         let config = try String(contentsOfFile: Fixture.directory + "/config.json", encoding: .utf8)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-st-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         var failures = 0
         for bytes in mutations(of: original, seed: 12, count: 80, headerBytes: 8000) {

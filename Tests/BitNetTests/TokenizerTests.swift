@@ -53,6 +53,7 @@ import Testing
     @Test func badTokenizerFilesAreClearErrors() throws {
         #expect(throws: BitNetError.missingFile("/nonexistent.tiktoken")) { try Tokenizer(tiktokenFile: "/nonexistent.tiktoken") }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(getpid()).tiktoken").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         try "not base64 at all\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: BitNetError.self) { try Tokenizer(tiktokenFile: path) }
         // The fixture model has no vocabulary: no tokenizer, not an error.

@@ -42,6 +42,7 @@ func clusters(k: Int, perCluster: Int, width: Int = 512, seed: UInt64 = 3) -> (E
     @Test func badFilesAreClearErrors() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let images = Data.fixtures + "/mnist/t10k-images-idx3-ubyte.gz", labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
         #expect(throws: DatasetError.badMagic(file: labels, found: 2049, expected: 2051)) {
             try LabeledImages(images: labels, labels: labels)
@@ -198,6 +199,7 @@ enum LabeledImagesRaw {
     @Test func absurdIDXHeadersAreErrors() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idx-bad-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
         for dims: [UInt32] in [[0xffff_ffff, 0xffff_ffff, 0xffff_ffff], [3, 0x8000_0000, 0x8000_0000], [300, 28, 0xffff]] {
             var header: [UInt8] = [0, 0, 8, 3]
