@@ -422,7 +422,8 @@ int bk_unbind_team(bk_topology *t, int threads);
 
 /* Moves the pages of each thread's contiguous share of rows (the share the threaded kernels give
  * thread i of `threads`) to that thread's NUMA node thread_numa[i]. Returns the bytes placed; 0 on
- * a one-node machine, where there is nothing to do. */
+ * a one-node machine, where there is nothing to do. Packed ternary matrices are shared out in
+ * groups of four rows: pass the groups, ceil(rows / 4) of 4 · block_count · 64 bytes. */
 size_t bk_numa_place_rows(bk_topology *t, void *base, size_t row_bytes, size_t rows,
                           const int *thread_numa, int threads);
 

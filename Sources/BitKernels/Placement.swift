@@ -108,7 +108,8 @@ public final class HardwareTopology: @unchecked Sendable {
     /// thread i) to that thread's NUMA node. Returns the bytes moved: 0 on a one-node machine.
     @discardableResult
     public func distributeRows(of matrix: TernaryMatrix, for plan: PlacementPlan) -> Int {
-        distribute(UnsafeMutableRawPointer(matrix.storage.base), rowBytes: matrix.rowBytes, rows: matrix.rows, plan: plan)
+        // The kernels share out whole groups of four rows (contiguous in the packed layout).
+        distribute(UnsafeMutableRawPointer(matrix.storage.base), rowBytes: 4 * matrix.rowBytes, rows: (matrix.rows + 3) / 4, plan: plan)
     }
 
     /// As for ternary matrices, for a bit matrix's rows.
