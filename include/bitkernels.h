@@ -248,8 +248,9 @@ static inline size_t bk_ternary_block_offset(size_t block_count, size_t r, size_
     return ((r / 4) * block_count + b) * (4 * BK_TERNARY_BLOCK_BYTES) + (r % 4) * BK_TERNARY_BLOCK_BYTES;
 }
 
-/* Packs rows × cols values in {-1, 0, +1} (row-major, w[r * cols + c]). Returns -1, or the index
- * of the first value outside {-1, 0, +1} (then `packed` is unspecified). */
+/* Packs rows × cols values in {-1, 0, +1} (row-major, w[r * cols + c]) into `packed`, which must
+ * hold bk_ternary_packed_bytes(rows, cols) bytes (all are written). Returns -1, or the index of
+ * the first value outside {-1, 0, +1} (then `packed` is unspecified). */
 int64_t bk_ternary_pack(const int8_t *w, size_t rows, size_t cols, uint8_t *packed);
 
 /* The inverse of bk_ternary_pack. Returns -1, or the flat index of the first code 3 (corrupt). */

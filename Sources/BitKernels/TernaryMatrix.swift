@@ -21,9 +21,10 @@ public struct TernaryMatrix: Sendable {
     /// Bytes of packed weights (what one product reads).
     public var packedByteCount: Int { rows * rowBytes }
 
-    /// Bits of storage per weight, padding included (2 when `columns` is a multiple of 256).
+    /// Bits of storage per weight, padding included (2 when `columns` is a multiple of 256 and
+    /// `rows` of 4).
     public var bitsPerWeight: Double {
-        rows * columns == 0 ? 2 : Double(rows * rowBytes * 8) / Double(rows * columns)
+        rows * columns == 0 ? 2 : Double(bk_ternary_packed_bytes(rows, columns) * 8) / Double(rows * columns)
     }
 
     /// Packs weights given row-major as -1, 0 or +1, with one scale for the whole matrix.

@@ -47,9 +47,10 @@ import Testing
     func rowCountsMatchReference(isa: ISA, rows: Int) {
         let k = table(isa)
         var rng = SplitMix64(seed: UInt64(rows) &+ 11)
-        // Long rows too: AVX-512 keeps the query in V = 4…16 registers for rows of 8·(V−1) + 1 …
-        // 8·V words (one copy per V; each is run with a full and a one-bit last vector), beyond that
-        // a two-accumulator loop of 16 words a step with tails of 1–15 words.
+        // Long rows too: AVX-512 keeps the query in V = 4…16 registers for rows of 32 … 128 words
+        // (one copy per V, rows of 8·(V−1) + 1 … 8·V words; each V = 5…16 is run with a full and a
+        // one-bit last vector, V = 4 only ever sees 32 words), beyond that a two-accumulator loop of
+        // 16 words a step with tails of 1–15 words.
         let registerQueryWidths = (4...16).flatMap { v in [512 * v, 512 * (v - 1) + 1] }
         let widths = (rows == 1000 ? edgeWidths.filter { $0 % 7 == 0 || $0 > 128 } : edgeWidths)
             + registerQueryWidths + [2560, 4097, 6912, 6913, 8193, 16_449]

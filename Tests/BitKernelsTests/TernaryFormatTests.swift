@@ -121,5 +121,8 @@ func fixture(_ name: String) throws -> [UInt8] {
 
     @Test func storageIsTwoBitsPerWeight() throws {
         #expect(try TernaryMatrix(values: [Int8](repeating: 0, count: 2560 * 4), rows: 4, columns: 2560).bitsPerWeight == 2)
+        // Padding counts: 300 columns take two 256-weight blocks, 5 rows two groups of four.
+        #expect(try TernaryMatrix(values: [Int8](repeating: 0, count: 5 * 300), rows: 5, columns: 300).bitsPerWeight
+                == Double(8 * 2 * 64 * 8) / Double(5 * 300))
     }
 }
