@@ -3,6 +3,15 @@
  * variants work on four rows at a time and pay one horizontal reduction per four rows. */
 #include "bk_simd.h"
 
+/* A noinline copy of an always-inline row-count body for one constant V (vectors per row), so
+ * that each V gets its own register allocation; the bodies say what sharing one cost. */
+#define ROW_COUNTS_COPY(body, V)                                                                   \
+    static __attribute__((noinline)) void body##_##V(const uint64_t *query, const uint64_t *rows, \
+                                                     size_t stride_words, size_t word_count,      \
+                                                     size_t row_count, uint32_t *out) {           \
+        body(query, rows, stride_words, word_count, row_count, out, V);                            \
+    }
+
 /* The specification. */
 BK_INLINE void and_counts_rows(const uint64_t *query, const uint64_t *rows, size_t stride_words,
                                size_t word_count, size_t row_count, uint32_t *out) {
@@ -144,18 +153,10 @@ BK_INLINE void and_counts_short_rows_avx2(const uint64_t *query, const uint64_t 
     }
 }
 
-/* One function per V, so that each gets its own register allocation (inlined into one caller,
- * the three copies spilled the query vectors). */
-#define SHORT_ROWS_AVX2(V)                                                                         \
-    static __attribute__((noinline)) void and_counts_short_rows_##V##_avx2(                       \
-        const uint64_t *query, const uint64_t *rows, size_t stride_words, size_t word_count,      \
-        size_t row_count, uint32_t *out) {                                                         \
-        and_counts_short_rows_avx2(query, rows, stride_words, word_count, row_count, out, V);      \
-    }
-SHORT_ROWS_AVX2(1)
-SHORT_ROWS_AVX2(2)
-SHORT_ROWS_AVX2(3)
-#undef SHORT_ROWS_AVX2
+/* One copy per V (inlined into one caller, the three copies spilled the query vectors). */
+ROW_COUNTS_COPY(and_counts_short_rows_avx2, 1)
+ROW_COUNTS_COPY(and_counts_short_rows_avx2, 2)
+ROW_COUNTS_COPY(and_counts_short_rows_avx2, 3)
 
 /* Rows of at least LONG_ROW_WORDS words (2048 bits) are read one after another: four long rows
  * read in lockstep are four memory streams, which the prefetchers follow badly (4096-bit rows
@@ -167,9 +168,9 @@ BK_INLINE void row_counts_avx2(const uint64_t *query, const uint64_t *rows, size
                                size_t word_count, size_t row_count, uint32_t *out) {
     size_t r = row_count / 4 * 4;
     switch (word_count / 4) {
-    case 1: and_counts_short_rows_1_avx2(query, rows, stride_words, word_count, row_count, out); break;
-    case 2: and_counts_short_rows_2_avx2(query, rows, stride_words, word_count, row_count, out); break;
-    case 3: and_counts_short_rows_3_avx2(query, rows, stride_words, word_count, row_count, out); break;
+    case 1: and_counts_short_rows_avx2_1(query, rows, stride_words, word_count, row_count, out); break;
+    case 2: and_counts_short_rows_avx2_2(query, rows, stride_words, word_count, row_count, out); break;
+    case 3: and_counts_short_rows_avx2_3(query, rows, stride_words, word_count, row_count, out); break;
     default:
         r = 0;
         if (word_count < LONG_ROW_WORDS)
@@ -289,39 +290,18 @@ BK_INLINE void and_counts_register_query_avx512(const uint64_t *query, const uin
     }
 }
 
-/* One copy per V, each with its own register allocation (one copy with V known only at run time
- * spilled the query: 2560-bit rows 9 B/cycle). */
-#define REGISTER_QUERY_AVX512(V)                                                                   \
-    static __attribute__((noinline)) void and_counts_register_query_##V##_avx512(                  \
-        const uint64_t *query, const uint64_t *rows, size_t stride_words, size_t word_count,      \
-        size_t row_count, uint32_t *out) {                                                         \
-        and_counts_register_query_avx512(query, rows, stride_words, word_count, row_count, out, V); \
-    }
-REGISTER_QUERY_AVX512(4)
-REGISTER_QUERY_AVX512(5)
-REGISTER_QUERY_AVX512(6)
-REGISTER_QUERY_AVX512(7)
-REGISTER_QUERY_AVX512(8)
-REGISTER_QUERY_AVX512(9)
-REGISTER_QUERY_AVX512(10)
-REGISTER_QUERY_AVX512(11)
-REGISTER_QUERY_AVX512(12)
-REGISTER_QUERY_AVX512(13)
-REGISTER_QUERY_AVX512(14)
-REGISTER_QUERY_AVX512(15)
-REGISTER_QUERY_AVX512(16)
-#undef REGISTER_QUERY_AVX512
+/* One copy per V = 4…16 and a table of them (one copy with V known only at run time spilled the
+ * query: 2560-bit rows 9 B/cycle). */
+#define REGISTER_QUERY_VECTORS(X) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16)
+#define COPY(V) ROW_COUNTS_COPY(and_counts_register_query_avx512, V)
+REGISTER_QUERY_VECTORS(COPY)
+#undef COPY
 
 typedef void row_counts_fn(const uint64_t *, const uint64_t *, size_t, size_t, size_t, uint32_t *);
-static row_counts_fn *const register_query_avx512[17] = {
-    [4] = and_counts_register_query_4_avx512,   [5] = and_counts_register_query_5_avx512,
-    [6] = and_counts_register_query_6_avx512,   [7] = and_counts_register_query_7_avx512,
-    [8] = and_counts_register_query_8_avx512,   [9] = and_counts_register_query_9_avx512,
-    [10] = and_counts_register_query_10_avx512, [11] = and_counts_register_query_11_avx512,
-    [12] = and_counts_register_query_12_avx512, [13] = and_counts_register_query_13_avx512,
-    [14] = and_counts_register_query_14_avx512, [15] = and_counts_register_query_15_avx512,
-    [16] = and_counts_register_query_16_avx512,
-};
+#define ENTRY(V) [V] = and_counts_register_query_avx512_##V,
+static row_counts_fn *const register_query_avx512[17] = {REGISTER_QUERY_VECTORS(ENTRY)};
+#undef ENTRY
+#undef REGISTER_QUERY_VECTORS
 
 /* As and_counts_long_rows_avx2, for rows too long to keep the query in registers. */
 BK_INLINE void and_counts_long_rows_avx512(const uint64_t *query, const uint64_t *rows,

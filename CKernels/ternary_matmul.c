@@ -97,7 +97,6 @@ BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
             }                                                                                      \
     } while (0)
 
-
 #if BK_X86
 BK_TARGET_AVX2
 /* GEMM tiles (several tokens): each plane shifted down once and shared by the tokens; the
@@ -230,19 +229,24 @@ BK_UNTARGET
 #endif
 
 #if BK_AARCH64
+/* The codes of the four planes of 16 packed bytes. */
+BK_INLINE void codes_neon(uint8x16_t bytes, int8x16_t c[4]) {
+    const uint8x16_t mask = vdupq_n_u8(3);
+    c[0] = vreinterpretq_s8_u8(vandq_u8(bytes, mask));
+    c[1] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 2), mask));
+    c[2] = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 4), mask));
+    c[3] = vreinterpretq_s8_u8(vshrq_n_u8(bytes, 6));
+}
+
 /* One product: 16-byte slices, codes widened by SMULL/SMLAL into int16 and by SADALP into int32
  * (or SDOT with dotprod). Kept small: compiled and reviewed here, run on aarch64 machines. */
 static int32_t dot_neon(const uint8_t *w, size_t block_count, const int8_t *x) {
-    const uint8x16_t mask = vdupq_n_u8(3);
     int32x4_t acc = vdupq_n_s32(0);
     for (size_t b = 0; b < block_count; b++) {
         int16x8_t part = vdupq_n_s16(0); /* 16 products of |x| <= 2·128 per lane: fits */
         for (int q = 0; q < 4; q++) {
-            const uint8x16_t bytes = vld1q_u8(w + b * BLOCK_STEP + 16 * q);
-            const int8x16_t c[4] = {vreinterpretq_s8_u8(vandq_u8(bytes, mask)),
-                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 2), mask)),
-                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 4), mask)),
-                                    vreinterpretq_s8_u8(vshrq_n_u8(bytes, 6))};
+            int8x16_t c[4];
+            codes_neon(vld1q_u8(w + b * BLOCK_STEP + 16 * q), c);
             for (int p = 0; p < 4; p++) {
                 const int8x16_t xv = vld1q_s8(x + b * 256 + 64 * p + 16 * q);
                 part = vmlal_s8(part, vget_low_s8(c[p]), vget_low_s8(xv));
@@ -257,15 +261,11 @@ static int32_t dot_neon(const uint8_t *w, size_t block_count, const int8_t *x) {
 __attribute__((target("dotprod"))) static int32_t dot_neon_dotprod(const uint8_t *w,
                                                                    size_t block_count,
                                                                    const int8_t *x) {
-    const uint8x16_t mask = vdupq_n_u8(3);
     int32x4_t acc = vdupq_n_s32(0);
     for (size_t b = 0; b < block_count; b++)
         for (int q = 0; q < 4; q++) {
-            const uint8x16_t bytes = vld1q_u8(w + b * BLOCK_STEP + 16 * q);
-            const int8x16_t c[4] = {vreinterpretq_s8_u8(vandq_u8(bytes, mask)),
-                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 2), mask)),
-                                    vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(bytes, 4), mask)),
-                                    vreinterpretq_s8_u8(vshrq_n_u8(bytes, 6))};
+            int8x16_t c[4];
+            codes_neon(vld1q_u8(w + b * BLOCK_STEP + 16 * q), c);
             for (int p = 0; p < 4; p++)
                 acc = vdotq_s32(acc, c[p], vld1q_s8(x + b * 256 + 64 * p + 16 * q));
         }

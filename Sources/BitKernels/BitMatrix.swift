@@ -245,27 +245,27 @@ extension BitMatrix {
     /// ```
     public func binaryProducts(with token: BitVector, threads: Int = 0, using kernels: Kernels = .default) -> [Int32] {
         checkQuery(token)
-        // Every element is written by the kernel: no zero fill first.
-        return [Int32](unsafeUninitializedCapacity: rowCount) { out, initialized in
-            withRows { rows in
-                bk_binary_matmul(kernels.table, rows, width, UnsafePointer(token.storage.base), wordsPerRow, 1,
-                                 out.baseAddress, rowCount, Int32(threads))
-            }
-            initialized = rowCount
-        }
+        return binaryProducts(tokens: token.storage, stride: wordsPerRow, count: 1, threads: threads, kernels: kernels)
     }
 
     /// ±1 products of every row with every token (a batch of activations), token-major:
     /// `out[t * rowCount + r]`. Rows are scanned in cache-sized blocks reused by all tokens.
     public func binaryProducts(with tokens: BitMatrix, threads: Int = 0, using kernels: Kernels = .default) -> [Int32] {
         precondition(tokens.width == width, "width mismatch: tokens are \(tokens.width) bits, rows \(width)")
-        let count = rowCount * tokens.rowCount
-        return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
+        return binaryProducts(tokens: tokens.storage, stride: tokens.wordsPerRow, count: tokens.rowCount,
+                              threads: threads, kernels: kernels)
+    }
+
+    /// `count` tokens of this matrix's width, `stride` words apart in `tokens`.
+    private func binaryProducts(tokens: WordStorage, stride: Int, count: Int, threads: Int, kernels: Kernels) -> [Int32] {
+        let total = rowCount * count
+        // Every element is written by the kernel: no zero fill first.
+        return [Int32](unsafeUninitializedCapacity: total) { out, initialized in
             withRows { rows in
-                bk_binary_matmul(kernels.table, rows, width, UnsafePointer(tokens.storage.base), tokens.wordsPerRow,
-                                 tokens.rowCount, out.baseAddress, rowCount, Int32(threads))
+                bk_binary_matmul(kernels.table, rows, width, UnsafePointer(tokens.base), stride, count,
+                                 out.baseAddress, rowCount, Int32(threads))
             }
-            initialized = count
+            initialized = total
         }
     }
 
