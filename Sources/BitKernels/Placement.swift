@@ -80,7 +80,7 @@ public final class HardwareTopology: @unchecked Sendable {
     /// hwloc_distrib()'s spread of `threads` threads, one PU each (`bk_topology_scatter`); nil when
     /// `threads` is not in 1...PUs.
     func distributed(threads: Int) -> [Int]? {
-        guard (1...processingUnits.count).contains(threads) else { return nil }
+        guard threads >= 1, threads <= processingUnits.count else { return nil }
         var out = [Int32](repeating: -1, count: threads)
         guard bk_topology_scatter(handle, Int32(threads), &out) == 0 else { return nil }
         return out.map(Int.init)
