@@ -397,15 +397,20 @@ bool bk_topology_is_this_system(const bk_topology *t);
 int bk_topology_export_xml(const bk_topology *t, const char *path);
 void bk_topology_summary_of(const bk_topology *t, bk_topology_summary *out);
 
-/* One processing unit (hardware thread), with the logical index of its core, L3, NUMA node and
+/* One processing unit (hardware thread), with the logical index of its core, L2, L3, NUMA node and
  * package (-1 when the topology has no such level). */
 typedef struct bk_pu_info {
-    int os_index, core, l3, numa, package;
+    int os_index, core, l2, l3, numa, package;
 } bk_pu_info;
 
 /* The PUs in hwloc's logical order (packages, then NUMA nodes, L3s, cores). Returns the total
  * count; writes at most `capacity`. */
 size_t bk_topology_pus(const bk_topology *t, bk_pu_info *out, size_t capacity);
+
+/* The scatter plan: thread i → the PU with OS index pu_os_index[i], as hwloc_distrib() spreads a
+ * team from the topology's root (packages, NUMA nodes, L3s, L2s, cores, then SMT siblings) and
+ * `hwloc-distrib --single` prints it. Returns 0, or -1 when threads is not in 1...PUs. */
+int bk_topology_scatter(const bk_topology *t, int threads, int *pu_os_index);
 
 /* Binds OpenMP thread i of a team of `threads` to the PU with OS index pu_os_index[i] and reports
  * where each thread runs afterwards (observed[i], -1 when unknown). libomp keeps a team of the

@@ -11,8 +11,9 @@ struct Info: ParsableCommand {
             topology of another machine (--topology, --topology-xml) it prints the plan only.
 
             Placement: compact (fill one L3/NUMA domain's cores first, SMT siblings last), scatter \
-            (round-robin across packages, NUMA nodes, L3s), cores (one thread per physical core), \
-            numa:N (only node N), cpus:0,2,4-7 (thread i on the i-th listed PU).
+            (spread over packages, NUMA nodes, L3s, L2s and cores as hwloc_distrib() does, SMT \
+            siblings last), cores (one thread per physical core), numa:N (only node N), \
+            cpus:0,2,4-7 (thread i on the i-th listed PU).
             """)
 
     @Flag(help: "Print JSON instead of text.")

@@ -40,7 +40,7 @@ func describe(_ plan: PlacementPlan, on topo: HardwareTopology, observed: [Int] 
     plan.processingUnits.enumerated().map { i, os in
         let pu = topo.processingUnits.first { $0.osIndex == os }
         var line = "  thread \(i) → PU \(os)"
-        if let pu { line += " (core \(pu.core), L3 \(pu.l3), NUMA \(pu.numa), package \(pu.package))" }
+        if let pu { line += " (core \(pu.core), L2 \(pu.l2), L3 \(pu.l3), NUMA \(pu.numa), package \(pu.package))" }
         if i < observed.count { line += observed[i] == os ? "  verified" : "  found on PU \(observed[i])" }
         return line
     }
