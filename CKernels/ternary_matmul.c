@@ -54,48 +54,67 @@ BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
     const size_t blocks = (16u << 10) / (BK_TERNARY_BLOCK * token_count);
     return blocks < 16 ? 16 : blocks;
 }
+
+/* One product call's operands, as the tile walker reads them. */
+typedef struct ternary_product {
+    const uint8_t *packed;
+    size_t block_count, row_count;
+    const int8_t *x;
+    size_t x_stride;
+    const int32_t *x_sums;
+    size_t token_count;
+    int32_t *out;
+    size_t out_stride;
+} ternary_product;
+
+/* A tile: the rows × tokens <= 4 products of the packed rows at w (ROW_STEP apart) with the
+ * tokens at x (x_stride apart) over block_count blocks, into result[row * tokens + token]. */
+typedef void (*ternary_tile)(const uint8_t *w, size_t block_count, const int8_t *x,
+                             size_t x_stride, int rows, int tokens, int32_t *result);
+
+/* Runs the R × T tile at rows r.., tokens t.., blocks b .. b + nb and stores its products: the
+ * first chunk (b = 0) minus Σ x, later chunks added. R and T are constants at every call. */
+BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int T, size_t r,
+                        size_t t, size_t b, size_t nb) {
+    int32_t res[4];
+    tile(p->packed + bk_ternary_block_offset(p->block_count, r, b), nb,
+         p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, R, T, res);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
+            *o = (b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j];
+        }
+}
+
+/* Walks the tiles of the product: one token in four-row tiles over all blocks (GEMV); several in
+ * panels of rows × column chunks, one row against four tokens at a time (GEMM). Inlined into each
+ * variant, so `tile` is a constant and inlined in turn. */
+BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile) {
+    const size_t rows = p->row_count, tokens = p->token_count, blocks = p->block_count;
+    if (tokens == 1) {
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) run_tile(p, tile, 4, 1, r, 0, 0, blocks);
+        for (; r < rows; r++) run_tile(p, tile, 1, 1, r, 0, 0, blocks);
+        return;
+    }
+    const size_t chunk = gemm_chunk_blocks(tokens);
+    for (size_t r0 = 0; r0 < rows; r0 += BK_GEMM_PANEL_ROWS) {
+        const size_t r1 = r0 + BK_GEMM_PANEL_ROWS < rows ? r0 + BK_GEMM_PANEL_ROWS : rows;
+        for (size_t b = 0; b < blocks; b += chunk) {
+            const size_t nb = blocks - b < chunk ? blocks - b : chunk;
+            size_t t = 0;
+            for (; t + 4 <= tokens; t += 4)
+                for (size_t r = r0; r < r1; r++) run_tile(p, tile, 1, 4, r, t, b, nb);
+            for (size_t r = r0; r < r1; r++) switch (tokens - t) {
+                case 3: run_tile(p, tile, 1, 3, r, t, b, nb); break;
+                case 2: run_tile(p, tile, 1, 2, r, t, b, nb); break;
+                case 1: run_tile(p, tile, 1, 1, r, t, b, nb); break;
+                default: break;
+                }
+        }
+    }
+}
 #endif
-
-/* Walks the (row, token, column-chunk) tiles of the product. TILE(R, T, r, t, b, nb) computes the
- * R × T <= 4 products of rows r.. with tokens t.. over blocks b .. b + nb into res[i * T + j];
- * the first chunk stores (minus Σ x), later chunks add. */
-#define BK_FOR_EACH_TILE(TILE)                                                                     \
-    do {                                                                                           \
-        int32_t res[4];                                                                            \
-        if (token_count == 1) {                                                                    \
-            size_t r = 0;                                                                          \
-            for (; r + 4 <= row_count; r += 4) BK_EMIT(TILE, 4, 1, r, 0, 0, block_count);          \
-            for (; r < row_count; r++) BK_EMIT(TILE, 1, 1, r, 0, 0, block_count);                 \
-            break;                                                                                 \
-        }                                                                                          \
-        const size_t chunk = gemm_chunk_blocks(token_count);                                       \
-        for (size_t r0 = 0; r0 < row_count; r0 += BK_GEMM_PANEL_ROWS) {                            \
-            const size_t r1 = r0 + BK_GEMM_PANEL_ROWS < row_count ? r0 + BK_GEMM_PANEL_ROWS : row_count; \
-            for (size_t b = 0; b < block_count; b += chunk) {                                      \
-                const size_t nb = block_count - b < chunk ? block_count - b : chunk;               \
-                size_t t = 0;                                                                      \
-                for (; t + 4 <= token_count; t += 4)                                               \
-                    for (size_t r = r0; r < r1; r++) BK_EMIT(TILE, 1, 4, r, t, b, nb);             \
-                for (size_t r = r0; r < r1; r++) switch (token_count - t) {                        \
-                    case 3: BK_EMIT(TILE, 1, 3, r, t, b, nb); break;                               \
-                    case 2: BK_EMIT(TILE, 1, 2, r, t, b, nb); break;                               \
-                    case 1: BK_EMIT(TILE, 1, 1, r, t, b, nb); break;                               \
-                    default: break;                                                                \
-                    }                                                                              \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
-#define BK_EMIT(TILE, R, T, r, t, b, nb)                                                           \
-    do {                                                                                           \
-        TILE(packed + bk_ternary_block_offset(block_count, r, b), nb,                              \
-             x + (t) * x_stride + (b) * BK_TERNARY_BLOCK, x_stride, R, T, res);                    \
-        for (int i = 0; i < (R); i++)                                                              \
-            for (int j = 0; j < (T); j++) {                                                        \
-                int32_t *o = &out[((t) + j) * out_stride + (r) + i];                               \
-                *o = ((b) == 0 ? -x_sums[(t) + j] : *o) + res[i * (T) + j];                       \
-            }                                                                                      \
-    } while (0)
 
 #if BK_X86
 BK_TARGET_AVX2
@@ -185,7 +204,9 @@ BK_INLINE void tile_avx2(const uint8_t *w, size_t block_count, const int8_t *x,
 void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t row_count,
                             const int8_t *x, size_t x_stride, const int32_t *x_sums,
                             size_t token_count, int32_t *out, size_t out_stride) {
-    BK_FOR_EACH_TILE(tile_avx2);
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride};
+    walk_tiles(&p, tile_avx2);
 }
 BK_UNTARGET
 
@@ -223,7 +244,9 @@ BK_INLINE void tile_avx512(const uint8_t *w, size_t block_count, const int8_t *x
 void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
-    BK_FOR_EACH_TILE(tile_avx512);
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride};
+    walk_tiles(&p, tile_avx512);
 }
 BK_UNTARGET
 #endif
