@@ -18,7 +18,7 @@
 #include "bk_omp.h"
 #include "bk_simd.h"
 
-#include <stdlib.h>
+#include <string.h>
 
 /* The specification. */
 void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t row_count,
@@ -344,12 +344,15 @@ void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, cons
 void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
                            size_t x_stride, const int32_t *x_sums, const float *x_scales,
                            size_t token_count, float *y, size_t y_stride, int threads) {
-    const size_t rows = w->rows;
-    int32_t *products = malloc(rows * token_count * sizeof *products + 1);
-    if (products == NULL) abort(); /* a few KB; out of memory is not recoverable here */
-    bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, rows, threads);
+    /* The integer products go into y itself (int32 and float are both 4 bytes) and are scaled in
+     * place: no scratch to size or allocate, whatever rows × tokens. */
+    int32_t *products = (int32_t *)(void *)y;
+    bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, y_stride, threads);
     for (size_t t = 0; t < token_count; t++)
-        for (size_t r = 0; r < rows; r++)
-            y[t * y_stride + r] = (float)products[t * rows + r] * (w->row_scales[r] / x_scales[t]);
-    free(products);
+        for (size_t r = 0; r < w->rows; r++) {
+            float *yr = &y[t * y_stride + r];
+            int32_t product;
+            memcpy(&product, yr, sizeof product);
+            *yr = (float)product * (w->row_scales[r] / x_scales[t]);
+        }
 }
