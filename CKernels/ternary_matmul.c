@@ -281,9 +281,8 @@ static int32_t dot_neon(const uint8_t *w, size_t block_count, const int8_t *x) {
     return vaddvq_s32(acc);
 }
 
-__attribute__((target("dotprod"))) static int32_t dot_neon_dotprod(const uint8_t *w,
-                                                                   size_t block_count,
-                                                                   const int8_t *x) {
+BK_TARGET_DOTPROD static int32_t dot_neon_dotprod(const uint8_t *w, size_t block_count,
+                                                  const int8_t *x) {
     int32x4_t acc = vdupq_n_s32(0);
     for (size_t b = 0; b < block_count; b++)
         for (int q = 0; q < 4; q++) {
