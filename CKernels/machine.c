@@ -142,7 +142,8 @@ double bk_os_clock_hz(bk_os_clock *kind) {
 #if defined(__linux__)
     char path[128];
     const int cpu = sched_getcpu(); /* the core that just ran the caller, hence its clock */
-    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_cur_freq", cpu < 0 ? 0 : cpu);
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_cur_freq",
+             cpu < 0 ? 0 : cpu);
     if ((hz = read_number(path) * 1e3) > 0) {
         k = BK_OS_CLOCK_CURRENT;
     } else if ((hz = read_number("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") * 1e3) > 0) {

@@ -113,7 +113,7 @@ BK_INLINE size_t best_jaccard_row(uint32_t qpop, const uint32_t *shared, const u
 }
 
 /* The best of a block's rows merged into *best (ties keep the earlier row). This runs once per
- * row beside a kernel that spends ~9 cycles per 784-bit row, so it must cost well under one. */
+ * row beside a kernel that spends a few cycles per short row, so it must cost well under one. */
 BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
                               const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
                               candidate *best) {
@@ -140,10 +140,9 @@ BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t 
         best_i = best_jaccard_row(qpop, shared, pops, start, n, NULL, 0, best);
     } else if (word_count <= (size_t)INT32_MAX / 4 / 64) {
         /* Two passes: the block's best key (a max reduction the compiler vectorizes), then, only
-         * when it beats the best so far, the first row holding it. A one-pass loop that carries
-         * the index costs ~2 cycles per row (784-bit rows, 100,000 of them: 11.2 → 9.8 cycles
-         * per row for the whole winner search on AVX2). Keys lie in [−width, 2·width], so they
-         * fit in int32 for widths below 2^29 bits. */
+         * when it beats the best so far, the first row holding it; a one-pass loop carrying the
+         * index does not vectorize. Keys lie in [−width, 2·width], so they fit in int32 for widths
+         * below 2^29 bits. */
         const int32_t best_key = (int32_t)integer_key(kind, best->shared, best->row_pop);
         int32_t block_key = INT32_MIN;
         for (size_t i = start; i < n; i++) {
@@ -199,7 +198,7 @@ BK_UNTARGET
 #endif
 
 /* The block reductions are compiler-vectorized: the AVX2 copy (8 lanes, see bk_table_has_avx2)
- * took the 784-bit winner search's reductions from ~0.7 to 0.35 cycles per row here. */
+ * halves their cost per row against the portable one. */
 static void consider(const bk_kernels *k, bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
                      const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
                      candidate *best) {

@@ -5,12 +5,10 @@
  * sign handling in the inner loop. A 64-byte block holds 256 weights; bit pair p of byte j is
  * weight 64p + j, so plane p of any 16/32/64-byte slice lines up with contiguous activations.
  *
- * Rows are stored in groups of four, block by block (bitkernels.h), so a four-row tile reads one
- * contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block BLOCK_STEP.
- * The hardware prefetchers follow that one stream, so no tile prefetches. (Rows stored one after
- * another made a tile read four streams, which needed software prefetch to reach 25 GB/s from
- * DRAM on 2560 × 2560 instead of 8; grouped, same process, old and new alternating: 1.15–1.35×
- * from DRAM on one and two threads, and prefetching 512–2048 bytes ahead measured no better.)
+ * Rows are stored in groups of four, block by block (bitkernels/matrices.h), so a four-row tile
+ * reads one contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block
+ * BLOCK_STEP. The hardware prefetchers follow one stream well and four badly, so no tile
+ * prefetches (software prefetch ahead of the stream measured no better).
  *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time, so each decoded weight vector
@@ -42,8 +40,8 @@ void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t 
 /* GEMM works on panels of rows and chunks of the columns, sized so that the chunk of every token
  * (chunk · 256 bytes each) stays in L1 while the panel's rows pass over it; each weight block is
  * read from memory once and then reused from L1 by every token group. Chunks never go below 16
- * blocks: each chunk ends in a horizontal reduction per product, which at 2 blocks cost more than
- * the products (32 tokens, 2560²: 2.0 → 1.2 ms); from L2 the activations still stream fast enough. */
+ * blocks: each chunk ends in a horizontal reduction per product, which below that costs more than
+ * the products; from L2 the activations still stream fast enough. */
 #define BK_GEMM_PANEL_ROWS 8
 
 #define ROW_STEP BK_TERNARY_BLOCK_BYTES
@@ -153,9 +151,10 @@ BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t block_count, const int8_t
     for (int i = 0; i < rows * tokens; i++) result[i] = bk_avx2_hsum_epi32(acc[i]);
 }
 
-/* GEMV tiles (one token, four rows; 12% faster than shifting every plane). A byte's four codes are read without shifting each one down:
- * planes 0 and 2 as (byte & 3) and (byte >> 4 & 3), planes 1 and 3 left in place as (byte & 12)
- * and (byte >> 4 & 12), i.e. 4 × code — one shift per 32 bytes instead of three. PMADDUBSW lanes
+/* GEMV tiles (one token, four rows; faster than shifting every plane). A byte's four codes are
+ * read without shifting each one down: planes 0 and 2 as (byte & 3) and (byte >> 4 & 3), planes
+ * 1 and 3 left in place as (byte & 12) and (byte >> 4 & 12), i.e. 4 × code — one shift per 32
+ * bytes instead of three. PMADDUBSW lanes
  * stay within int16 (|lane| <= 2·2·128 resp. 2·8·128); per block the ×4 sums plus 4 × the ×1
  * sums (<= 8192 + 8192) are widened once with PMADDWD, so every product is 4 × the true one and
  * the final shift by 2 is exact. */
@@ -312,7 +311,7 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
  * Threaded wrappers
  * ------------------------------------------------------------------------------------------- */
 
-/* Below this many weight-blocks × tokens of work (≈ 6 µs in cache) a team costs more than it saves. */
+/* Below this many weight-blocks × tokens of work a team costs more than it saves. */
 #define BK_TERNARY_PAR_MIN_WORK 2048
 
 void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
