@@ -245,12 +245,8 @@ bk_match bk_score_winner(const bk_kernels *k, bk_score_kind kind, const uint64_t
                          const bk_rows *rows, int threads) {
     const uint32_t qpop = query_popcount(k, query, rows->word_count);
     const int team = team_for(rows->row_count, threads);
-    if (team == 1) {
-        const candidate best = winner_range(k, kind, query, qpop, rows, 0, rows->row_count);
-        return match_of(kind, qpop, &best);
-    }
-    candidate *partial = malloc(sizeof(candidate) * (size_t)team);
-    if (partial == NULL) { /* no memory for a team's results: the calling thread alone */
+    candidate *partial = team > 1 ? malloc(sizeof(candidate) * (size_t)team) : NULL;
+    if (partial == NULL) { /* one thread, or no memory for a team's results */
         const candidate best = winner_range(k, kind, query, qpop, rows, 0, rows->row_count);
         return match_of(kind, qpop, &best);
     }
