@@ -29,14 +29,15 @@ soname="libbitkernels.so.${version%%.*}"
     $(pkg-config --libs hwloc) -l:libomp.so.5
 
 install -d "$prefix/lib/pkgconfig" "$prefix/include/bitkernels"
+install -m 0644 include/bitkernels.h "$prefix/include/"
+install -m 0644 include/bitkernels/*.h "$prefix/include/bitkernels/"
 install -m 0644 "$build/libbitkernels.so.$version" "$prefix/lib/"
 ln -sf "libbitkernels.so.$version" "$prefix/lib/$soname"
 ln -sf "$soname" "$prefix/lib/libbitkernels.so"
-install -m 0644 include/*.h "$prefix/include/bitkernels/"
 cat > "$prefix/lib/pkgconfig/bitkernels.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
-includedir=\${prefix}/include/bitkernels
+includedir=\${prefix}/include
 
 Name: bitkernels
 Description: Hand-tuned C kernels for 1-bit and ternary neural networks (popcount scoring, ternary/binary GEMV)
