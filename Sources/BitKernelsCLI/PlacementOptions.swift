@@ -45,14 +45,3 @@ func describe(_ plan: PlacementPlan, on topo: HardwareTopology, observed: [Int] 
         return line
     }
 }
-
-/// The environment that reproduces a policy with OpenMP's own binding, where one exists.
-func openMPEquivalent(_ policy: PlacementPolicy, threads: Int) -> String {
-    switch policy {
-    case .compact: "OMP_NUM_THREADS=\(threads) OMP_PLACES=cores OMP_PROC_BIND=close"
-    case .scatter: "OMP_NUM_THREADS=\(threads) OMP_PLACES=cores OMP_PROC_BIND=spread"
-    case .cores: "OMP_NUM_THREADS=\(threads) OMP_PLACES=cores OMP_PROC_BIND=close"
-    case .numa(let n): "OMP_NUM_THREADS=\(threads) numactl --cpunodebind=\(n) --membind=\(n)"
-    case .cpus(let list): "OMP_NUM_THREADS=\(threads) OMP_PLACES=\"\(list.prefix(threads).map { "{\($0)}" }.joined(separator: ","))\" OMP_PROC_BIND=true"
-    }
-}

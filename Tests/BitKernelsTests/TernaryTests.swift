@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Testing
 
 /// Random ternary weights: each -1, 0 or +1.
@@ -157,18 +156,18 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     /// The packed layout bitkernels/matrices.h documents, byte for byte: rows in groups of four, block by
     /// block; the code w + 1 of column c in bit pair (c % 256) / 64 of byte c % 64 of its block;
     /// padding columns hold code 1 (weight 0).
-    @Test func packedLayoutIsAsDocumented() {
+    @Test func packedLayoutIsAsDocumented() throws {
         let rows = 6, columns = 300  // two blocks per row, and a last group of two rows
-        let blocks = bk_ternary_block_count(columns)
-        #expect(blocks == 2 && bk_ternary_packed_bytes(rows, columns) == 8 * 2 * 64)
-        #expect(bk_ternary_block_offset(blocks, 5, 1) == 832)  // group 1, block 1, row 1 of 4
+        let blocks = TernaryMatrix.blockCount(columns: columns)
+        #expect(blocks == 2 && TernaryMatrix.packedByteCount(rows: rows, columns: columns) == 8 * 2 * 64)
+        #expect(TernaryMatrix.blockOffset(blockCount: blocks, row: 5, block: 1) == 832)  // group 1, block 1, row 1 of 4
         var rng = SplitMix64(seed: 77)
         let w = randomTernary(rows * columns, rng: &rng)
-        var packed = [UInt8](repeating: 0xff, count: bk_ternary_packed_bytes(rows, columns))
-        #expect(bk_ternary_pack(w, rows, columns, &packed) == -1)
+        let packed = try TernaryMatrix(values: w, rows: rows, columns: columns).packedLayout
+        #expect(packed.count == 8 * 2 * 64)
         for r in 0..<rows {
             for c in 0..<(blocks * 256) {
-                let byte = packed[bk_ternary_block_offset(blocks, r, c / 256) + c % 64]
+                let byte = packed[TernaryMatrix.blockOffset(blockCount: blocks, row: r, block: c / 256) + c % 64]
                 let code = Int(byte >> (2 * UInt8(c % 256 / 64))) & 3
                 #expect(code == (c < columns ? Int(w[r * columns + c]) + 1 : 1), "row \(r) column \(c)")
             }
