@@ -5,7 +5,7 @@
 set -euo pipefail
 
 missing=()
-for pkg in libomp-dev libhwloc-dev zlib1g-dev pkg-config; do
+for pkg in libomp-dev libhwloc-dev zlib1g-dev libfftw3-dev pkg-config; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -78,6 +78,15 @@ struct Organize: ParsableCommand {
     @Option(help: "Save the trained population to this file.")
     var save: String?
 
+    @Option(help: "Spoken digits (--data a folder of {digit}_{speaker}_{index}.wav, e.g. ../shared/data/fsdd): published (indices 0-4 test), loso (leave each speaker out in turn) or speaker:NAME.")
+    var split = "published"
+
+    @Option(help: "Spoken digits: runs per split, with seeds --seed, --seed+1, ...")
+    var runs = 1
+
+    @Flag(help: "Spoken digits: stream the training recordings in file order (default: shuffled by the seed).")
+    var noShuffle = false
+
     func validate() throws {
         guard ["rank", "threshold"].contains(encoding) else { throw ValidationError("--encoding is rank or threshold") }
         guard ["jaccard", "basic"].contains(score) else { throw ValidationError("--score is jaccard or basic") }
@@ -116,6 +125,15 @@ struct Organize: ParsableCommand {
     }
 
     func run() throws {
+        if let d = data, AudioOrganize.isAudioFolder(d) {
+            guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be in 1...100") }
+            try AudioOrganize(
+                directory: d, split: split, k: k, neurons: neurons, learningRate: learningRate,
+                scoring: score == "jaccard" ? .jaccard : .basic, seeds: (0..<UInt64(runs)).map { seed &+ $0 },
+                shuffle: !noShuffle, other: other, json: json
+            ).run()
+            return
+        }
         let dir = data ?? Self.fixture
         if data == nil { print("no --data: using the MNIST subset at \(dir)") }
         let train: LabeledImages, test: LabeledImages
