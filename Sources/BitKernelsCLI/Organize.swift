@@ -84,6 +84,9 @@ struct Organize: ParsableCommand {
     @Option(help: "Spoken digits: runs per split, with seeds --seed, --seed+1, ...")
     var runs = 1
 
+    @Option(help: "Spoken digits: neurons of a first layer on parts (windows of the time-frequency grid); --neurons then counts the second layer. 0: one flat population.")
+    var parts = 0
+
     @Flag(help: "Spoken digits: stream the training recordings in file order (default: shuffled by the seed).")
     var noShuffle = false
 
@@ -127,10 +130,11 @@ struct Organize: ParsableCommand {
     func run() throws {
         if let d = data, AudioOrganize.isAudioFolder(d) {
             guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be in 1...100") }
+            guard parts >= 0 && parts <= 100_000 else { throw ValidationError("--parts must be in 0...100000") }
             try AudioOrganize(
                 directory: d, split: split, k: k, neurons: neurons, learningRate: learningRate,
                 scoring: score == "jaccard" ? .jaccard : .basic, seeds: (0..<UInt64(runs)).map { seed &+ $0 },
-                shuffle: !noShuffle, other: other, json: json
+                shuffle: !noShuffle, other: other, json: json, parts: parts
             ).run()
             return
         }

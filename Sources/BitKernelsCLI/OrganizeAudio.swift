@@ -19,6 +19,34 @@ struct AudioOrganize {
     let shuffle: Bool
     let other: String?
     let json: String?
+    /// Neurons of a first layer on parts (0: one flat population). A part is a window of 4 of the
+    /// 28 time segments (stride 2: 13 per recording), rank-encoded (28 of 112 values); a recording
+    /// reaches the second layer as the sequence of its parts' winners, one bit per
+    /// (window, winner) pair: 13 × parts bits, 13 set.
+    var parts = 0
+
+    static let windowSegments = 4, windowStride = 2
+
+    /// Trains the parts layer on the windows of `train` (in that order) and returns how a
+    /// recording reaches the second layer.
+    func partsLayer(features: [[Float]], bands: Int, segments: Int, train: [Int], seed: UInt64) -> (width: Int, encode: (Int) -> BitVector) {
+        let windows = (segments - Self.windowSegments) / Self.windowStride + 1
+        let values = Self.windowSegments * bands
+        let encoder = FeatureEncoder(.topK(values / 4), inputs: values)
+        func window(_ r: Int, _ w: Int) -> BitVector {
+            let start = w * Self.windowStride * bands
+            return encoder.encode(Array(features[r][start..<(start + values)]))
+        }
+        let stream = train.flatMap { r in (0..<windows).map { window(r, $0) } }
+        let config = BitPopulation.Configuration(neurons: parts, scoring: scoring, learningRate: learningRate, seed: seed &+ 101)
+        let starts = stride(from: 0, to: stream.count, by: max(stream.count / parts, 1)).prefix(parts).map { stream[$0] }
+        var layer = BitPopulation(width: values, configuration: config, seedInputs: starts)
+        for x in stream { layer.learn(x) }
+        let trained = layer, n = parts
+        return (windows * n, { r in
+            BitVector(width: windows * n, setBits: (0..<windows).map { w in w * n + trained.winner(for: window(r, w)).row })
+        })
+    }
 
     struct Fold: Codable {
         var test: String
@@ -112,22 +140,26 @@ struct AudioOrganize {
         for fold in folds {
             let testIdx = data.recordings.indices.filter { fold.test(data.recordings[$0]) }
             let trainIdx = data.recordings.indices.filter { !fold.test(data.recordings[$0]) }
-            let testSet = EncodedSet(inputs: testIdx.map { bits[$0] }, labels: testIdx.map { data.recordings[$0].digit })
             for seed in seeds {
                 var order = trainIdx
                 if shuffle {
                     var rng = SplitMix64(seed: seed)
                     order.shuffle(using: &rng)
                 }
-                let trainSet = EncodedSet(inputs: order.map { bits[$0] }, labels: order.map { data.recordings[$0].digit })
+                var width = mel.count, input: (Int) -> BitVector = { bits[$0] }
+                if parts > 0 {
+                    (width, input) = partsLayer(features: features, bands: mel.bands, segments: mel.segments, train: order, seed: seed)
+                }
+                let testSet = EncodedSet(inputs: testIdx.map(input), labels: testIdx.map { data.recordings[$0].digit })
+                let trainSet = EncodedSet(inputs: order.map(input), labels: order.map { data.recordings[$0].digit })
                 let config = BitPopulation.Configuration(neurons: neurons, scoring: scoring, learningRate: learningRate, seed: seed)
                 let starts = stride(from: 0, to: order.count, by: max(order.count / neurons, 1)).prefix(neurons).map { trainSet.inputs[$0] }
-                var population = BitPopulation(width: mel.count, configuration: config, seedInputs: starts)
+                var population = BitPopulation(width: width, configuration: config, seedInputs: starts)
                 let t1 = now()
                 for x in trainSet.inputs { population.learn(x) }
                 let rate = Double(trainSet.count) / (now() - t1)
                 let labels = Metrics.neuronLabels(population, from: trainSet)
-                let noise = Metrics.noise(count: testSet.count, width: mel.count, density: testSet.density, seed: seed &+ 17)
+                let noise = Metrics.noise(count: testSet.count, width: width, density: testSet.density, seed: seed &+ 17)
                 let km = KMeans(clusters: neurons, points: order.map { features[$0] }, dimension: mel.count, seed: seed)
                 results.append(Fold(
                     test: fold.name, seed: seed, trainRecordings: trainSet.count, testRecordings: testSet.count,
@@ -135,7 +167,7 @@ struct AudioOrganize {
                     accuracy: Metrics.accuracy(population, labels: labels, on: testSet),
                     recallTimesChance: Metrics.recall(population, labels: labels, on: testSet, seed: seed &+ 5).timesChance,
                     noveltyAUROCNoise: Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: noise),
-                    noveltyAUROCOther: otherImages.map { Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: $0) },
+                    noveltyAUROCOther: parts > 0 ? nil : otherImages.map { Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: $0) },
                     kmeansPurity: km.purity(of: testIdx.map { features[$0] }, labels: testSet.labels),
                     recordingsPerSecond: rate))
                 progress("organize: \(fold.name), seed \(seed): purity \(format(results.last!.purity, 3)), k-means \(format(results.last!.kmeansPurity, 3))")
@@ -144,7 +176,8 @@ struct AudioOrganize {
         clearProgress()
         let report = Report(
             data: directory, features: "log-mel, 28 bands (60-4000 Hz) x 28 time segments, 25 ms frames, 10 ms hop",
-            encoding: "rank k=\(k) of \(mel.count)", neurons: neurons, split: split,
+            encoding: parts > 0 ? "two layers: \(parts) part neurons on 4-segment windows (rank 28 of 112), then (window, winner) bits" : "rank k=\(k) of \(mel.count)",
+            neurons: neurons + parts, split: split,
             featureRecordingsPerSecond: featureRate, folds: results,
             purity: Summary(results.map(\.purity)), kmeansPurity: Summary(results.map(\.kmeansPurity)))
         print("\(directory): \(data.recordings.count) recordings, \(data.speakers.count) speakers; \(report.features); \(report.encoding); \(neurons) neurons; split \(split); seeds \(seeds.map(String.init).joined(separator: ","))")
