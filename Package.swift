@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "BitNet", dependencies: ["BitKernels", "CBitKernels"]),
         // Self-organizing bit-neurons on the bit-vector kernels: IDX data, encoders, population, metrics.
         .target(name: "BitNeurons", dependencies: ["BitKernels", "CBitKernels", "CZlib"]),
+        // Native low-bit training, and the instruments and reports of the experiments built on it.
+        .target(name: "BitTraining", dependencies: ["BitKernels", "BitNet"]),
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
@@ -47,5 +49,6 @@ let package = Package(
         .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.
         .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining"]),
     ]
 )
