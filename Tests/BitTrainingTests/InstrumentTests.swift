@@ -120,6 +120,28 @@ func multiply(_ a: Matrix, _ b: Matrix) -> Matrix {
         #expect(linearCKA(x, stretched) < 0.5)
     }
 
+    @Test func ckaWithFewerInputsThanFeatures() {
+        // 16 inputs × 20 features takes the n × n Gram form; the invariances still hold.
+        let x = gaussianMatrix(rows: 16, cols: 20, seed: 13)
+        #expect(abs(linearCKA(x, x) - 1) < 1e-12)
+        #expect(abs(linearCKA(x, multiply(x, orthogonalMatrix(20, seed: 14))) - 1) < 1e-10)
+        // Both forms agree: X against its first 3 columns (16 < 23 Gram; 40 ≥ 23 features).
+        let narrow = Matrix(rows: 16, cols: 3, values: (0..<16).flatMap { r in Array(x.row(r).prefix(3)) })
+        let tall = Matrix(rows: 40, cols: 20, values: gaussianMatrix(rows: 40, cols: 20, seed: 15).values)
+        let tallNarrow = Matrix(rows: 40, cols: 3, values: (0..<40).flatMap { r in Array(tall.row(r).prefix(3)) })
+        let viaGram = linearCKA(x, narrow)
+        #expect(viaGram > 0 && viaGram < 1)
+        // Reference: feature-space formula written out for the tall case.
+        let xc = tall.centeringColumns(), yc = tallNarrow.centeringColumns()
+        let reference = yc.transposedTimes(xc).frobeniusNormSquared
+            / (xc.transposedTimes(xc).frobeniusNormSquared.squareRoot() * yc.transposedTimes(yc).frobeniusNormSquared.squareRoot())
+        #expect(abs(linearCKA(tall, tallNarrow) - reference) < 1e-12)
+        let k = xc.timesTransposed(), l = yc.timesTransposed()
+        var kl = 0.0
+        for i in 0..<k.values.count { kl += k.values[i] * l.values[i] }
+        #expect(abs(kl / (k.frobeniusNormSquared.squareRoot() * l.frobeniusNormSquared.squareRoot()) - reference) < 1e-12)
+    }
+
     @Test func ckaOfIndependentMatricesIsSmall() {
         let x = gaussianMatrix(rows: 1000, cols: 5, seed: 21)
         let y = gaussianMatrix(rows: 1000, cols: 7, seed: 22)

@@ -110,6 +110,15 @@ public struct GeometryStats: Sendable, Equatable, Codable {
 public func linearCKA(_ x: Matrix, _ y: Matrix) -> Double {
     precondition(x.rows == y.rows, "CKA needs the same inputs: \(x.rows) vs \(y.rows) rows")
     let xc = x.centeringColumns(), yc = y.centeringColumns()
+    if x.rows < x.cols + y.cols {
+        // Fewer inputs than features: the n × n Gram form, ⟨K, L⟩ / (‖K‖ ‖L‖) with K = XXᵀ, L = YYᵀ.
+        let k = xc.timesTransposed(), l = yc.timesTransposed()
+        var kl = 0.0
+        for i in 0..<k.values.count { kl += k.values[i] * l.values[i] }
+        let kk = k.frobeniusNormSquared.squareRoot(), ll = l.frobeniusNormSquared.squareRoot()
+        guard kk > 0, ll > 0 else { return 0 }
+        return kl / (kk * ll)
+    }
     let cross = yc.transposedTimes(xc).frobeniusNormSquared
     let xx = xc.transposedTimes(xc).frobeniusNormSquared.squareRoot()
     let yy = yc.transposedTimes(yc).frobeniusNormSquared.squareRoot()

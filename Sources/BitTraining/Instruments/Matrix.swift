@@ -85,7 +85,7 @@ public struct Matrix: Sendable, Equatable {
         values.withUnsafeBufferPointer { a in
             out.withUnsafeMutableBufferPointer { o in
                 for i in 0..<rows {
-                    for j in 0...i where i >= 0 {
+                    for j in 0...i {
                         var s = 0.0
                         for k in 0..<cols { s += a[i * cols + k] * a[j * cols + k] }
                         o[i * rows + j] = s
