@@ -123,6 +123,10 @@ func syntheticGrid() throws -> String {
         defer { for d in [runs, outA, outB] { try? FileManager.default.removeItem(atPath: d) } }
         let written = try writeWidthBitsReport(runsDirectory: runs, outputDirectory: outA)
         try writeWidthBitsReport(runsDirectory: runs, outputDirectory: outB)
+        // To look at the synthetic report: WIDTH_BITS_SAMPLE_REPORT=/tmp/dir swift test --filter reportIsWritten
+        if let keep = ProcessInfo.processInfo.environment["WIDTH_BITS_SAMPLE_REPORT"] {
+            try writeWidthBitsReport(runsDirectory: runs, outputDirectory: keep)
+        }
         let names = written.map { ($0 as NSString).lastPathComponent }
         for expected in ["REPORT.md", "loss-vs-width.svg", "gap-vs-width.svg", "erank-vs-width.svg", "isotropy-vs-width.svg",
                          "cka-matrices.svg", "cka-seeds-vs-width.svg", "flip-rate-ternary.svg", "near-threshold-ternary.svg"] {

@@ -86,8 +86,7 @@ func niceTicks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
 func tickLabel(_ t: Double, ticks: [Double]) -> String {
     let step = ticks.count > 1 ? abs(ticks[1] - ticks[0]) : max(abs(t), 1)
     if step >= 1 { return fmt(t, 0) }
-    if step >= 0.001 { return fmt(t, Int(ceil(-log10(step) - 1e-9))) }
-    return String(format: "%.1e", t)
+    return fmt(t, min(10, Int(ceil(-log10(step) - 1e-9))))  // steps are 1, 2, 5 × 10^k
 }
 
 /// A hand-written SVG line chart with error bars, labelled axes and a legend.
@@ -100,7 +99,7 @@ func lineChart(title: String, xLabel: String, yLabel: String, series: [ChartSeri
     var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(fmt(left + plotW / 2, 1))" y="22" text-anchor="middle" font-size="14">\(xmlEscape(title))</text>
+        <text x="\(fmt(width / 2, 1))" y="22" text-anchor="middle" font-size="\(title.count > 70 ? 12 : 14)">\(xmlEscape(title))</text>
 
         """
     guard !all.isEmpty else {
@@ -175,9 +174,9 @@ func lineChart(title: String, xLabel: String, yLabel: String, series: [ChartSeri
 func heatMaps(title: String, panels: [(title: String, labels: [String], values: [[Double?]])]) -> String {
     let cell = 46.0, gap = 40.0, labelW = 60.0, top = 64.0
     let panelW = { (p: (title: String, labels: [String], values: [[Double?]])) in labelW + cell * Double(p.labels.count) }
-    let width = max(300, panels.reduce(20.0) { $0 + panelW($1) + gap })
+    let width = max(560, panels.reduce(20.0) { $0 + panelW($1) + gap })
     let maxN = panels.map(\.labels.count).max() ?? 1
-    let height = top + cell * Double(maxN) + 40
+    let height = top + cell * Double(maxN) + 56
     var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
@@ -211,7 +210,8 @@ func heatMaps(title: String, panels: [(title: String, labels: [String], values: 
         }
         x0 += panelW(p) + gap
     }
-    svg += "<text x=\"20\" y=\"\(fmt(height - 12, 1))\" font-size=\"10\" fill=\"#555\">diagonal: seed vs seed within a precision; off-diagonal: same seed, different precisions (means over seeds)</text>\n"
+    svg += "<text x=\"20\" y=\"\(fmt(height - 28, 1))\" font-size=\"10\" fill=\"#555\">diagonal: seed vs seed within a precision (mean over seed pairs);</text>\n"
+    svg += "<text x=\"20\" y=\"\(fmt(height - 14, 1))\" font-size=\"10\" fill=\"#555\">off-diagonal: the two precisions at the same seed (mean over seeds); grey: no pair</text>\n"
     svg += "</svg>\n"
     return svg
 }

@@ -382,7 +382,7 @@ struct WidthBitsReport {
                     }
                     guard !lines.isEmpty else { continue }
                     addFigure(file, lineChart(
-                        title: "\(p.rawValue): \(label) during training (mean over layers and matrices)",
+                        title: "\(p.rawValue.capitalized): \(metric == "flip" ? "flip rate" : "near-threshold share") during training (all matrices)",
                         xLabel: "training step", yLabel: label, series: lines, logX: false))
                     md += "![\(p.rawValue) \(metric)](\(file))\n\n"
                 }
