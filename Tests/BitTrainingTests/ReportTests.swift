@@ -13,19 +13,19 @@ func temporaryDirectory(_ name: String) -> String {
 }
 
 /// The loss a synthetic run reports: falls with width, low-bit above float, a little seed noise.
-func syntheticLoss(_ p: Precision, _ width: Int, _ seed: UInt64) -> Double {
+func syntheticLoss(_ p: RunRecord.Precision, _ width: Int, _ seed: UInt64) -> Double {
     let octaves = log2(Double(width) / 32)
     let offset: Double = p == .float ? 0 : (p == .ternary ? 0.08 + 0.02 * octaves : 0.15)
     return 2.0 - 0.1 * octaves + offset + 0.013 * Double(seed)
 }
 
 /// A run record with real instrument output on random states, its hidden states written beside it.
-func writeSyntheticRun(into runs: String, precision p: Precision, width: Int, seed: UInt64, layers: Int = 2, positions: Int = 24) throws {
+func writeSyntheticRun(into runs: String, precision p: RunRecord.Precision, width: Int, seed: UInt64, layers: Int = 2, positions: Int = 24) throws {
     let name = RunRecord.runName(precision: p, width: width, seed: seed)
     let directory = runs + "/" + name
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     // States: a shared base per (width, seed) plus precision-specific noise, so CKA is < 1 and varies.
-    let precisionIndex = UInt64(Precision.allCases.firstIndex(of: p)!)
+    let precisionIndex = UInt64(RunRecord.Precision.allCases.firstIndex(of: p)!)
     var states = [Matrix]()
     for b in 0...layers {
         let base = gaussianMatrix(rows: positions, cols: width, seed: UInt64(width) * 100 + seed * 10 + UInt64(b))
@@ -62,7 +62,7 @@ func writeSyntheticRun(into runs: String, precision p: Precision, width: Int, se
 
 func syntheticGrid() throws -> String {
     let runs = temporaryDirectory("runs")
-    for p in [Precision.float, .ternary] {
+    for p in [RunRecord.Precision.float, .ternary] {
         for w in [32, 64] {
             for s: UInt64 in [1, 2] { try writeSyntheticRun(into: runs, precision: p, width: w, seed: s) }
         }

@@ -43,17 +43,6 @@ import Foundation
 //
 // A run lives in `<runs>/<precision>-w<width>-s<seed>/record.json`, its hidden states beside it.
 
-/// What a run trained with: full-precision weights, BitNet b1.58 ternary, or BitNet 1-bit.
-public enum Precision: String, Sendable, Codable, CaseIterable, Comparable {
-    case float
-    case ternary
-    case binary
-
-    public static func < (a: Precision, b: Precision) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
-}
-
 /// One training run of the width × bits experiment and what the instruments measured on it.
 ///
 /// ```swift
@@ -61,6 +50,18 @@ public enum Precision: String, Sendable, Codable, CaseIterable, Comparable {
 /// record.finalValidationLoss
 /// ```
 public struct RunRecord: Sendable, Equatable, Codable {
+    /// What a run trained with: full-precision weights, BitNet b1.58 ternary, or BitNet 1-bit.
+    /// Raw values are the trainer's precision names; cases in report order (the control first).
+    public enum Precision: String, Sendable, Codable, CaseIterable, Comparable {
+        case float
+        case ternary
+        case binary
+
+        public static func < (a: Precision, b: Precision) -> Bool {
+            allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+        }
+    }
+
     public static let currentSchema = 1
     /// The file name of a record inside its run directory.
     public static let fileName = "record.json"

@@ -57,7 +57,7 @@ public func loadRunRecords(_ directory: String) throws(ExperimentError) -> [Load
 }
 
 /// Colours of the precisions in every figure.
-private func colour(_ p: Precision) -> String {
+private func colour(_ p: RunRecord.Precision) -> String {
     switch p {
     case .float: return "#1f77b4"
     case .ternary: return "#d62728"
@@ -92,8 +92,8 @@ private func code(_ s: String) -> String { s.contains("`") ? "`` \(s) ``" : "`\(
 struct WidthBitsReport {
     let runs: [LoadedRun]
     let widths: [Int]
-    let precisions: [Precision]
-    let lowBit: [Precision]
+    let precisions: [RunRecord.Precision]
+    let lowBit: [RunRecord.Precision]
     var figures: [(String, String)] = []
     private var hiddenCache: [String: [Matrix]?] = [:]
     private var notes: [String] = []
@@ -109,21 +109,21 @@ struct WidthBitsReport {
 
     // MARK: Grouping
 
-    func cell(_ p: Precision, _ w: Int) -> [LoadedRun] {
+    func cell(_ p: RunRecord.Precision, _ w: Int) -> [LoadedRun] {
         runs.filter { $0.record.precision == p && $0.record.width == w }
     }
 
-    func stat(_ p: Precision, _ w: Int, _ value: (RunRecord) -> Double?) -> MeanSD {
+    func stat(_ p: RunRecord.Precision, _ w: Int, _ value: (RunRecord) -> Double?) -> MeanSD {
         MeanSD(cell(p, w).compactMap { value($0.record) }.filter(\.isFinite))
     }
 
     /// Low-bit minus float final validation loss, paired by seed at the same width.
-    func gap(_ p: Precision, _ w: Int) -> MeanSD {
+    func gap(_ p: RunRecord.Precision, _ w: Int) -> MeanSD {
         let floats = Dictionary(cell(.float, w).map { ($0.record.seed, $0.record.finalValidationLoss) }, uniquingKeysWith: { a, _ in a })
         return MeanSD(cell(p, w).compactMap { r in floats[r.record.seed].map { r.record.finalValidationLoss - $0 } }.filter(\.isFinite))
     }
 
-    func series(_ title: String, _ p: Precision, _ value: (Precision, Int) -> MeanSD, dashed: Bool = false) -> ChartSeries {
+    func series(_ title: String, _ p: RunRecord.Precision, _ value: (RunRecord.Precision, Int) -> MeanSD, dashed: Bool = false) -> ChartSeries {
         ChartSeries(name: title, color: colour(p), points: widths.map { (Double($0), value(p, $0)) }, dashed: dashed)
     }
 
@@ -153,13 +153,13 @@ struct WidthBitsReport {
 
     struct CKATables {
         /// [width][p1][p2] → per-pair CKA vectors (per block); p1 == p2: seed pairs.
-        var pairs: [Int: [Precision: [Precision: [[Double]]]]] = [:]
+        var pairs: [Int: [RunRecord.Precision: [RunRecord.Precision: [[Double]]]]] = [:]
     }
 
     private mutating func computeCKA() -> CKATables {
         var t = CKATables()
         for w in widths {
-            var byPair: [Precision: [Precision: [[Double]]]] = [:]
+            var byPair: [RunRecord.Precision: [RunRecord.Precision: [[Double]]]] = [:]
             for (i, p) in precisions.enumerated() {
                 for q in precisions[i...] {
                     var values = [[Double]]()
@@ -284,7 +284,7 @@ struct WidthBitsReport {
 
         // 4. CKA.
         let ckaTables = computeCKA()
-        let lastCKA = { (w: Int, p: Precision, q: Precision) -> MeanSD in
+        let lastCKA = { (w: Int, p: RunRecord.Precision, q: RunRecord.Precision) -> MeanSD in
             MeanSD((ckaTables.pairs[w]?[p]?[q] ?? []).compactMap(\.last))
         }
         md += "## 4. Similarity of solutions: linear CKA\n\n"
@@ -515,16 +515,16 @@ struct WidthBitsReport {
             }
         }
         // Seed similarity.
-        var seedCKA = [(Precision, MeanSD)]()
+        var seedCKA = [(RunRecord.Precision, MeanSD)]()
         for p in precisions {
             let all = widths.flatMap { w in (cka.pairs[w]?[p]?[p] ?? []).compactMap(\.last) }
             if !all.isEmpty { seedCKA.append((p, MeanSD(all))) }
         }
         if seedCKA.count > 1 {
-            var wins = [Precision: Int]()
+            var wins = [RunRecord.Precision: Int]()
             var compared = 0
             for w in widths {
-                let v = precisions.compactMap { p -> (Precision, Double)? in
+                let v = precisions.compactMap { p -> (RunRecord.Precision, Double)? in
                     let s = MeanSD((cka.pairs[w]?[p]?[p] ?? []).compactMap(\.last))
                     return s.n > 0 ? (p, s.mean) : nil
                 }

@@ -2,7 +2,7 @@
 // quantizer that the forward pass applies to them.
 //
 // Quantizers, per tensor, as the BitNet papers define them:
-// - ternary (b1.58, absmean): γ = mean |w|; code = clamp(round(w / γ), −1, +1), rounding half to
+// - ternary (b1.58, absmean): γ = max(mean |w|, 1e-5) (the trainer's floor); code = clamp(round(w / γ), −1, +1), rounding half to
 //   even (as torch.round); Wq = γ · code. In units of γ the rounding thresholds sit at
 //   w/γ = ±0.5 (between 0 and ±1); there is no threshold beyond ±1 (the clamp).
 // - binary (BitNet 1-bit): α = mean w, β = mean |w|; code = sign(w − α) with sign(0) = +1;
@@ -28,7 +28,7 @@ public enum WeightQuantizer: String, Sendable, Codable, CaseIterable {
         meanAbs /= Double(n)
         switch self {
         case .ternary:
-            let gamma = max(meanAbs, 1e-8)
+            let gamma = max(meanAbs, 1e-5)
             let codes = latent.map { w -> Int8 in
                 Int8(min(1, max(-1, (Double(w) / gamma).rounded(.toNearestOrEven))))
             }
@@ -36,7 +36,7 @@ public enum WeightQuantizer: String, Sendable, Codable, CaseIterable {
         case .binary:
             let alpha = latent.reduce(0.0) { $0 + Double($1) } / Double(n)
             let codes = latent.map { w -> Int8 in Double(w) - alpha >= 0 ? 1 : -1 }
-            return (codes, meanAbs)
+            return (codes, max(meanAbs, 1e-5))
         }
     }
 
