@@ -270,6 +270,13 @@ func multiply(_ a: Matrix, _ b: Matrix) -> Matrix {
         #expect(second.flipRate == 1.0 / 20)
         let other = tracker.sample(step: 5, layer: 1, matrix: "k", latent: [1, 1, 0.1, 1])
         #expect(other.flipRate == nil)
+        // Counted flips win over the snapshot difference: a code flipped and flipped back (2 flips
+        // in 2 steps) leaves the snapshots equal but counts 2 / (4 codes × 2 steps).
+        tracker.countFlips(layer: 1, matrix: "q", flips: 1)
+        tracker.countFlips(layer: 1, matrix: "q", flips: 1)
+        let counted = tracker.sample(step: 7, layer: 1, matrix: "q", latent: [1, 1, 0.1, 1])
+        #expect(counted.flipRate == 0.25 && counted.flipsCountedEveryStep == true)
+        #expect(second.flipsCountedEveryStep == nil)
     }
 }
 

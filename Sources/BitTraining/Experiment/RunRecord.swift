@@ -33,7 +33,9 @@ import Foundation
 //   "frustration": [{"step": Int, "layer": Int (0-based), "matrix": "q"|"k"|"v"|"o"|"gate"|"up"|"down",
 //                    "stats": {"shareNegative", "shareZero", "sharePositive",
 //                              "nearThresholdShare", "relativeError"},
-//                    "flipRate": Double?}],        // empty for float runs; see Frustration.swift
+//                    "flipRate": Double?,          // nil at a matrix's first sample
+//                    "flipsCountedEveryStep": Bool?}], // true: exact; absent: snapshot difference
+//                                                  // empty for float runs; see Frustration.swift
 //   "hiddenStates": {"path": String,               // relative to the record's directory
 //                    "positions": Int, "width": Int, "blocks": Int (layers + 1),
 //                    "format": "float32le",        // [block][position][dim], no header

@@ -71,6 +71,11 @@ public struct FrustrationRecorder: Sendable {
         }
     }
 
+    /// Adds one optimizer step's code changes of a matrix (exact flip rates; see `FrustrationTracker`).
+    public mutating func countFlips(layer: Int, matrix: String, flips: Int) {
+        tracker?.countFlips(layer: layer, matrix: matrix, flips: flips)
+    }
+
     public mutating func sample(step: Int, model: some InstrumentedModel) {
         guard tracker != nil else { return }
         for m in model.latentMatrices {

@@ -364,11 +364,14 @@ struct WidthBitsReport {
             }
             md += "\n"
             for p in lowBit {
-                for (metric, label, file) in [
+                var metrics = [
                     ("flip", "flip rate (per code per step)", "flip-rate-\(p.rawValue).svg"),
                     ("near", "share within 5% of a threshold", "near-threshold-\(p.rawValue).svg"),
-                ] {
-                    let value: (FrustrationSample) -> Double? = metric == "flip" ? { $0.flipRate } : { $0.stats.nearThresholdShare }
+                ]
+                if p == .ternary { metrics.append(("zero", "share of codes at 0", "zero-share-\(p.rawValue).svg")) }
+                for (metric, label, file) in metrics {
+                    let value: (FrustrationSample) -> Double? =
+                        metric == "flip" ? { $0.flipRate } : metric == "near" ? { $0.stats.nearThresholdShare } : { $0.stats.shareZero }
                     var lines = [ChartSeries]()
                     for (i, w) in widths.enumerated() {
                         let curves = cell(p, w).map { frustrationCurve($0.record, value) }
@@ -382,7 +385,7 @@ struct WidthBitsReport {
                     }
                     guard !lines.isEmpty else { continue }
                     addFigure(file, lineChart(
-                        title: "\(p.rawValue.capitalized): \(metric == "flip" ? "flip rate" : "near-threshold share") during training (all matrices)",
+                        title: "\(p.rawValue.capitalized): \(metric == "flip" ? "flip rate" : metric == "near" ? "near-threshold share" : "zero share") during training (all matrices)",
                         xLabel: "training step", yLabel: label, series: lines, logX: false))
                     md += "![\(p.rawValue) \(metric)](\(file))\n\n"
                 }
@@ -612,8 +615,11 @@ struct WidthBitsReport {
             md += "- **Rank ceilings:** hidden-state geometry is measured on \(p) fixed validation positions, so effective rank is bounded by \(p - 1); at widths near or above that, rank reflects the sample as much as the model.\n"
         }
         md += "- **Similarity:** linear CKA sees linear structure only; a low CKA does not mean the solutions differ non-linearly, and CKA across precisions compares models with different losses.\n"
-        if let k = sampleSteps.min() {
-            md += "- **Flip rates:** sampled every \(k) steps; codes that flip and flip back between samples are not counted, so the rates are lower bounds.\n"
+        let samples = records.flatMap(\.frustration).filter { $0.flipRate != nil }
+        if let k = sampleSteps.min(), samples.contains(where: { $0.flipsCountedEveryStep != true }) {
+            md += "- **Flip rates:** frustration sampled every \(k) steps and some flip rates are differences of snapshots; codes that flip and flip back between samples are not counted there, so those rates are lower bounds.\n"
+        } else if let k = sampleSteps.min() {
+            md += "- **Flip rates:** counted at every step, but the other frustration statistics are sampled every \(k) steps; what happens between samples is averaged away.\n"
         }
         md += "- **Scope:** character-level Tiny Shakespeare with a 65-character vocabulary and \(Array(Set(records.map(\.layers))).sorted().map(String.init).joined(separator: "/")) layers. Whether any of this holds for subword vocabularies, deeper models or real scale needs those runs: more seeds (≥ 5), a token budget scaled with width, and a learning-rate sweep per width.\n\n"
         return md

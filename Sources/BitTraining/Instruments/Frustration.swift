@@ -121,7 +121,9 @@ public func flipRate(codes: [[Int8]], steps: [Int]) -> Double {
 }
 
 /// Keeps the last codes of each (layer, matrix) so that a trainer can sample frustration now and
-/// then and get flip rates since the previous sample.
+/// then and get flip rates since the previous sample. A trainer that knows every step's flips
+/// (it re-quantizes after each update anyway) passes them to `countFlips`, and the next sample's
+/// flip rate is then exact instead of a snapshot difference.
 ///
 /// ```swift
 /// var tracker = FrustrationTracker(quantizer: .ternary)
@@ -130,20 +132,33 @@ public func flipRate(codes: [[Int8]], steps: [Int]) -> Double {
 public struct FrustrationTracker: Sendable {
     public let quantizer: WeightQuantizer
     private var previous: [String: (step: Int, codes: [Int8])] = [:]
+    private var counted: [String: (flips: Int, steps: Int)] = [:]
 
     public init(quantizer: WeightQuantizer) { self.quantizer = quantizer }
 
+    /// Adds one optimizer step's code changes of a matrix.
+    public mutating func countFlips(layer: Int, matrix: String, flips: Int) {
+        let key = "\(layer)/\(matrix)"
+        let c = counted[key] ?? (0, 0)
+        counted[key] = (c.flips + flips, c.steps + 1)
+    }
+
     /// Measures one matrix and returns its sample for the run record; the flip rate is nil at a
-    /// matrix's first sample.
+    /// matrix's first sample unless flips were counted before it.
     public mutating func sample(step: Int, layer: Int, matrix: String, latent: [Float]) -> FrustrationSample {
         let (stats, codes) = FrustrationStats.measure(latent, quantizer: quantizer)
         let key = "\(layer)/\(matrix)"
         var rate: Double? = nil
-        if let last = previous[key], last.codes.count == codes.count, step > last.step {
+        var exact: Bool? = nil
+        if let c = counted[key], c.steps > 0, !codes.isEmpty {
+            rate = Double(c.flips) / (Double(codes.count) * Double(c.steps))
+            exact = true
+            counted[key] = nil
+        } else if let last = previous[key], last.codes.count == codes.count, step > last.step {
             rate = flipRate(codes: [last.codes, codes], steps: [last.step, step])
         }
         previous[key] = (step, codes)
-        return FrustrationSample(step: step, layer: layer, matrix: matrix, stats: stats, flipRate: rate)
+        return FrustrationSample(step: step, layer: layer, matrix: matrix, stats: stats, flipRate: rate, flipsCountedEveryStep: exact)
     }
 }
 
@@ -156,12 +171,16 @@ public struct FrustrationSample: Sendable, Equatable, Codable {
     public var stats: FrustrationStats
     /// Codes changed per code per step since this matrix's previous sample; nil at the first.
     public var flipRate: Double?
+    /// true when the trainer counted every step's flips; nil when the rate is the difference of
+    /// two snapshots (a lower bound: a code that flips and flips back is missed).
+    public var flipsCountedEveryStep: Bool?
 
-    public init(step: Int, layer: Int, matrix: String, stats: FrustrationStats, flipRate: Double?) {
+    public init(step: Int, layer: Int, matrix: String, stats: FrustrationStats, flipRate: Double?, flipsCountedEveryStep: Bool? = nil) {
         self.step = step
         self.layer = layer
         self.matrix = matrix
         self.stats = stats
         self.flipRate = flipRate
+        self.flipsCountedEveryStep = flipsCountedEveryStep
     }
 }
