@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
-                "BitKernels", "BitNet", "BitNeurons", "CBitKernels",
+                "BitKernels", "BitNet", "BitNeurons", "BitTraining", "CBitKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Fixtures/ holds small data files read by path (and the script that wrote them).

@@ -103,13 +103,16 @@ func syntheticGrid() throws -> String {
             #expect(!error.description.contains("\n"))
             #expect(error.description.hasPrefix(path + ": not a run record: missing "))
         }
-        #expect(throws: ExperimentError.io(path: runs + "/none.json", reason: "cannot read")) {
+        #expect(throws: ExperimentError.missing(path: runs + "/none.json")) {
             try RunRecord.read(from: runs + "/none.json")
         }
         // Hidden states of the wrong size.
         try writeFileAtomically(Data([0, 0, 0]), to: runs + "/h.f32")
         #expect(throws: ExperimentError.self) {
             try readHiddenStates(.init(path: "h.f32", positions: 1, width: 1, blocks: 1, sampleOffset: 0), relativeTo: runs)
+        }
+        #expect(throws: ExperimentError.missing(path: runs + "/nowhere")) {
+            try writeWidthBitsReport(runsDirectory: runs + "/nowhere", outputDirectory: runs + "/out")
         }
         // An empty runs directory has nothing to report.
         #expect(throws: ExperimentError.self) { try writeWidthBitsReport(runsDirectory: runs, outputDirectory: runs + "/out") }

@@ -2,13 +2,16 @@ import Foundation
 
 /// A failure of the experiment's files, as one line naming the file.
 public enum ExperimentError: Error, CustomStringConvertible, Equatable {
-    /// Reading, writing or listing failed (sysexits 74 / 66).
+    /// An input that does not exist (sysexits 66).
+    case missing(path: String)
+    /// Reading, writing or listing failed (sysexits 74).
     case io(path: String, reason: String)
     /// A file exists but does not hold what it should (sysexits 65).
     case badData(path: String, reason: String)
 
     public var description: String {
         switch self {
+        case .missing(let path): return "\(path): no such file or directory"
         case .io(let path, let reason): return "\(path): \(reason)"
         case .badData(let path, let reason): return "\(path): \(reason)"
         }

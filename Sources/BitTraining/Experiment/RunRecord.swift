@@ -289,6 +289,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// Reads and checks a record.
     public static func read(from path: String) throws(ExperimentError) -> RunRecord {
+        guard FileManager.default.fileExists(atPath: path) else { throw .missing(path: path) }
         guard let data = FileManager.default.contents(atPath: path) else { throw .io(path: path, reason: "cannot read") }
         let record: RunRecord
         do { record = try decoder().decode(RunRecord.self, from: data) } catch {

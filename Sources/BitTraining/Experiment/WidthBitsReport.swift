@@ -36,6 +36,10 @@ public struct LoadedRun: Sendable {
 /// The records in the sub-directories of `directory` (sorted by name); sub-directories without
 /// a record are skipped (runs still training). Two records of the same run are an error.
 public func loadRunRecords(_ directory: String) throws(ExperimentError) -> [LoadedRun] {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw .missing(path: directory)
+    }
     let names: [String]
     do { names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted() } catch {
         throw .io(path: directory, reason: "cannot list: \(error.localizedDescription)")
