@@ -190,3 +190,36 @@ func syntheticGrid() throws -> String {
         #expect(MeanSD([]).formatted(1) == "—")
     }
 }
+
+@Suite struct ReportEdgeTests {
+    @Test func oneRunAloneStillReports() throws {
+        let runs = temporaryDirectory("single")
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        try writeSyntheticRun(into: runs, precision: .binary, width: 64, seed: 5)
+        try writeWidthBitsReport(runsDirectory: runs, outputDirectory: runs + "/out")
+        let report = String(decoding: FileManager.default.contents(atPath: runs + "/out/REPORT.md")!, as: UTF8.self)
+        #expect(report.contains("Not measurable: the runs need float and at least one low-bit precision."))
+        #expect(report.contains("| 64 | 2.115 (n=1) |"))  // 2 − 0.1 + 0.15 + 0.013 · 5
+        #expect(report.contains("No seed-vs-seed CKA could be computed"))
+    }
+
+    @Test func missingHiddenStatesBecomeANote() throws {
+        let runs = temporaryDirectory("nohidden")
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        for p in [RunRecord.Precision.float, .ternary] { try writeSyntheticRun(into: runs, precision: p, width: 32, seed: 1) }
+        try FileManager.default.removeItem(atPath: runs + "/ternary-w32-s1/hidden.f32")
+        try writeWidthBitsReport(runsDirectory: runs, outputDirectory: runs + "/out")
+        let report = String(decoding: FileManager.default.contents(atPath: runs + "/out/REPORT.md")!, as: UTF8.self)
+        #expect(report.contains("## Notes\n\n- Hidden states of ternary-w32-s1 left out: \(runs)/ternary-w32-s1/hidden.f32: "))
+    }
+
+    @Test func aDuplicateRunIsAnError() throws {
+        let runs = temporaryDirectory("dup")
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        try writeSyntheticRun(into: runs, precision: .float, width: 32, seed: 1)
+        try FileManager.default.copyItem(atPath: runs + "/float-w32-s1", toPath: runs + "/copy")
+        #expect(throws: ExperimentError.badData(path: runs + "/float-w32-s1/record.json", reason: "run float-w32-s1 already recorded in \(runs)/copy/record.json")) {
+            try writeWidthBitsReport(runsDirectory: runs, outputDirectory: runs + "/out")
+        }
+    }
+}

@@ -591,7 +591,18 @@ struct WidthBitsReport {
                 guard s.n > 0, f.n > 0 else { continue }
                 let better = s.mean > f.mean ? "better" : "worse"
                 let cp = stat(p, w0) { $0.characters.casePairs.meanRank }, cf = stat(.float, w0) { $0.characters.casePairs.meanRank }
-                say("At the narrowest width (\(w0)) \(p.rawValue) embeddings separate the character kinds \(better) than float: silhouette \(s.formatted(3)) vs \(f.formatted(3)) , a difference \(verdict(s, f)); case partners rank \(cp.formatted(1)) vs \(cf.formatted(1)) among neighbours.")
+                let perClass = CharacterClassSet.kinds.classNames.compactMap { k -> (String, Double)? in
+                    let v = { (q: RunRecord.Precision) in
+                        stat(q, w0) { $0.characters.classSets.first { $0.name == "kinds" }?.classes.first { $0.name == k }?.silhouette }
+                    }
+                    let a = v(p), b = v(.float)
+                    return a.n > 0 && b.n > 0 ? (k, a.mean - b.mean) : nil
+                }
+                var classes = ""
+                if let most = perClass.max(by: { $0.1 < $1.1 }), let least = perClass.min(by: { $0.1 < $1.1 }) {
+                    classes = " By class (\(p.rawValue) − float silhouette): largest for \(most.0) (\(fmt(most.1, 3))), smallest for \(least.0) (\(fmt(least.1, 3)))."
+                }
+                say("At the narrowest width (\(w0)) \(p.rawValue) embeddings separate the character kinds \(better) than float: silhouette \(s.formatted(3)) vs \(f.formatted(3)), a difference \(verdict(s, f)); case partners rank \(cp.formatted(1)) vs \(cf.formatted(1)) among neighbours.\(classes)")
             }
         }
         return md + "\n"
@@ -612,9 +623,9 @@ struct WidthBitsReport {
             return steps.count > 1 ? steps[1] - steps[0] : nil
         }
         var md = "## What the data cannot tell\n\n"
-        md += "- **Noise:** \(range(seedCounts)) seeds per cell. Differences within twice their standard error are reported as such; with so few seeds a real effect of that size cannot be excluded either.\n"
+        md += "- **Noise:** seeds per cell: \(range(seedCounts)). Differences within twice their standard error are reported as such; with so few seeds a real effect of that size cannot be excluded either.\n"
         md += "- **Budget:** every run saw \(tokens.map(String.init).joined(separator: "/")) training tokens of one small character-level corpus. Wider models are further from convergence at a fixed budget, so a gap that changes with width may change differently at a larger budget; nothing here says how the trends extrapolate.\n"
-        md += "- **Learning rates:** one per precision (\(lrs.joined(separator: "; "))), tuned at one width. A width-dependent optimum (as μP predicts for float) would bias the comparison across widths.\n"
+        md += "- **Learning rates:** one per precision (\(lrs.joined(separator: "; "))), the same at every width. A width-dependent optimum (as μP predicts for float) would bias the comparison across widths.\n"
         if let p = positions.last {
             md += "- **Rank ceilings:** hidden-state geometry is measured on \(p) fixed validation positions, so effective rank is bounded by \(p - 1); at widths near or above that, rank reflects the sample as much as the model.\n"
         }
