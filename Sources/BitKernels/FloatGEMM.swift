@@ -1,5 +1,22 @@
 import COpenBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether /proc/cpuinfo's flags list `flag` (false where there is no /proc).
+private func cpuFlagsContain(_ flag: String) -> Bool {
+    #if canImport(Glibc)
+    guard let f = fopen("/proc/cpuinfo", "r") else { return false }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 8192)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("flags") { return s.split(separator: " ").contains { $0 == flag || $0 == flag + "\n" } }
+    }
+    #endif
+    return false
+}
 
 /// Row-major single-precision matrix products, `C = α · op(A) · op(B) + β · C`, through OpenBLAS's
 /// `cblas_sgemm` (Debian's `libopenblas-dev`) — the package's one float GEMM, used by training.
@@ -18,6 +35,18 @@ import Dispatch
 /// ```
 public enum FloatGEMM {
     private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// The OpenBLAS kernel set chosen for this CPU at load time (e.g. "Cooperlake", "Prescott").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// A better `OPENBLAS_CORETYPE` when OpenBLAS fell back to its generic SSE3 ("Prescott")
+    /// kernels on an AVX-512 CPU it does not know, else nil. Debian's OpenBLAS 0.3.21 does not know
+    /// Emerald Rapids: Prescott kernels ran training's GEMMs ~4× slower than "SapphireRapids" here.
+    /// OpenBLAS reads the variable only when it loads, so a program must set it and re-execute.
+    public static var suggestedCoreType: String? {
+        guard coreName.lowercased() == "prescott", ISA.avx512.isSupported else { return nil }
+        return cpuFlagsContain("amx_tile") ? "SapphireRapids" : "SkylakeX"
+    }
 
     /// C (m × n) = α · op(A) · op(B) + β · C for row-major arrays, op(A) m × k and op(B) k × n;
     /// `lda`, `ldb`, `ldc` default to the packed widths. Preconditions check every array is long enough.
