@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "BitKernels", targets: ["BitKernels"]),
         .library(name: "BitNet", targets: ["BitNet"]),
         .library(name: "BitNeurons", targets: ["BitNeurons"]),
+        .library(name: "BitTraining", targets: ["BitTraining"]),
         .executable(name: "bitkernels", targets: ["BitKernelsCLI"]),
     ],
     dependencies: [
@@ -19,6 +20,10 @@ let package = Package(
             providers: [.apt(["libhwloc-dev"])]),
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Float GEMM for training (Debian's OpenBLAS); only BitKernels imports it (FloatGEMM.swift).
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
         // The kernels: sources in CKernels/, the public C header in include/.
         // OpenMP comes from the compiler flag plus Debian's libomp (libomp-dev); we declare the few
         // omp_* functions we call ourselves (CKernels/bk_omp.h), so no omp.h include path is needed.
@@ -30,12 +35,13 @@ let package = Package(
                 .define("NDEBUG", .when(configuration: .release)),
             ],
             linkerSettings: [.linkedLibrary("omp5")]),
-        .target(name: "BitKernels", dependencies: ["CBitKernels"]),
+        .target(name: "BitKernels", dependencies: ["CBitKernels", "COpenBLAS"]),
         // BitNet b1.58 inference on the ternary kernels: checkpoint loaders, layers, generation.
         .target(name: "BitNet", dependencies: ["BitKernels", "CBitKernels"]),
         // Self-organizing bit-neurons on the bit-vector kernels: IDX data, encoders, population, metrics.
         .target(name: "BitNeurons", dependencies: ["BitKernels", "CBitKernels", "CZlib"]),
-        // Native low-bit training, and the instruments and reports of the experiments built on it.
+        // Native BitNet b1.58 training on the inference kernels (STE), float GEMMs through FloatGEMM;
+        // the instruments and reports of the experiments built on it (Instruments/, Experiment/).
         .target(name: "BitTraining", dependencies: ["BitKernels", "BitNet"]),
         .executableTarget(
             name: "BitKernelsCLI",
@@ -49,6 +55,7 @@ let package = Package(
         .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.
         .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining"]),
+        // Fixtures/: PyTorch float64 reference gradients and loss curves (make_reference.py wrote them).
+        .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining", "BitNet", "BitKernels"], exclude: ["Fixtures"]),
     ]
 )

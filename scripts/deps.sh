@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Makes sure the C libraries BitKernels links are installed: libomp-dev (LLVM's OpenMP runtime)
-# libhwloc-dev (topology and thread binding) and zlib1g-dev (reading .gz datasets). Installs them with apt-get when run as root;
+# libhwloc-dev (topology and thread binding) and zlib1g-dev (reading .gz datasets) and
+# libopenblas-dev (float GEMM for training). Installs them with apt-get when run as root;
 # otherwise prints the exact command and fails.
 set -euo pipefail
 
 missing=()
-for pkg in libomp-dev libhwloc-dev zlib1g-dev pkg-config; do
+for pkg in libomp-dev libhwloc-dev zlib1g-dev libopenblas-dev pkg-config; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
