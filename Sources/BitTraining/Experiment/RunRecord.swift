@@ -12,7 +12,7 @@ import Foundation
 //   "learningRate": Double,             // peak learning rate
 //   "seed": UInt64, "threads": Int,
 //   "tokensSeen": Int,                  // training tokens (steps × batch × context)
-//   "wallSeconds": Double,              // training time, evaluation included
+//   "wallSeconds": Double,              // time spent in training steps (evaluations excluded)
 //   "trainLoss":      [{"step": Int, "loss": Double}],   // nats/char, as logged
 //   "validationLoss": [{"step": Int, "loss": Double}],   // nats/char on the fixed validation batches
 //   "finalValidationLoss": Double,

@@ -60,7 +60,8 @@ public struct ValidationSample: Sendable, Equatable {
 /// ```
 public struct FrustrationRecorder: Sendable {
     private var tracker: FrustrationTracker?
-    public private(set) var samples: [FrustrationSample] = []
+    /// Every sample so far (a resumed run puts back the ones saved with its checkpoint).
+    public var samples: [FrustrationSample] = []
 
     /// Records nothing for `.float`.
     public init(precision: RunRecord.Precision) {
@@ -141,6 +142,14 @@ public struct WidthBitsGrid: Sendable {
     public var learningRates: [RunRecord.Precision: Double]
     /// Positions of the fixed validation sample (hidden states for geometry and CKA).
     public var hiddenPositions = 256
+    /// Learning-rate warmup steps (then cosine decay to a tenth of the peak).
+    public var warmup = 100
+    /// Evaluate (and checkpoint) every this many steps; a multiple of `frustrationEvery`.
+    public var evalEvery = 250
+    /// Validation batches per evaluation.
+    public var evalBatches = 200
+    /// Sample frustration statistics every this many steps (flips are counted at every step).
+    public var frustrationEvery = 50
 
     public init(learningRates: [RunRecord.Precision: Double]) { self.learningRates = learningRates }
 
