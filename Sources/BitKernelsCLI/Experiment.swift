@@ -1,4 +1,5 @@
 import ArgumentParser
+import BitKernels
 import BitTraining
 import Foundation
 
@@ -17,8 +18,10 @@ struct WidthBits: ParsableCommand {
         discussion: """
             Runs live in DIR/<precision>-w<width>-s<seed>/ (record.json, hidden.f32); a run whose \
             record exists is skipped, so the grid can be built up over several invocations. \
-            --report reads every record under DIR and writes REPORT.md and SVG figures (into \
-            --report-dir, default DIR); the same runs give a byte-identical report.
+            Without --report it trains the pending runs (resuming a run from its checkpoint) and \
+            then writes the report; --report only reads every record under DIR and writes \
+            REPORT.md and SVG figures (into --report-dir, default DIR); the same runs give a \
+            byte-identical report. Progress goes to standard error.
             """)
 
     @Option(help: "Directory of the runs (created if missing).")
@@ -42,11 +45,79 @@ struct WidthBits: ParsableCommand {
     @Option(help: "Optimizer steps per run.")
     var steps = 2000
 
+    @Option(help: "Training text (characters; the last 10% is the validation split).")
+    var data = "../shared/data/tinyshakespeare/input.txt"
+
+    @Option(help: "Decoder layers.")
+    var layers = 4
+
+    @Option(help: "Context (window) length.")
+    var context = 64
+
+    @Option(help: "Sequences per step.")
+    var batch = 12
+
+    @Option(name: .customLong("lr-float"), help: "Peak learning rate of float runs (warmup, then cosine to a tenth).")
+    var lrFloat = 1e-3
+
+    @Option(name: .customLong("lr-ternary"), help: "Peak learning rate of ternary runs.")
+    var lrTernary = 2e-3
+
+    @Option(name: .customLong("lr-binary"), help: "Peak learning rate of binary runs.")
+    var lrBinary = 2e-3
+
+    @Option(help: "Warmup steps (at most a tenth of --steps).")
+    var warmup = 100
+
+    @Option(name: .customLong("eval-every"), help: "Evaluate and checkpoint every N steps (a multiple of --frustration-every).")
+    var evalEvery = 250
+
+    @Option(name: .customLong("eval-batches"), help: "Fixed validation batches per evaluation.")
+    var evalBatches = 200
+
+    @Option(name: .customLong("frustration-every"), help: "Sample frustration statistics every N steps (flips are counted at every step).")
+    var frustrationEvery = 50
+
+    @Option(help: "Positions of the fixed validation sample for geometry and CKA (a multiple of --context).")
+    var positions = 256
+
+    @Option(help: "Worker threads.")
+    var threads = 2
+
     func validate() throws {
         _ = try parsedWidths()
         _ = try parsedPrecisions()
         _ = try parsedSeeds()
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard layers >= 1, context >= 2, batch >= 1, threads >= 1, warmup >= 0, evalBatches >= 1 else {
+            throw ValidationError("--layers, --batch, --threads, --eval-batches must be at least 1, --context at least 2, --warmup at least 0")
+        }
+        guard frustrationEvery >= 1, evalEvery >= 1, evalEvery % frustrationEvery == 0 else {
+            throw ValidationError("--eval-every (\(evalEvery)) must be a positive multiple of --frustration-every (\(frustrationEvery))")
+        }
+        guard positions >= context, positions % context == 0 else {
+            throw ValidationError("--positions (\(positions)) must be a positive multiple of --context (\(context))")
+        }
+        for lr in [lrFloat, lrTernary, lrBinary] where !(lr > 0 && lr < 1) {
+            throw ValidationError("learning rates must be in (0, 1), got \(lr)")
+        }
+    }
+
+    func grid() throws -> WidthBitsGrid {
+        var grid = WidthBitsGrid(learningRates: [.float: lrFloat, .ternary: lrTernary, .binary: lrBinary])
+        grid.precisions = try parsedPrecisions()
+        grid.widths = try parsedWidths()
+        grid.seeds = try parsedSeeds()
+        grid.layers = layers
+        grid.context = context
+        grid.batch = batch
+        grid.steps = steps
+        grid.warmup = warmup
+        grid.evalEvery = evalEvery
+        grid.evalBatches = evalBatches
+        grid.frustrationEvery = frustrationEvery
+        grid.hiddenPositions = positions
+        return grid
     }
 
     func parsedWidths() throws -> [Int] {
@@ -79,12 +150,7 @@ struct WidthBits: ParsableCommand {
     }
 
     func run() throws {
-        guard report else {
-            // The grid runner (WidthBitsGrid.run) needs a trainer conforming to InstrumentedModel;
-            // native training (issue 13) is not in this build yet.
-            FileHandle.standardError.write(Data("width-bits: training the grid needs native training (issue 13), not in this build; --report writes the report from existing runs\n".utf8))
-            throw ExitCode(69)  // EX_UNAVAILABLE
-        }
+        if !report { try runGrid() }
         do {
             let written = try writeWidthBitsReport(runsDirectory: out, outputDirectory: reportDir ?? out)
             for path in written { print(path) }
@@ -94,6 +160,41 @@ struct WidthBits: ParsableCommand {
             case .missing: throw ExitCode(66)
             case .io: throw ExitCode(74)
             case .badData: throw ExitCode(65)
+            }
+        }
+    }
+}
+
+extension WidthBits {
+    func fail(_ message: String, code: Int32) -> ExitCode {
+        FileHandle.standardError.write(Data("width-bits: \(message)\n".utf8))
+        return ExitCode(code)
+    }
+
+    /// Trains (or resumes) the grid into --out, one progress line per evaluation.
+    func runGrid() throws {
+        // OpenBLAS picks its kernels when it loads; on a CPU it does not know, re-run with a better choice.
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = FloatGEMM.suggestedCoreType {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+        }
+        let grid = try grid()
+        let text: TextData
+        do { text = try TextData(path: data, tokenizer: "chars", context: context) } catch {
+            throw fail("--data: \(error)", code: 66)
+        }
+        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        do { try grid.run(in: out, data: text, threads: threads, progress: log) } catch let error as ExperimentError {
+            switch error {
+            case .missing: throw fail(error.description, code: 66)
+            case .io: throw fail(error.description, code: 74)
+            case .badData: throw fail(error.description, code: 65)
+            }
+        } catch let error as TrainingError {
+            switch error {
+            case .invalid: throw fail(error.description, code: 64)
+            case .badFile: throw fail(error.description, code: 65)
+            case .io: throw fail(error.description, code: 74)
             }
         }
     }
