@@ -122,10 +122,12 @@ public struct RunRecord: Sendable, Equatable, Codable {
     /// The run's directory name: `<precision>-w<width>-s<seed>`.
     public var runName: String { RunRecord.runName(precision: precision, width: width, seed: seed) }
 
+    /// `<precision>-w<width>-s<seed>`, e.g. `ternary-w128-s1`.
     public static func runName(precision: Precision, width: Int, seed: UInt64) -> String {
         "\(precision.rawValue)-w\(width)-s\(seed)"
     }
 
+    /// A loss (nats/char) at an optimizer step.
     public struct LossPoint: Sendable, Equatable, Codable {
         public var step: Int
         public var loss: Double
@@ -135,6 +137,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
         }
     }
 
+    /// Effective rank, participation ratio and isotropy of the embedding table and of each block's states.
     public struct Geometry: Sendable, Equatable, Codable {
         /// The token embedding table (vocabulary × width).
         public var embedding: GeometryStats
@@ -155,6 +158,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
         }
     }
 
+    /// Class silhouettes, case pairs and nearest neighbours of the character embeddings.
     public struct CharacterStructure: Sendable, Equatable, Codable {
         public var vocabulary: String
         public var classSets: [ClassSetScore]
@@ -205,6 +209,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
         }
     }
 
+    /// The silhouette of one class set, overall and per class.
     public struct ClassSetScore: Sendable, Equatable, Codable {
         public var name: String
         public var silhouette: Double
@@ -216,6 +221,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
         }
     }
 
+    /// The mean silhouette of one class's characters.
     public struct ClassScore: Sendable, Equatable, Codable {
         public var name: String
         public var silhouette: Double
@@ -225,6 +231,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
         }
     }
 
+    /// A character's nearest neighbours by cosine, nearest first.
     public struct Neighbourhood: Sendable, Equatable, Codable {
         public var character: String
         public var neighbours: [Neighbour]
@@ -234,6 +241,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
         }
     }
 
+    /// One neighbour and its cosine similarity.
     public struct Neighbour: Sendable, Equatable, Codable {
         public var character: String
         public var cosine: Double

@@ -77,6 +77,7 @@ public struct FrustrationRecorder: Sendable {
         tracker?.countFlips(layer: layer, matrix: matrix, flips: flips)
     }
 
+    /// Measures every BitLinear matrix of `model` at `step` (nothing for float).
     public mutating func sample(step: Int, model: some InstrumentedModel) {
         guard tracker != nil else { return }
         for m in model.latentMatrices {
@@ -171,7 +172,8 @@ public struct WidthBitsGrid: Sendable {
     }
 
     /// Trains every pending run with `train` (given the run and a directory for its checkpoints),
-    /// measures the model, and writes `<directory>/<run>/hidden.f32` then `record.json`.
+    /// measures the model, writes `<directory>/<run>/hidden.f32` then `record.json`, and removes
+    /// the checkpoint directory.
     /// `progress` gets one line per run started, skipped and finished.
     public func run<Model: InstrumentedModel>(
         in directory: String, vocabulary: [Character], validationTokens: [Int],
@@ -189,6 +191,8 @@ public struct WidthBitsGrid: Sendable {
             try makeDirectory(runDirectory)
             let trained = try train(spec, runDirectory + "/checkpoints")
             let record = try measure(trained, spec: spec, vocabulary: vocabulary, sample: sample, runDirectory: runDirectory)
+            // The record is final: the run's checkpoints (150 MB at width 512) have served.
+            try? FileManager.default.removeItem(atPath: runDirectory + "/checkpoints")
             progress("[\(i + 1)/\(todo.count)] \(spec.name): val loss \(fmt(record.finalValidationLoss, 4)), \(fmt(trained.wallSeconds, 0)) s")
         }
     }

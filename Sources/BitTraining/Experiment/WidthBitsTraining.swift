@@ -48,16 +48,7 @@ extension WidthBitsGrid {
         let vocabulary = try WidthBitsGrid.characters(of: data)
         let validation = data.tokens[data.trainCount...].map(Int.init)
         try run(in: directory, vocabulary: vocabulary, validationTokens: validation, progress: progress) { spec, checkpoints in
-            let trained = try train(spec, data: data, threads: threads, checkpoints: checkpoints, progress: progress)
-            return trained
-        }
-        for spec in runs {
-            let checkpoints = directory + "/" + spec.name + "/checkpoints"
-            if FileManager.default.fileExists(atPath: directory + "/" + spec.name + "/" + RunRecord.fileName),
-                FileManager.default.fileExists(atPath: checkpoints)
-            {
-                try? FileManager.default.removeItem(atPath: checkpoints)
-            }
+            try train(spec, data: data, threads: threads, checkpoints: checkpoints, progress: progress)
         }
     }
 

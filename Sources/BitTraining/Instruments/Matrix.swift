@@ -25,6 +25,7 @@ public struct Matrix: Sendable, Equatable {
         self.init(rows: rows, cols: cols, values: floats.map(Double.init))
     }
 
+    /// A `rows × cols` matrix of zeros.
     public static func zeros(rows: Int, cols: Int) -> Matrix {
         Matrix(rows: rows, cols: cols, values: [Double](repeating: 0, count: rows * cols))
     }
