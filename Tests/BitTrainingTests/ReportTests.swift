@@ -132,7 +132,7 @@ func syntheticGrid() throws -> String {
         }
         let names = written.map { ($0 as NSString).lastPathComponent }
         for expected in ["REPORT.md", "loss-vs-width.svg", "gap-vs-width.svg", "erank-vs-width.svg", "isotropy-vs-width.svg",
-                         "cka-matrices.svg", "cka-seeds-vs-width.svg", "flip-rate-ternary.svg", "near-threshold-ternary.svg", "zero-share-ternary.svg"] {
+                         "cka-matrices.svg", "cka-seeds-vs-width.svg", "flip-rate-ternary.svg", "near-threshold-ternary.svg", "zero-share-ternary.svg", "val-loss-float.svg", "val-loss-ternary.svg"] {
             #expect(names.contains(expected), "missing \(expected)")
         }
         for name in names {

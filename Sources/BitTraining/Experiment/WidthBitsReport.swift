@@ -234,6 +234,22 @@ struct WidthBitsReport {
             title: "Final validation loss vs width", xLabel: "embedding width (log scale)", yLabel: "validation loss (nats/char)",
             series: precisions.map { p in series(p.rawValue, p) { q, w in stat(q, w) { $0.finalValidationLoss } } }, logX: true))
         md += "![validation loss vs width](loss-vs-width.svg)\n\n"
+        md += "Validation loss during training, one line per width (mean ± sd over seeds at each evaluation):\n\n"
+        for p in precisions {
+            var lines = [ChartSeries]()
+            for (i, w) in widths.enumerated() {
+                let curves = cell(p, w).map(\.record.validationLoss)
+                let stepSet = Array(Set(curves.flatMap { $0.map(\.step) })).sorted()
+                let points = stepSet.map { s in (Double(s), MeanSD(curves.compactMap { c in c.first { $0.step == s }?.loss }.filter(\.isFinite))) }
+                if !points.isEmpty { lines.append(ChartSeries(name: "width \(w)", color: widthPalette[i % widthPalette.count], points: points)) }
+            }
+            guard !lines.isEmpty else { continue }
+            let file = "val-loss-\(p.rawValue).svg"
+            addFigure(file, lineChart(
+                title: "\(p.rawValue.capitalized): validation loss during training", xLabel: "training step",
+                yLabel: "validation loss (nats/char)", series: lines, logX: false))
+            md += "![\(p.rawValue) validation loss](\(file))\n\n"
+        }
 
         // 2. Gap.
         md += "## 2. Low-bit gap to float vs width\n\nLow-bit minus float final validation loss, paired by seed at the same width (n = seeds with both runs).\n\n"
