@@ -84,6 +84,15 @@ struct WidthBits: ParsableCommand {
     @Option(help: "Worker threads.")
     var threads = 2
 
+    @Option(help: "Instead of the grid: sweep these comma-separated peak learning rates for each precision (short runs, into DIR/sweep/), print the best.")
+    var sweep: String?
+
+    @Option(name: .customLong("sweep-steps"), help: "Steps of each sweep run.")
+    var sweepSteps = 500
+
+    @Option(name: .customLong("sweep-width"), help: "Width of the sweep runs.")
+    var sweepWidth = 128
+
     func validate() throws {
         _ = try parsedWidths()
         _ = try parsedPrecisions()
@@ -98,9 +107,21 @@ struct WidthBits: ParsableCommand {
         guard positions >= context, positions % context == 0 else {
             throw ValidationError("--positions (\(positions)) must be a positive multiple of --context (\(context))")
         }
-        for lr in [lrFloat, lrTernary, lrBinary] where !(lr > 0 && lr < 1) {
+        for lr in [lrFloat, lrTernary, lrBinary] + (try parsedSweep()) where !(lr > 0 && lr < 1) {
             throw ValidationError("learning rates must be in (0, 1), got \(lr)")
         }
+        guard sweepSteps >= 1, sweepWidth >= 1, sweepWidth <= 32 || sweepWidth % 32 == 0 else {
+            throw ValidationError("--sweep-steps must be at least 1 and --sweep-width a multiple of 32 (or at most 32)")
+        }
+    }
+
+    func parsedSweep() throws -> [Double] {
+        guard let sweep else { return [] }
+        let values = sweep.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--sweep: comma-separated learning rates, got \(sweep)")
+        }
+        return Array(Set(values.map { $0! })).sorted()
     }
 
     func grid() throws -> WidthBitsGrid {
@@ -150,6 +171,7 @@ struct WidthBits: ParsableCommand {
     }
 
     func run() throws {
+        if sweep != nil, !report { return try runSweep() }
         if !report { try runGrid() }
         do {
             let written = try writeWidthBitsReport(runsDirectory: out, outputDirectory: reportDir ?? out)
@@ -171,20 +193,41 @@ extension WidthBits {
         return ExitCode(code)
     }
 
-    /// Trains (or resumes) the grid into --out, one progress line per evaluation.
-    func runGrid() throws {
+    /// The training text, after making sure OpenBLAS runs the kernels this CPU deserves.
+    func prepare() throws -> TextData {
         // OpenBLAS picks its kernels when it loads; on a CPU it does not know, re-run with a better choice.
         if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = FloatGEMM.suggestedCoreType {
             setenv("OPENBLAS_CORETYPE", core, 1)
             execv("/proc/self/exe", CommandLine.unsafeArgv)
         }
-        let grid = try grid()
-        let text: TextData
-        do { text = try TextData(path: data, tokenizer: "chars", context: context) } catch {
+        do { return try TextData(path: data, tokenizer: "chars", context: context) } catch {
             throw fail("--data: \(error)", code: 66)
         }
-        let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        do { try grid.run(in: out, data: text, threads: threads, progress: log) } catch let error as ExperimentError {
+    }
+
+    func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    /// Sweeps --sweep rates for each precision and prints each point and the best rate.
+    func runSweep() throws {
+        let text = try prepare()
+        let points = try withExitCodes {
+            try grid().sweepLearningRates(try parsedSweep(), width: sweepWidth, steps: sweepSteps, in: out, data: text, threads: threads, progress: log)
+        }
+        for p in points { print("\(p.precision.rawValue)  lr \(p.learningRate)  val \(p.finalValidationLoss.isFinite ? String(format: "%.4f", p.finalValidationLoss) : "diverged")") }
+        let best = SweepPoint.best(points)
+        print("best: " + RunRecord.Precision.allCases.compactMap { p in best[p].map { "--lr-\(p.rawValue) \($0)" } }.joined(separator: " "))
+    }
+
+    /// Trains (or resumes) the grid into --out, one progress line per evaluation.
+    func runGrid() throws {
+        let text = try prepare()
+        let grid = try grid()
+        try withExitCodes { try grid.run(in: out, data: text, threads: threads, progress: log) }
+    }
+
+    /// Runs `body`, turning experiment and training errors into one line and a sysexits code.
+    func withExitCodes<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as ExperimentError {
             switch error {
             case .missing: throw fail(error.description, code: 66)
             case .io: throw fail(error.description, code: 74)

@@ -70,3 +70,38 @@ func tinyGrid() -> WidthBitsGrid {
         #expect(try WidthBitsGrid.characters(of: tinyCorpus()).count == Set("First Citizen:\nBefore we proceed any further, hear me speak.\nAll:\nSpeak, speak.\n").count)
     }
 }
+
+@Suite(.serialized) struct SweepTests {
+    @Test func sweepRunsResumesAndReports() throws {
+        let directory = temporaryDirectory("sweep")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let grid = tinyGrid()
+        var lines = [String]()
+        let points = try grid.sweepLearningRates([1e-3, 5e-3], width: 32, steps: 4, in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) })
+        #expect(points.count == 4)
+        #expect(points.map(\.name) == ["float-w32-s1-lr0.001", "float-w32-s1-lr0.005", "ternary-w32-s1-lr0.001", "ternary-w32-s1-lr0.005"])
+        #expect(lines.filter { $0.hasPrefix("sweep ") }.count == 4)
+        let best = SweepPoint.best(points)
+        for p in [RunRecord.Precision.float, .ternary] {
+            let mine = points.filter { $0.precision == p }
+            #expect(best[p] == mine.min { $0.finalValidationLoss < $1.finalValidationLoss }!.learningRate)
+        }
+        // A second sweep trains nothing; the points are read back.
+        lines = []
+        #expect(try grid.sweepLearningRates([1e-3, 5e-3], width: 32, steps: 4, in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) }) == points)
+        #expect(lines.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/sweep/float-w32-s1-lr0.001-checkpoints"))
+        // The report shows the sweep beside a run.
+        try grid.run(in: directory, data: tinyCorpus(), threads: 1, progress: { _ in })
+        try writeWidthBitsReport(runsDirectory: directory, outputDirectory: directory + "/out")
+        let report = String(decoding: FileManager.default.contents(atPath: directory + "/out/REPORT.md")!, as: UTF8.self)
+        #expect(report.contains("## Learning-rate sweep"))
+        #expect(report.contains("| 0.001 | "))
+    }
+
+    @Test func bestIgnoresDivergedPoints() {
+        let p = { (lr: Double, loss: Double) in SweepPoint(precision: .binary, width: 128, seed: 1, steps: 10, learningRate: lr, finalValidationLoss: loss) }
+        #expect(SweepPoint.best([p(1e-3, 2.0), p(2e-3, 1.9), p(4e-3, .infinity)]) == [.binary: 2e-3])
+        #expect(SweepPoint.best([p(4e-3, .infinity)]).isEmpty)
+    }
+}

@@ -13,6 +13,7 @@ public func writeWidthBitsReport(runsDirectory: String, outputDirectory: String)
     let runs = try loadRunRecords(runsDirectory)
     guard !runs.isEmpty else { throw .badData(path: runsDirectory, reason: "no run records (<run>/\(RunRecord.fileName))") }
     var report = try WidthBitsReport(runs: runs)
+    report.sweep = try SweepPoint.load(from: runsDirectory)
     let markdown = report.render()
     try makeDirectory(outputDirectory)
     var written = [String]()
@@ -95,6 +96,8 @@ private func code(_ s: String) -> String { s.contains("`") ? "`` \(s) ``" : "`\(
 
 struct WidthBitsReport {
     let runs: [LoadedRun]
+    /// The learning-rate sweep under `<runs>/sweep/`, if any.
+    var sweep: [SweepPoint] = []
     let widths: [Int]
     let precisions: [RunRecord.Precision]
     let lowBit: [RunRecord.Precision]
@@ -226,6 +229,24 @@ struct WidthBitsReport {
             md += "| \(r.runName) | \(r.heads) | \(r.context) | \(r.batch) | \(r.steps) | \(fmtG(r.learningRate)) | \(r.threads) | \(r.tokensSeen) | \(fmt(r.wallSeconds, 0)) | \(fmt(r.finalValidationLoss, 4)) |\n"
         }
         md += "\n"
+
+        // 0. Learning-rate sweep, if one was run.
+        if !sweep.isEmpty {
+            let rates = Array(Set(sweep.map(\.learningRate))).sorted()
+            let sweepPrecisions = Array(Set(sweep.map(\.precision))).sorted()
+            let best = SweepPoint.best(sweep)
+            let settings = Array(Set(sweep.map { "width \($0.width), seed \($0.seed), \($0.steps) steps" })).sorted()
+            md += "## Learning-rate sweep\n\nFinal validation loss (nats/char) of short runs (\(settings.joined(separator: "; "))); ∞ = diverged; * = lowest per precision.\n\n"
+            md += "| peak lr | " + sweepPrecisions.map(\.rawValue).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: sweepPrecisions.count) + "\n"
+            for r in rates {
+                md += "| \(fmtG(r)) | " + sweepPrecisions.map { p in
+                    guard let point = sweep.first(where: { $0.precision == p && $0.learningRate == r }) else { return "—" }
+                    let v = point.finalValidationLoss.isFinite ? fmt(point.finalValidationLoss, 4) : "∞"
+                    return best[p] == r ? v + " *" : v
+                }.joined(separator: " | ") + " |\n"
+            }
+            md += "\n"
+        }
 
         // 1. Loss.
         md += "## 1. Validation loss vs width\n\nFinal validation loss (nats/char), mean ± sd (n) over seeds.\n\n"
@@ -641,7 +662,7 @@ struct WidthBitsReport {
         var md = "## What the data cannot tell\n\n"
         md += "- **Noise:** seeds per cell: \(range(seedCounts)). Differences within twice their standard error are reported as such; with so few seeds a real effect of that size cannot be excluded either.\n"
         md += "- **Budget:** every run saw \(tokens.map(String.init).joined(separator: "/")) training tokens of one small character-level corpus. Wider models are further from convergence at a fixed budget, so a gap that changes with width may change differently at a larger budget; nothing here says how the trends extrapolate.\n"
-        md += "- **Learning rates:** one per precision (\(lrs.joined(separator: "; "))), the same at every width. A width-dependent optimum (as μP predicts for float) would bias the comparison across widths.\n"
+        md += "- **Learning rates:** one per precision (\(lrs.joined(separator: "; "))), the same at every width\(sweep.isEmpty ? "" : " (the sweep above ran at width \(Array(Set(sweep.map(\.width))).sorted().map(String.init).joined(separator: "/")) only)"). A width-dependent optimum (as μP predicts for float) would bias the comparison across widths.\n"
         if let p = positions.last {
             md += "- **Rank ceilings:** hidden-state geometry is measured on \(p) fixed validation positions, so effective rank is bounded by \(p - 1); at widths near or above that, rank reflects the sample as much as the model.\n"
         }
