@@ -105,3 +105,22 @@ func tinyGrid() -> WidthBitsGrid {
         #expect(SweepPoint.best([p(4e-3, .infinity)]).isEmpty)
     }
 }
+
+@Suite struct InstrumentAgreesWithTrainerTests {
+    @Test(arguments: [Precision.ternary, .binary])
+    func frustrationMatchesTheTrainersStatistics(precision: Precision) throws {
+        let configuration = try ModelConfiguration(vocabularySize: 20, width: 64, layers: 2, heads: 2, precision: precision)
+        let model = TrainableModel(configuration: configuration, seed: 3)
+        let theirs = model.quantizationStatistics()
+        let mine = model.latentMatrices.map {
+            FrustrationStats.measure($0.values, quantizer: precision == .ternary ? .ternary : .binary).stats
+        }
+        #expect(theirs.count == mine.count && mine.count == 2 * 7)
+        #expect(theirs.map(\.matrix) == model.latentMatrices.map(\.matrix))
+        for (t, m) in zip(theirs, mine) {
+            #expect(abs(t.minusShare - m.shareNegative) < 1e-12 && abs(t.zeroShare - m.shareZero) < 1e-12 && abs(t.plusShare - m.sharePositive) < 1e-12)
+            #expect(abs(t.nearThresholdShare - m.nearThresholdShare) < 1e-3, "\(t.matrix): \(t.nearThresholdShare) vs \(m.nearThresholdShare)")
+            #expect(abs(t.relativeQuantizationError - m.relativeError) < 1e-5)
+        }
+    }
+}

@@ -7,8 +7,9 @@
 //   w/γ = ±0.5 (between 0 and ±1); there is no threshold beyond ±1 (the clamp).
 // - binary (BitNet 1-bit): α = mean w, β = mean |w|; code = sign(w − α) with sign(0) = +1;
 //   Wq = β · code. The one threshold sits at w = α.
-// "Near a threshold" = within 5% of one quantization step of it: |w/γ ∓ 0.5| ≤ 0.05 for ternary
-// (the step is γ), |w − α| ≤ 0.05 · β for binary (5% of the scale β).
+// "Near a threshold" = within 5% of one quantization step of it: |w/γ ∓ 0.5| < 0.05 for ternary
+// (the step is γ), |w − α| < 0.05 · β for binary (5% of the scale β) — as the trainer's
+// `MatrixStatistics` counts it.
 
 /// The weight quantizer a frustration statistic is measured against.
 public enum WeightQuantizer: String, Sendable, Codable, CaseIterable {
@@ -45,9 +46,9 @@ public enum WeightQuantizer: String, Sendable, Codable, CaseIterable {
         switch self {
         case .ternary:
             guard scale > 0 else { return false }
-            return abs(abs(w / scale) - 0.5) <= 0.05
+            return abs(abs(w / scale) - 0.5) < 0.05
         case .binary:
-            return abs(w - mean) <= 0.05 * scale
+            return abs(w - mean) < 0.05 * scale
         }
     }
 }
