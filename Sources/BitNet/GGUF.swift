@@ -240,11 +240,7 @@ extension BitNetModel {
         func linear(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> BitLinear {
             BitLinear(weights: try g.ternary(name, rows: rows, columns: columns))
         }
-        let names: [DecoderLayer.Part: String] = [
-            .inputNorm: "attn_norm", .attentionSubNorm: "attn_sub_norm", .postAttentionNorm: "ffn_norm",
-            .ffnSubNorm: "ffn_sub_norm", .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output",
-            .gate: "ffn_gate", .up: "ffn_up", .down: "ffn_down",
-        ]
+        let names = DecoderLayer.ggufNames
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
             layers.append(try DecoderLayer(c, name: { "blk.\(i).\(names[$0]!).weight" }, norm: norm,
