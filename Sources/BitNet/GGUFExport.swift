@@ -7,13 +7,20 @@ import Foundation
 /// for format in GGUFTernaryFormat.allCases { try weights.writeGGUF(to: "m-\(format).gguf", format: format, tokenizer: nil) }
 /// ```
 public enum GGUFTernaryFormat: String, Sendable, CaseIterable {
-    /// llama.cpp's TQ2_0: blocks of 256 weights with an fp16 scale (2.06 bits per weight). The
-    /// scale is rounded to fp16; rows whose length is not a multiple of 256 are stored as F32
-    /// holding scale × {-1, 0, 1} (as llama.cpp's converter falls back to a float type).
+    /// llama.cpp's TQ2_0: blocks of 256 weights with an fp16 scale (2.06 bits per weight). A
+    /// per-tensor scale that is no fp16 goes, exactly, into llama.cpp's optional F32
+    /// `blk.{i}.{name}.scale` tensor (the blocks then hold 1); rows whose length is not a multiple
+    /// of 256, or per-row scales that are no fp16, are stored as F32 holding scale × {-1, 0, 1}
+    /// (llama.cpp's converter too falls back to a float type).
     case tq2_0
     /// bitnet.cpp's I2_S: 2 bits per weight and one float32 scale per tensor (exact). A matrix
     /// with a scale per row, or whose size is not a multiple of 128, is stored as F32 instead.
     case i2_s
+}
+
+extension Float {
+    /// True when the value converts to fp16 and back unchanged.
+    var isExactHalf: Bool { Float(Float16(self)) == self }
 }
 
 extension DecoderLayer {
@@ -62,8 +69,12 @@ extension BitNetWeights {
             let ggufName = Self.ggufName(name)
             let dims = Array(shape.reversed())  // ggml: the fastest-varying dimension first
             if isTernary {
-                let (type, data) = try Self.ggufTernary(ternary(name), name: name, format: format)
+                let (type, data, scale) = try Self.ggufTernary(ternary(name), name: name, format: format)
                 g.tensor(ggufName, dims: dims, type: type, data: data)
+                if let scale {  // llama.cpp's optional per-tensor multiplier of a BitNet projection
+                    g.tensor(String(ggufName.dropLast(".weight".count)) + ".scale", dims: [1], type: GGUFFile.f32,
+                             data: littleEndianBytes([scale.bitPattern]))
+                }
             } else if shape.count == 1 {
                 g.tensor(ggufName, dims: dims, type: GGUFFile.f32, data: littleEndianBytes(floats(name).map(\.bitPattern)))
             } else {
@@ -89,21 +100,29 @@ extension BitNetWeights {
         }
     }
 
-    /// A ternary matrix in `format`, or as F32 scale × {-1, 0, 1} where the format cannot hold it.
-    static func ggufTernary(_ m: TernaryMatrix, name: String, format: GGUFTernaryFormat) throws(BitNetError) -> (UInt32, [UInt8]) {
+    /// A ternary matrix in `format`, or as F32 scale × {-1, 0, 1} where the format cannot hold it
+    /// exactly; and for TQ2_0 with a per-tensor scale that is no fp16, that scale, to be written
+    /// as the `.scale` tensor llama.cpp's `bitnet` graph multiplies by (the blocks then hold 1).
+    static func ggufTernary(_ m: TernaryMatrix, name: String, format: GGUFTernaryFormat) throws(BitNetError)
+        -> (type: UInt32, data: [UInt8], scale: Float?)
+    {
+        let single = m.rowScales.allSatisfy { $0 == m.rowScales.first }
         do {
             switch format {
-            case .tq2_0 where m.columns % 256 == 0:
-                return (GGUFFile.tq2_0, try m.tq2_0())
-            case .i2_s where (m.rows * m.columns) % 128 == 0 && m.rowScales.allSatisfy({ $0 == m.rowScales.first }):
-                return (GGUFFile.i2_s, try m.i2_s())
+            case .tq2_0 where m.columns % 256 == 0 && m.rowScales.allSatisfy(\.isExactHalf):
+                return (GGUFFile.tq2_0, try m.tq2_0(), nil)
+            case .tq2_0 where m.columns % 256 == 0 && single:
+                let unit = try TernaryMatrix(values: m.values, rows: m.rows, columns: m.columns, scale: 1)
+                return (GGUFFile.tq2_0, try unit.tq2_0(), m.rowScales.first ?? 1)
+            case .i2_s where (m.rows * m.columns) % 128 == 0 && single:
+                return (GGUFFile.i2_s, try m.i2_s(), nil)
             default:
                 let v = m.values
                 var out = [Float](repeating: 0, count: v.count)
                 for r in 0..<m.rows {
                     for c in 0..<m.columns { out[r * m.columns + c] = m.rowScales[r] * Float(v[r * m.columns + c]) }
                 }
-                return (GGUFFile.f32, littleEndianBytes(out.map(\.bitPattern)))
+                return (GGUFFile.f32, littleEndianBytes(out.map(\.bitPattern)), nil)
             }
         } catch { throw .unsupported("tensor '\(name)' as \(format.rawValue): \(error)") }
     }

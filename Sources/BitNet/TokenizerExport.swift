@@ -37,6 +37,24 @@ extension Tokenizer {
         try! self.init(ranks: ranks, ids: ids, special: [:], pattern: pattern, source: "pieces")
     }
 
+    /// A character tokenizer for `text`, as nanoGPT makes one: its distinct Unicode scalars
+    /// sorted by code point, id i the i-th (Python's `sorted(set(text))`).
+    ///
+    /// ```swift
+    /// let tok = Tokenizer(charactersOf: "hello")     // ids: e 0, h 1, l 2, o 3
+    /// tok.encode("hole")                             // [1, 3, 2, 0]
+    /// ```
+    public convenience init(charactersOf text: String) {
+        self.init(pieces: Set(text.unicodeScalars).sorted { $0.value < $1.value }.map { Array(String($0).utf8) })
+    }
+
+    /// The byte tokenizer: id i is the byte i (256 ids; a character becomes its UTF-8 bytes).
+    ///
+    /// ```swift
+    /// Tokenizer.bytes.encode("é")     // [195, 169]
+    /// ```
+    public static let bytes = Tokenizer(pieces: (0...255).map { [UInt8($0)] })
+
     /// GPT-2's byte-to-character map (the inverse of `byteLevelDecoder`): how byte-level BPE files
     /// spell token bytes.
     static let byteLevelEncoder: [Character] = {

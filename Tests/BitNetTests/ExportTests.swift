@@ -85,8 +85,7 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         #expect(try Tokenizer.load(modelPath: path) == nil)
     }
 
-    /// Float32 values (not bf16), an untied head: every format keeps them exactly, except that
-    /// TQ2_0's block scales are fp16.
+    /// Float32 values (not bf16), an untied head: every format keeps them exactly.
     @Test func randomFloat32ModelRoundTrips() throws {
         let w = randomWeights(seed: 7)
         let original = try BitNetModel(weights: w)
@@ -96,16 +95,14 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         let reference = try logits(original, prompt)
         try w.writeHuggingFace(to: dir + "/hf", tokenizer: nil)
         #expect(try logits(BitNetModel.load(path: dir + "/hf"), prompt) == reference)
-        try w.writeGGUF(to: dir + "/m.gguf", format: .i2_s, tokenizer: nil)
-        #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), prompt) == reference)
-        // TQ2_0 rounds each scale to fp16 (here a change of up to 2⁻¹¹ relative, which moves
-        // logits and flips a few activation roundings); with fp16 scales it is exact too.
-        try w.writeGGUF(to: dir + "/m.gguf", format: .tq2_0, tokenizer: nil)
-        let d = maxAbsDiff(try logits(BitNetModel.load(path: dir + "/m.gguf"), prompt)[...], reference[...])
-        print("random model, GGUF tq2_0 with float32 scales: max |logit diff| \(d) (largest |logit| \(reference.map(abs).max()!))")
-        let half = halfScales(w)
-        try half.writeGGUF(to: dir + "/m.gguf", format: .tq2_0, tokenizer: nil)
-        #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), prompt) == logits(BitNetModel(weights: half), prompt))
+        // TQ2_0 keeps fp16 block scales: a float32 scale goes into llama.cpp's `.scale` tensor.
+        for weights in [w, halfScales(w)] {
+            let expected = try logits(BitNetModel(weights: weights), prompt)
+            for format in GGUFTernaryFormat.allCases {
+                try weights.writeGGUF(to: dir + "/m.gguf", format: format, tokenizer: nil)
+                #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), prompt) == expected, "\(format)")
+            }
+        }
     }
 
     /// The weights with every ternary scale rounded to fp16.
@@ -221,11 +218,12 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         do { try perRow.writeHuggingFace(to: dir + "/hf", tokenizer: nil); Issue.record("no error") } catch {
             #expect(error.description.contains(q) && error.description.contains("scale per row"))
         }
-        // …which GGUF keeps: TQ2_0 per row, I2_S as F32.
-        perRow = halfScales(perRow)
+        // …which GGUF keeps: TQ2_0 per row (fp16 scales) or as F32 (float32 scales), I2_S as F32.
         for format in GGUFTernaryFormat.allCases {
-            try perRow.writeGGUF(to: dir + "/m.gguf", format: format, tokenizer: nil)
-            #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), [1, 2, 3]) == logits(BitNetModel(weights: perRow), [1, 2, 3]))
+            for weights in [perRow, halfScales(perRow)] {
+                try weights.writeGGUF(to: dir + "/m.gguf", format: format, tokenizer: nil)
+                #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), [1, 2, 3]) == logits(BitNetModel(weights: weights), [1, 2, 3]))
+            }
         }
         // A tokenizer larger than the vocabulary.
         let big = Tokenizer(pieces: (0..<200).map { [UInt8($0)] })
