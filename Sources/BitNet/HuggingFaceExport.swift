@@ -83,7 +83,9 @@ struct SafeTensorsEntry {
     }
 }
 
+/// The words' bytes, little-endian (a plain copy on little-endian machines).
 func littleEndianBytes<T: FixedWidthInteger>(_ words: [T]) -> [UInt8] {
+    if 1.littleEndian == 1 { return words.withUnsafeBytes { Array($0) } }
     var out = [UInt8]()
     out.reserveCapacity(words.count * MemoryLayout<T>.size)
     for w in words {
