@@ -16,6 +16,10 @@ public enum BitNetTensor: Sendable {
     case ternary(TernaryMatrix)
 
     /// The shape: `[rows, columns]` for a ternary matrix (PyTorch's `[out_features, in_features]`).
+    ///
+    /// ```swift
+    /// BitNetTensor.ternary(TernaryMatrix.quantizing(w, rows: 640, columns: 256)).shape   // [640, 256]
+    /// ```
     public var shape: [Int] {
         switch self {
         case .float(let shape, _): shape
@@ -40,7 +44,9 @@ public enum BitNetTensor: Sendable {
 /// let model = try BitNetModel(weights: weights)
 /// ```
 public struct BitNetWeights: Sendable {
+    /// The hyperparameters; they fix every tensor's name and shape.
     public var config: BitNetConfig
+    /// Every tensor by Hugging Face name (`weights.tensors["model.norm.weight"]`).
     public var tensors: [String: BitNetTensor]
 
     /// Holds the tensors as given; `BitNetModel(weights:)` and the writers validate them.

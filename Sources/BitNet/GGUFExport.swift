@@ -14,7 +14,8 @@ public enum GGUFTernaryFormat: String, Sendable, CaseIterable {
     /// (llama.cpp's converter too falls back to a float type).
     case tq2_0
     /// bitnet.cpp's I2_S: 2 bits per weight and one float32 scale per tensor (exact). A matrix
-    /// with a scale per row, or whose size is not a multiple of 128, is stored as F32 instead.
+    /// whose nonzero rows have different scales, or whose size is not a multiple of 128, is
+    /// stored as F32 instead.
     case i2_s
 }
 
@@ -106,16 +107,15 @@ extension BitNetWeights {
     static func ggufTernary(_ m: TernaryMatrix, name: String, format: GGUFTernaryFormat) throws(BitNetError)
         -> (type: UInt32, data: [UInt8], scale: Float?)
     {
-        let single = m.rowScales.allSatisfy { $0 == m.rowScales.first }
+        let common = m.commonScale
         do {
             switch format {
             case .tq2_0 where m.columns % 256 == 0 && m.rowScales.allSatisfy(\.isExactHalf):
                 return (GGUFFile.tq2_0, try m.tq2_0(), nil)
-            case .tq2_0 where m.columns % 256 == 0 && single:
-                let unit = try TernaryMatrix(values: m.values, rows: m.rows, columns: m.columns, scale: 1)
-                return (GGUFFile.tq2_0, try unit.tq2_0(), m.rowScales.first ?? 1)
-            case .i2_s where (m.rows * m.columns) % 128 == 0 && single:
-                return (GGUFFile.i2_s, try m.i2_s(), nil)
+            case .tq2_0 where m.columns % 256 == 0 && common != nil:
+                return (GGUFFile.tq2_0, try m.withScale(1).tq2_0(), common!)
+            case .i2_s where (m.rows * m.columns) % 128 == 0 && common != nil:
+                return (GGUFFile.i2_s, try m.withScale(common!).i2_s(), nil)
             default:
                 let v = m.values
                 var out = [Float](repeating: 0, count: v.count)

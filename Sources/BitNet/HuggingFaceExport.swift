@@ -30,11 +30,11 @@ extension BitNetWeights {
                 guard m.rows % 4 == 0 else {
                     throw .unsupported("tensor '\(name)' has \(m.rows) rows; the Hugging Face layout packs 4 rows per byte")
                 }
-                guard let scale = m.rowScales.first, m.rowScales.allSatisfy({ $0 == scale }) else {
+                guard let scale = m.commonScale else {
                     throw .unsupported("tensor '\(name)' has a scale per row; the Hugging Face layout keeps one per tensor")
                 }
                 let packed: [UInt8]
-                do { packed = try m.huggingFacePacked() } catch { throw .unsupported("tensor '\(name)': \(error)") }
+                do { packed = try m.withScale(scale).huggingFacePacked() } catch { throw .unsupported("tensor '\(name)': \(error)") }
                 entries.append(SafeTensorsEntry(name: name, dtype: .u8, shape: [m.rows / 4, m.columns], data: packed))
                 entries.append(.floats(name + "_scale", shape: [1], [scale]))
             } else {
@@ -59,6 +59,26 @@ extension BitNetWeights {
         guard tokenizer.vocabularySize <= config.vocabularySize else {
             throw .invalidConfig("the tokenizer has \(tokenizer.vocabularySize) ids but the model's vocabulary is \(config.vocabularySize)")
         }
+    }
+}
+
+extension TernaryMatrix {
+    /// The scale shared by every row that has a nonzero weight (an all-zero row computes 0 with
+    /// any scale, and loaders give such rows 0), 1 for an all-zero matrix, nil when rows differ.
+    var commonScale: Float? {
+        if let first = rowScales.first, rowScales.allSatisfy({ $0 == first }) { return first }
+        let v = values
+        var common: Float?
+        for r in 0..<rows where v[(r * columns)..<((r + 1) * columns)].contains(where: { $0 != 0 }) {
+            if common == nil { common = rowScales[r] } else if common != rowScales[r] { return nil }
+        }
+        return common ?? 1
+    }
+
+    /// The same weights with `scale` for every row (self when it already has it).
+    func withScale(_ scale: Float) -> TernaryMatrix {
+        if rowScales.allSatisfy({ $0 == scale }) { return self }
+        return try! TernaryMatrix(values: values, rows: rows, columns: columns, scale: scale)  // values from a valid matrix
     }
 }
 

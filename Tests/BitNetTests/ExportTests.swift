@@ -116,6 +116,31 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         return out
     }
 
+    /// Loaders give an all-zero row scale 0 (TQ2_0, float fallbacks); such a row still counts
+    /// as one per-tensor scale for the Hugging Face layout and I2_S.
+    @Test func zeroRowsTakeAnyScale() throws {
+        let w = randomWeights(seed: 5, layers: 1)
+        var z = w
+        let q = "model.layers.0.self_attn.q_proj.weight"
+        guard case .ternary(let m) = w.tensors[q]! else { return }
+        var values = m.values
+        for c in 0..<m.columns { values[c] = 0 }
+        z.tensors[q] = .ternary(try TernaryMatrix(values: values, rows: m.rows, columns: m.columns,
+                                                  rowScales: [0] + m.rowScales.dropFirst()))
+        let dir = try scratchDirectory("zero")
+        defer { remove(dir) }
+        let expected = try logits(BitNetModel(weights: z), [1, 2, 3])
+        try z.writeHuggingFace(to: dir + "/hf", tokenizer: nil)
+        #expect(try logits(BitNetModel.load(path: dir + "/hf"), [1, 2, 3]) == expected)
+        let size = { (p: String) in (try FileManager.default.attributesOfItem(atPath: p)[.size] as! NSNumber).intValue }
+        for format in GGUFTernaryFormat.allCases {
+            try z.writeGGUF(to: dir + "/z.gguf", format: format, tokenizer: nil)
+            try w.writeGGUF(to: dir + "/w.gguf", format: format, tokenizer: nil)
+            #expect(try logits(BitNetModel.load(path: dir + "/z.gguf"), [1, 2, 3]) == expected, "\(format)")
+            #expect(try size(dir + "/z.gguf") == size(dir + "/w.gguf"), "\(format): no F32 fallback")
+        }
+    }
+
     static let pieces: [[UInt8]] = {
         var chars = Array("\n !',.:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".unicodeScalars).map { Array(String($0).utf8) }
         chars += ["é", "ß", "€", "😀", "\r\n"].map { Array($0.utf8) }
