@@ -9,13 +9,13 @@ import Foundation
 public enum GGUFTernaryFormat: String, Sendable, CaseIterable {
     /// llama.cpp's TQ2_0: blocks of 256 weights with an fp16 scale (2.06 bits per weight). A
     /// per-tensor scale that is no fp16 goes, exactly, into llama.cpp's optional F32
-    /// `blk.{i}.{name}.scale` tensor (the blocks then hold 1); rows whose length is not a multiple
-    /// of 256, or per-row scales that are no fp16, are stored as F32 holding scale × {-1, 0, 1}
-    /// (llama.cpp's converter too falls back to a float type).
+    /// `blk.{i}.{name}.scale` tensor (the blocks then hold 1). Rows whose length is not a multiple
+    /// of 256 are stored as F16 (F32 for per-row scales that are no fp16), as llama.cpp's
+    /// converter falls back to a float type.
     case tq2_0
     /// bitnet.cpp's I2_S: 2 bits per weight and one float32 scale per tensor (exact). A matrix
     /// whose nonzero rows have different scales, or whose size is not a multiple of 128, is
-    /// stored as F32 instead.
+    /// stored as a float tensor instead, as TQ2_0's fallback.
     case i2_s
 }
 
@@ -101,30 +101,44 @@ extension BitNetWeights {
         }
     }
 
-    /// A ternary matrix in `format`, or as F32 scale × {-1, 0, 1} where the format cannot hold it
-    /// exactly; and for TQ2_0 with a per-tensor scale that is no fp16, that scale, to be written
-    /// as the `.scale` tensor llama.cpp's `bitnet` graph multiplies by (the blocks then hold 1).
+    /// A ternary matrix in `format`, exactly, and the per-tensor multiplier to write as llama.cpp's
+    /// optional `.scale` tensor (F32 [1]) when the blocks cannot carry the scale: TQ2_0 blocks hold
+    /// an fp16 scale, so a float32 one goes there with unit blocks. Where the format cannot hold
+    /// the matrix (TQ2_0 rows not a multiple of 256, I2_S sizes not a multiple of 128, different
+    /// scales on nonzero rows), a float tensor as llama.cpp's converter falls back to: F16 holding
+    /// scale × {-1, 0, 1} (fp16 scales), F16 {-1, 0, 1} and a `.scale` (one float32 scale), or
+    /// F32 (float32 scales per row).
     static func ggufTernary(_ m: TernaryMatrix, name: String, format: GGUFTernaryFormat) throws(BitNetError)
         -> (type: UInt32, data: [UInt8], scale: Float?)
     {
-        let common = m.commonScale
+        let common = m.commonScale, halfScales = m.rowScales.allSatisfy(\.isExactHalf)
         do {
             switch format {
-            case .tq2_0 where m.columns % 256 == 0 && m.rowScales.allSatisfy(\.isExactHalf):
+            case .tq2_0 where m.columns % 256 == 0 && halfScales:
                 return (GGUFFile.tq2_0, try m.tq2_0(), nil)
             case .tq2_0 where m.columns % 256 == 0 && common != nil:
                 return (GGUFFile.tq2_0, try m.withScale(1).tq2_0(), common!)
             case .i2_s where (m.rows * m.columns) % 128 == 0 && common != nil:
                 return (GGUFFile.i2_s, try m.withScale(common!).i2_s(), nil)
             default:
-                let v = m.values
-                var out = [Float](repeating: 0, count: v.count)
-                for r in 0..<m.rows {
-                    for c in 0..<m.columns { out[r * m.columns + c] = m.rowScales[r] * Float(v[r * m.columns + c]) }
-                }
-                return (GGUFFile.f32, littleEndianBytes(out.map(\.bitPattern)), nil)
+                break
             }
         } catch { throw .unsupported("tensor '\(name)' as \(format.rawValue): \(error)") }
+        let v = m.values
+        func floats(_ scales: [Float]) -> [Float] {
+            var out = [Float](repeating: 0, count: v.count)
+            for r in 0..<m.rows {
+                for c in 0..<m.columns { out[r * m.columns + c] = scales[r] * Float(v[r * m.columns + c]) }
+            }
+            return out
+        }
+        if halfScales {
+            return (GGUFFile.f16, littleEndianBytes(floats(m.rowScales).map { Float16($0).bitPattern }), nil)
+        }
+        if let common {
+            return (GGUFFile.f16, littleEndianBytes(floats([Float](repeating: 1, count: m.rows)).map { Float16($0).bitPattern }), common)
+        }
+        return (GGUFFile.f32, littleEndianBytes(floats(m.rowScales).map(\.bitPattern)), nil)
     }
 }
 
