@@ -95,8 +95,7 @@ struct Train: ParsableCommand {
         func save() throws {
             do {
                 try trainer.saveCheckpoint(to: out + "/checkpoint.bkt")
-                try writeAtomically(trainer.evaluationLogJSON(), to: out + "/evaluations.json")
-                try writeAtomically(Data(trainer.lossCurveSVG().utf8), to: out + "/loss.svg")
+                try trainer.writeRunFiles(to: out)
             } catch { throw RuntimeError("\(error)") }
         }
         var lastLoss: Float = .nan
@@ -123,7 +122,7 @@ struct Train: ParsableCommand {
         }
         try save()
         let sample = text.decode(trainer.sample(prompt: [], count: 300, seed: seed))
-        do { try writeAtomically(Data(sample.utf8), to: out + "/samples.txt") } catch { throw RuntimeError("\(error)") }
+        do { try writeAtomically(sample, to: out + "/samples.txt") } catch { throw RuntimeError("\(error)") }
         if let e = trainer.evaluations.last {
             print(String(format: "final step %d  train %.4f  val %.4f  %.0f tok/s", e.step, e.trainLoss, e.validationLoss, e.tokensPerSecond))
         }
