@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitNet
 import BitTraining
 import Foundation
 
@@ -43,6 +44,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("eval-every"), help: "Evaluate every N steps.") var evalEvery = 250
     @Option(name: .customLong("eval-batches"), help: "Fixed validation batches.") var evalBatches = 200
     @Option(name: .customLong("checkpoint-every"), help: "Save a checkpoint every N steps (0 = at evaluations and the end).") var checkpointEvery = 0
+    @Option(help: "Export at the end: hf (config.json + model.safetensors), gguf-tq2, gguf-i2s, or none.") var export = "hf"
     @Option(name: .customLong("stop-after"), help: "Stop (with a checkpoint) after this many steps of this invocation (testing resume).") var stopAfter: Int?
 
     func validate() throws {
@@ -56,6 +58,9 @@ struct Train: ParsableCommand {
         guard Precision(rawValue: precision) != nil else { throw ValidationError("--precision: expected ternary, binary or float, got '\(precision)'") }
         guard ["cosine", "linear", "constant", "two-stage"].contains(schedule) else {
             throw ValidationError("--schedule: expected cosine, linear, constant or two-stage, got '\(schedule)'")
+        }
+        guard ["hf", "gguf-tq2", "gguf-i2s", "none"].contains(export) else {
+            throw ValidationError("--export: expected hf, gguf-tq2, gguf-i2s or none, got '\(export)'")
         }
         guard width % heads == 0 else { throw ValidationError("--width \(width) is not divisible by --heads \(heads)") }
     }
@@ -95,8 +100,7 @@ struct Train: ParsableCommand {
         func save() throws {
             do {
                 try trainer.saveCheckpoint(to: out + "/checkpoint.bkt")
-                try writeAtomically(trainer.evaluationLogJSON(), to: out + "/evaluations.json")
-                try writeAtomically(Data(trainer.lossCurveSVG().utf8), to: out + "/loss.svg")
+                try trainer.writeRunFiles(to: out)
             } catch { throw RuntimeError("\(error)") }
         }
         var lastLoss: Float = .nan
@@ -123,7 +127,23 @@ struct Train: ParsableCommand {
         }
         try save()
         let sample = text.decode(trainer.sample(prompt: [], count: 300, seed: seed))
-        do { try writeAtomically(Data(sample.utf8), to: out + "/samples.txt") } catch { throw RuntimeError("\(error)") }
+        do { try writeAtomically(sample, to: out + "/samples.txt") } catch { throw RuntimeError("\(error)") }
+        if export != "none" {
+            if trainer.model.configuration.precision == .float {
+                log("not exporting: a float model has no ternary weights (--export none to silence)")
+            } else {
+                do {
+                    let weights = try trainer.model.bitNetWeights(maxPositions: context)
+                    let tok = tokenizer == "chars" || tokenizer == "bytes" ? Tokenizer(pieces: text.pieces) : try Tokenizer(tokenizerJSON: tokenizer)
+                    switch export {
+                    case "hf": try weights.writeHuggingFace(to: out + "/model", tokenizer: tok)
+                    case "gguf-tq2": try weights.writeGGUF(to: out + "/model.gguf", format: .tq2_0, tokenizer: tok)
+                    default: try weights.writeGGUF(to: out + "/model.gguf", format: .i2_s, tokenizer: tok)
+                    }
+                    log("exported \(export) to \(out)/\(export == "hf" ? "model" : "model.gguf")")
+                } catch { throw RuntimeError("export: \(error)") }
+            }
+        }
         if let e = trainer.evaluations.last {
             print(String(format: "final step %d  train %.4f  val %.4f  %.0f tok/s", e.step, e.trainLoss, e.validationLoss, e.tokensPerSecond))
         }

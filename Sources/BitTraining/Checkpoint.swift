@@ -1,40 +1,9 @@
 import BitKernels
 import Foundation
 
-/// Writes `data` to `path` as SQLite commits: a temporary file beside the target, fsync, rename,
-/// fsync of the directory (through a symlinked target; never over a device node).
-///
-/// ```swift
-/// try writeAtomically(Data("{}".utf8), to: "run/log.json")
-/// ```
-public func writeAtomically(_ data: Data, to path: String) throws(TrainingError) {
-    let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)).map {
-        $0.hasPrefix("/") ? $0 : (path as NSString).deletingLastPathComponent + "/" + $0
-    } ?? path
-    var st = stat()
-    if stat(resolved, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG { throw .io(path: path, reason: "not a regular file") }
-    let directory = (resolved as NSString).deletingLastPathComponent.isEmpty ? "." : (resolved as NSString).deletingLastPathComponent
-    let temp = directory + "/." + (resolved as NSString).lastPathComponent + ".tmp\(getpid())"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw .io(path: temp, reason: String(cString: strerror(errno))) }
-    var ok = data.withUnsafeBytes { raw -> Bool in
-        var offset = 0
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
-    }
-    ok = ok && fsync(fd) == 0
-    close(fd)
-    guard ok, rename(temp, resolved) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temp)
-        throw .io(path: path, reason: reason)
-    }
-    let dfd = open(directory, O_RDONLY)
-    if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+/// Writes through BitKernels' atomic writer (temporary file, fsync, rename, fsync of the directory).
+func writeFile(_ data: Data, to path: String) throws(TrainingError) {
+    do { try writeAtomically([UInt8](data), to: path) } catch { throw .io(path: path, reason: error.reason) }
 }
 
 /// FNV-1a, 64 bits.
@@ -85,7 +54,7 @@ extension Trainer {
         }
         let sum = out.withUnsafeBytes { fnv1a($0) }
         withUnsafeBytes(of: sum.littleEndian) { out.append(contentsOf: $0) }
-        try writeAtomically(out, to: path)
+        try writeFile(out, to: path)
     }
 
     /// Restores a checkpoint saved by a run of the same configuration, settings and data; throws

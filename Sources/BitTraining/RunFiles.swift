@@ -4,7 +4,7 @@ extension Trainer {
     /// The run's evaluations as JSON: the shape, the settings, and one object per evaluation.
     ///
     /// ```swift
-    /// try writeAtomically(trainer.evaluationLogJSON(), to: "run/evaluations.json")
+    /// let json = String(decoding: trainer.evaluationLogJSON(), as: UTF8.self)
     /// ```
     public func evaluationLogJSON() -> Data {
         struct Log: Encodable {
@@ -20,6 +20,16 @@ extension Trainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return (try? encoder.encode(log)) ?? Data()
+    }
+
+    /// Writes `evaluations.json` and `loss.svg` into `directory`, each atomically.
+    ///
+    /// ```swift
+    /// try trainer.writeRunFiles(to: "run")
+    /// ```
+    public func writeRunFiles(to directory: String) throws(TrainingError) {
+        try writeFile(evaluationLogJSON(), to: directory + "/evaluations.json")
+        try writeFile(Data(lossCurveSVG().utf8), to: directory + "/loss.svg")
     }
 
     /// An SVG loss curve: training and validation loss against step, labelled axes, the run's

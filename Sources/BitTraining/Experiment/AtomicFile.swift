@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 /// A failure of the experiment's files, as one line naming the file.
@@ -18,55 +19,14 @@ public enum ExperimentError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Writes `data` to `path` as SQLite commits: a temporary file beside the target, fsync, rename
-/// over the target, fsync the directory. A symlink at `path` is followed (its target is
-/// replaced); a device node or directory there is refused.
+/// Writes `data` to `path` atomically through BitKernels' `writeAtomically` (temporary file
+/// beside the target, fsync, rename, fsync the directory), its failure as an `ExperimentError`.
 ///
 /// ```swift
 /// try writeFileAtomically(Data("hello".utf8), to: "out/REPORT.md")
 /// ```
 public func writeFileAtomically(_ data: Data, to path: String) throws(ExperimentError) {
-    var target = path
-    if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
-        target = resolved.hasPrefix("/") ? resolved : (path as NSString).deletingLastPathComponent + "/" + resolved
-    }
-    var st = stat()
-    if stat(target, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
-        throw .io(path: path, reason: "not a regular file; refusing to replace it")
-    }
-    let directory = (target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent
-    let temporary = directory + "/." + (target as NSString).lastPathComponent + ".tmp-\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw .io(path: temporary, reason: String(cString: strerror(errno))) }
-    var failure: String? = nil
-    data.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = String(cString: strerror(errno))
-                return
-            }
-            offset += n
-        }
-    }
-    if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-    close(fd)
-    if let failure {
-        unlink(temporary)
-        throw .io(path: temporary, reason: failure)
-    }
-    guard rename(temporary, target) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temporary)
-        throw .io(path: target, reason: reason)
-    }
-    let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if dfd >= 0 {
-        _ = fsync(dfd)
-        close(dfd)
-    }
+    do { try writeAtomically([UInt8](data), to: path) } catch { throw .io(path: error.path, reason: error.reason) }
 }
 
 /// Creates `path` and its parents if missing.
