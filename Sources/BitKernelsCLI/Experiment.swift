@@ -42,6 +42,9 @@ struct WidthBits: ParsableCommand {
     @Option(help: "Comma-separated seeds.")
     var seeds = "1,2,3"
 
+    @Option(name: .customLong("wide-seeds"), help: "Seeds for widths ≥ 256 when fewer must do there (default: --seeds).")
+    var wideSeeds: String?
+
     @Option(help: "Optimizer steps per run.")
     var steps = 2000
 
@@ -97,6 +100,7 @@ struct WidthBits: ParsableCommand {
         _ = try parsedWidths()
         _ = try parsedPrecisions()
         _ = try parsedSeeds()
+        if let wideSeeds { _ = try parsedSeeds(wideSeeds, option: "--wide-seeds") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard layers >= 1, context >= 2, batch >= 1, threads >= 1, warmup >= 0, evalBatches >= 1 else {
             throw ValidationError("--layers, --batch, --threads, --eval-batches must be at least 1, --context at least 2, --warmup at least 0")
@@ -129,6 +133,7 @@ struct WidthBits: ParsableCommand {
         grid.precisions = try parsedPrecisions()
         grid.widths = try parsedWidths()
         grid.seeds = try parsedSeeds()
+        if let wideSeeds { grid.wideSeeds = try parsedSeeds(wideSeeds, option: "--wide-seeds") }
         grid.layers = layers
         grid.context = context
         grid.batch = batch
@@ -162,10 +167,11 @@ struct WidthBits: ParsableCommand {
         return Array(Set(values.map { $0! })).sorted()
     }
 
-    func parsedSeeds() throws -> [UInt64] {
-        let values = seeds.split(separator: ",").map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+    func parsedSeeds(_ list: String? = nil, option: String = "--seeds") throws -> [UInt64] {
+        let text = list ?? seeds
+        let values = text.split(separator: ",").map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
         guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("--seeds: comma-separated non-negative integers, got \(seeds)")
+            throw ValidationError("\(option): comma-separated non-negative integers, got \(text)")
         }
         return Array(Set(values.map { $0! })).sorted()
     }

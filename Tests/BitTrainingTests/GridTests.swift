@@ -63,6 +63,10 @@ struct FakeModel: InstrumentedModel {
         grid.hiddenPositions = 32
         #expect(grid.runs.map(\.name).prefix(3) == ["float-w32-s1", "ternary-w32-s1", "float-w32-s2"])
         #expect(grid.runs.map(\.heads) == [1, 1, 1, 1, 2, 2, 2, 2])
+        var fewer = grid
+        fewer.wideSeeds = [1]
+        fewer.wideFrom = 64
+        #expect(fewer.runs.map(\.name) == ["float-w32-s1", "ternary-w32-s1", "float-w32-s2", "ternary-w32-s2", "float-w64-s1", "ternary-w64-s1"])
         let validation = (0..<400).map { ($0 * 7) % shakespeareVocabulary.count }
         var trained = [String]()
         var lines = [String]()

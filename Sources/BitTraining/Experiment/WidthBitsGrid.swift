@@ -136,6 +136,10 @@ public struct WidthBitsGrid: Sendable {
     public var precisions: [RunRecord.Precision] = [.float, .ternary, .binary]
     public var widths = [32, 64, 128, 256, 512]
     public var seeds: [UInt64] = [1, 2, 3]
+    /// Seeds for widths ≥ `wideFrom` when time forces fewer there (issue 14: "2 for widths ≥ 256");
+    /// nil = `seeds`.
+    public var wideSeeds: [UInt64]? = nil
+    public var wideFrom = 256
     public var layers = 4
     public var context = 64
     public var batch = 12
@@ -158,7 +162,7 @@ public struct WidthBitsGrid: Sendable {
     /// grid stopped early leaves complete comparisons behind.
     public var runs: [WidthBitsRun] {
         widths.flatMap { w in
-            seeds.flatMap { s in
+            (w >= wideFrom ? wideSeeds ?? seeds : seeds).flatMap { s in
                 precisions.map { p in
                     WidthBitsRun(precision: p, width: w, heads: max(1, w / 32), seed: s, learningRate: learningRates[p] ?? 1e-3)
                 }
