@@ -222,6 +222,9 @@ struct WidthBitsReport {
         md += "Precisions: \(precisions.map(\.rawValue).joined(separator: ", ")); widths: \(widths.map(String.init).joined(separator: ", ")); "
         md += "seeds per cell: \(range(seedsPer.filter { $0 > 0 })); steps per run: \(steps.map(String.init).joined(separator: ", ")); layers: \(layers.map(String.init).joined(separator: ", ")). "
         md += "Error bars and ± are one sample standard deviation over seeds; n is the number of seeds.\n\n"
+        if steps.count > 1 || Set(records.map(\.layers)).count > 1 || Set(records.map(\.context)).count > 1 || Set(records.map(\.batch)).count > 1 {
+            notes.append("The runs differ in steps, layers, context or batch; every table pools them by precision and width. Compare such runs with care.")
+        }
 
         // Runs.
         md += "## Runs\n\n| run | heads | context | batch | steps | lr | threads | tokens | wall s | final val loss |\n|---|---|---|---|---|---|---|---|---|---|\n"
