@@ -122,12 +122,7 @@ public final class BitNetModel: @unchecked Sendable {
         }
         let h = c.hiddenSize
         // Hugging Face names (linear layers without their ".weight" / ".weight_scale" suffix).
-        let names: [DecoderLayer.Part: String] = [
-            .inputNorm: "input_layernorm.weight", .attentionSubNorm: "self_attn.attn_sub_norm.weight",
-            .postAttentionNorm: "post_attention_layernorm.weight", .ffnSubNorm: "mlp.ffn_sub_norm.weight",
-            .q: "self_attn.q_proj", .k: "self_attn.k_proj", .v: "self_attn.v_proj", .o: "self_attn.o_proj",
-            .gate: "mlp.gate_proj", .up: "mlp.up_proj", .down: "mlp.down_proj",
-        ]
+        let names = DecoderLayer.huggingFaceNames
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
             layers.append(try DecoderLayer(c, name: { "model.layers.\(i)." + names[$0]! }, norm: norm,

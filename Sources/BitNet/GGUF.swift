@@ -181,6 +181,18 @@ final class GGUFFile {
 
     /// A ternary weight matrix stored as TQ2_0, TQ1_0, I2_S, or as floats holding scale × {-1, 0, 1}
     /// (llama.cpp's fallback when a row is not a multiple of 256).
+    /// `multiplier` names llama.cpp's optional per-tensor `.scale` (F32 [1]) the product is
+    /// multiplied by; when present, it multiplies every row scale.
+    func ternary(_ name: String, rows: Int, columns: Int, multiplier: String) throws(BitNetError) -> TernaryMatrix {
+        let m = try ternary(name, rows: rows, columns: columns)
+        guard tensors[multiplier] != nil else { return m }
+        let s = try floats(multiplier, dims: [1])[0]
+        guard s.isFinite else { throw fail("tensor '\(multiplier)' is \(s)") }
+        do { return try TernaryMatrix(values: m.values, rows: rows, columns: columns, rowScales: m.rowScales.map { $0 * s }) } catch {
+            throw fail("'\(name)': \(error)")
+        }
+    }
+
     func ternary(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> TernaryMatrix {
         let t = try tensor(name, dims: [columns, rows])
         do {
@@ -238,13 +250,9 @@ extension BitNetModel {
             RMSNorm(weight: try g.floats(name, dims: [size]), epsilon: c.rmsNormEpsilon)
         }
         func linear(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> BitLinear {
-            BitLinear(weights: try g.ternary(name, rows: rows, columns: columns))
+            BitLinear(weights: try g.ternary(name, rows: rows, columns: columns, multiplier: name.dropLast(".weight".count) + ".scale"))
         }
-        let names: [DecoderLayer.Part: String] = [
-            .inputNorm: "attn_norm", .attentionSubNorm: "attn_sub_norm", .postAttentionNorm: "ffn_norm",
-            .ffnSubNorm: "ffn_sub_norm", .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output",
-            .gate: "ffn_gate", .up: "ffn_up", .down: "ffn_down",
-        ]
+        let names = DecoderLayer.ggufNames
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
             layers.append(try DecoderLayer(c, name: { "blk.\(i).\(names[$0]!).weight" }, norm: norm,

@@ -10,6 +10,12 @@ public enum BitNetError: Error, Equatable, CustomStringConvertible {
     case wrongShape(tensor: String, expected: [Int], actual: [Int])
     case contextFull(limit: Int)
     case badToken(id: Int, vocabulary: Int)
+    /// A tensor given in memory (`BitNetWeights`) that a model cannot use: a NaN, the wrong kind.
+    case invalidTensor(name: String, reason: String)
+    /// A configuration no model can have (a zero size, heads that do not divide the width).
+    case invalidConfig(String)
+    /// An output file or directory could not be written.
+    case cannotWrite(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +26,9 @@ public enum BitNetError: Error, Equatable, CustomStringConvertible {
         case let .wrongShape(name, expected, actual): "tensor '\(name)' has shape \(actual), expected \(expected)"
         case .contextFull(let limit): "the context is full: the model takes at most \(limit) positions"
         case let .badToken(id, vocabulary): "token id \(id) is outside the vocabulary (0..<\(vocabulary))"
+        case let .invalidTensor(name, reason): "tensor '\(name)' \(reason)"
+        case .invalidConfig(let reason): "invalid configuration: \(reason)"
+        case let .cannotWrite(path, reason): "cannot write \(path): \(reason)"
         }
     }
 }

@@ -12,12 +12,14 @@ import Foundation
 /// ```
 public final class Tokenizer: @unchecked Sendable {
     // Immutable after init; NSRegularExpression is documented thread-safe for matching.
-    private let ranks: [[UInt8]: Int]  // merged bytes → merge priority (lower first)
-    private let ids: [[UInt8]: Int]  // token bytes → id
-    private let bytesOf: [Int: [UInt8]]  // id → bytes
+    let ranks: [[UInt8]: Int]  // merged bytes → merge priority (lower first)
+    let ids: [[UInt8]: Int]  // token bytes → id
+    let bytesOf: [Int: [UInt8]]  // id → bytes
     /// Special tokens (`<|begin_of_text|>`, …) by text.
     public let specialTokens: [String: Int]
     private let splitter: NSRegularExpression
+    /// The split pattern (kept so that exporters can write it).
+    let pattern: String
 
     /// cl100k_base's split pattern (tiktoken 0.14): also LLaMA-3's, written with possessive quantifiers.
     public static let cl100kPattern = #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#
@@ -35,6 +37,7 @@ public final class Tokenizer: @unchecked Sendable {
         for (bytes, id) in ids { inverse[id] = bytes }
         for (text, id) in special { inverse[id] = Array(text.utf8) }
         bytesOf = inverse
+        self.pattern = pattern
         do { splitter = try NSRegularExpression(pattern: pattern) } catch {
             throw .malformed(file: source, reason: "the split pattern is not a valid regular expression")
         }
