@@ -37,6 +37,12 @@ struct Organize: ParsableCommand {
     @Option(help: "Bits set by rank encoding.")
     var k = 118
 
+    @Option(help: "Rank encoding: which pixels of the cut-off intensity win — index (reading order), blur (brightest 3×3 neighbourhood), distance (nearest ink) or ink (none: sparse images set fewer than k bits).")
+    var ties = "index"
+
+    @Option(help: "Evaluate on a sparse variant of the dataset (train, test and --other alike): thinned (strokes eroded by a pixel), edges or dropout (half the ink).")
+    var variant: String?
+
     @Option(help: "Score: jaccard or basic (shared minus differing bits).")
     var score = "jaccard"
 
@@ -102,6 +108,8 @@ struct Organize: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard learningRate >= 0 && learningRate <= 1 else { throw ValidationError("--learning-rate must be in 0...1") }
         guard k >= 1 && k <= 784 else { throw ValidationError("--k must be in 1...784") }
+        guard RankTieRule(rawValue: ties) != nil else { throw ValidationError("--ties is index, blur, distance or ink") }
+        guard variant.map({ ImageVariant(rawValue: $0) != nil }) ?? true else { throw ValidationError("--variant is thinned, edges or dropout") }
     }
 
     struct Report: Codable {
@@ -143,13 +151,19 @@ struct Organize: ParsableCommand {
         }
         let dir = try data ?? DefaultDataset.locate()
         if data == nil { print("no --data: using the MNIST subset at \(dir)") }
-        let train: LabeledImages, test: LabeledImages
+        var train: LabeledImages, test: LabeledImages
         do {
             train = try LabeledImages(directory: dir, split: "train", limit: limit)
             test = try LabeledImages(directory: dir, split: "t10k")
         } catch { throw Failure(error.description) }
+        let sparse = variant.flatMap(ImageVariant.init(rawValue:))
+        if let v = sparse {
+            train = train.transformed(v)
+            test = test.transformed(v)
+        }
         let pixels = train.pixelsPerImage
-        let encoder: ImageEncoder = encoding == "rank" ? .rank(k: k, pixels: pixels, using: kernels)
+        let encoder: ImageEncoder = encoding == "rank"
+            ? .rank(k: k, pixels: pixels, columns: train.columns, ties: RankTieRule(rawValue: ties)!, using: kernels)
             : .threshold(127, pixels: pixels, using: kernels)
         let config = BitPopulation.Configuration(
             neurons: grow ? 0 : neurons, scoring: score == "jaccard" ? .jaccard : .basic,
@@ -222,7 +236,8 @@ struct Organize: ParsableCommand {
         var otherAUROC: Double?
         if let o = other {
             do {
-                let t = try LabeledImages(directory: o, split: "t10k")
+                var t = try LabeledImages(directory: o, split: "t10k")
+                if let v = sparse { t = t.transformed(v) }
                 var e = encoder
                 let novel = (0..<t.count).map { e.encode(t.image($0)) }
                 otherAUROC = Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: novel)
@@ -230,7 +245,8 @@ struct Organize: ParsableCommand {
         }
         let report = Report(
             data: dir, trainImages: train.count * epochs, testImages: test.count,
-            encoding: encoding == "rank" ? "rank k=\(k)" : "threshold >127", configuration: config,
+            encoding: (encoding == "rank" ? "rank k=\(k) ties=\(ties)" : "threshold >127") + (variant.map { " on \($0) images" } ?? ""),
+            configuration: config,
             neurons: population.neurons.rowCount,
             purity: Metrics.purity(population, on: testSet),
             accuracy: Metrics.accuracy(population, labels: labels, on: testSet),

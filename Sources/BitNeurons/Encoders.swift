@@ -14,6 +14,9 @@ public struct ImageEncoder: Sendable {
         /// pixel indices (so an image with fewer than k non-zero pixels also sets the first
         /// background pixels in reading order — 22% of MNIST digits have fewer than 118).
         case rank(k: Int)
+        /// Exactly k bits (at most k for `.ink`): the k brightest pixels, ties at the cut-off
+        /// intensity chosen by `ties` (see ``RankTieRule``) in an image `columns` pixels wide.
+        case rankTies(k: Int, ties: RankTieRule, columns: Int)
     }
 
     public let kind: Kind
@@ -27,6 +30,19 @@ public struct ImageEncoder: Sendable {
     public static func rank(k: Int, pixels: Int, using kernels: Kernels = .default) -> ImageEncoder {
         precondition(k >= 0 && k <= pixels, "rank encoding needs 0 ≤ k ≤ \(pixels), got \(k)")
         return ImageEncoder(kind: .rank(k: k), width: pixels, kernels: kernels)
+    }
+
+    /// Rank encoding with a tie rule: `.index` is ``rank(k:pixels:using:)`` (the encode kernels);
+    /// the others choose which pixels of the cut-off intensity are set by the image's content.
+    ///
+    /// ```swift
+    /// var encoder = ImageEncoder.rank(k: 118, pixels: 784, columns: 28, ties: .blur)
+    /// ```
+    public static func rank(k: Int, pixels: Int, columns: Int, ties: RankTieRule, using kernels: Kernels = .default) -> ImageEncoder {
+        precondition(k >= 0 && k <= pixels, "rank encoding needs 0 ≤ k ≤ \(pixels), got \(k)")
+        precondition(columns >= 1 && pixels % columns == 0, "an image of \(pixels) pixels is not \(columns) columns wide")
+        if ties == .index { return rank(k: k, pixels: pixels, using: kernels) }
+        return ImageEncoder(kind: .rankTies(k: k, ties: ties, columns: columns), width: pixels, kernels: kernels)
     }
 
     init(kind: Kind, width: Int, kernels: Kernels) {
@@ -49,6 +65,8 @@ public struct ImageEncoder: Sendable {
         switch kind {
         case .threshold(let level): v.encode(pixels: pixels, above: level, using: kernels)
         case .rank(let k): v.encode(pixels: pixels, brightest: k, using: kernels)
+        case .rankTies(let k, let ties, let columns):
+            v = BitVector(width: width, setBits: ties.rankBits(pixels, columns: columns, k: k))
         }
     }
 }
