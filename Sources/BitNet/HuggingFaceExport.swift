@@ -10,7 +10,8 @@ extension BitNetWeights {
     /// `config.json` (`BitNetForCausalLM`, `autobitlinear` offline quantization, `weight_scale`
     /// multiplying), last, so a directory with a config is complete. `BitNetModel.load` and
     /// transformers read the result. Throws if a matrix has more than one scale or a row count
-    /// that is not a multiple of 4 (the layout cannot hold them), naming the tensor.
+    /// that is not a multiple of 4 (the layout cannot hold them), naming the tensor. Other files in
+    /// the directory stay as they are (so does a `tokenizer.json` when `tokenizer` is nil).
     ///
     /// ```swift
     /// let tok = Tokenizer(pieces: chars.map { Array(String($0).utf8) })
