@@ -1,4 +1,4 @@
-import CBitKernels
+import BitKernels
 import Foundation
 
 /// Why a model could not be loaded or run.
@@ -127,7 +127,7 @@ final class SafeTensorsFile {
     func rows(_ name: String, shape: [Int]) throws(BitNetError) -> FloatRows {
         let e = try entry(name, shape: shape)
         if e.dtype == .bf16 {
-            return .bf16(halfWords(bytes(e)))
+            return .bf16(BFloat16Matrix(bits: halfWords(bytes(e)), rows: shape[0], columns: shape[1]))
         }
         return .float(try toFloats(bytes(e), dtype: e.dtype, name: name))
     }
@@ -150,8 +150,8 @@ func toFloats(_ raw: UnsafeRawBufferPointer, dtype: DType, name: String) throws(
     let n = raw.count / dtype.size
     switch dtype {
     case .f32: return (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-    case .f16: return halfWords(raw).map(bk_f16_to_f32)
-    case .bf16: return halfWords(raw).map(bk_bf16_to_f32)
+    case .f16: return halfWords(raw).map { Float(float16Bits: $0) }
+    case .bf16: return halfWords(raw).map { Float(bfloat16Bits: $0) }
     default: throw .unsupported("tensor '\(name)' is \(dtype.rawValue), expected a float type")
     }
 }
