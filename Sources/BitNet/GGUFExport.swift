@@ -144,7 +144,8 @@ extension BitNetWeights {
 
 extension Tokenizer {
     /// `tokenizer.ggml.*` for a byte-level BPE: tokens 0 ..< `vocabularySize` (byte-level text;
-    /// special tokens as their text with type 3, ids the tokenizer lacks as `[PADi]` type 5), and
+    /// special tokens as their text with type 3, ids the tokenizer lacks as `[PADi]` of type 5,
+    /// unused, which `Tokenizer.load(modelPath:)` skips), and
     /// every merge as "a b". `pre` is "llama-bpe" for LLaMA-3's split pattern, "default" otherwise.
     func writeGGUFMetadata(into g: inout GGUFWriter, vocabularySize: Int) {
         var tokens = (0..<vocabularySize).map { "[PAD\($0)]" }

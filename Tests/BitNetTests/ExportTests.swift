@@ -174,6 +174,8 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         try w.writeGGUF(to: dir + "/m.gguf", format: .i2_s, tokenizer: tok)
         for path in [dir + "/hf", dir + "/m.gguf"] {
             let loaded = try #require(try Tokenizer.load(modelPath: path))
+            #expect(loaded.vocabularySize == tok.vocabularySize, "\(path): GGUF padding ids are not tokens")
+            #expect(loaded.decode([999]) == "")
             for t in Self.texts + ["ROMEO:"] {
                 #expect(loaded.encode(t) == tok.encode(t), "\(kind), \(path): \(t)")
                 #expect(loaded.decode(tok.encode(t)) == tok.decode(tok.encode(t)))
