@@ -19,6 +19,9 @@ let package = Package(
             providers: [.apt(["libhwloc-dev"])]),
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // FFTW (single precision) for audio features: log-mel spectra of spoken digits.
+        .systemLibrary(
+            name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         // The kernels: sources in CKernels/, the public C header in include/.
         // OpenMP comes from the compiler flag plus Debian's libomp (libomp-dev); we declare the few
         // omp_* functions we call ourselves (CKernels/bk_omp.h), so no omp.h include path is needed.
@@ -36,7 +39,7 @@ let package = Package(
         // BitNet b1.58 inference on the ternary kernels: checkpoint loaders, layers, generation.
         .target(name: "BitNet", dependencies: ["BitKernels"]),
         // Self-organizing bit-neurons on the bit-vector kernels: IDX data, encoders, population, metrics.
-        .target(name: "BitNeurons", dependencies: ["BitKernels", "CZlib"]),
+        .target(name: "BitNeurons", dependencies: ["BitKernels", "CZlib", "CFFTW"]),
         // The benchmark harness, apart from the libraries: timing, yardsticks, the kernel, matrix,
         // search, model and neuron benches and the placement sweep. Not a product.
         .target(name: "BitKernelsBench", dependencies: ["BitKernels", "BitNet", "BitNeurons"]),

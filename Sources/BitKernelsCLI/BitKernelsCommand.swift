@@ -12,6 +12,7 @@ struct BitKernelsCommand: ParsableCommand {
             scalar|avx2|avx512|neon to force a variant; every command stops with one line saying \
             why when the forced variant cannot run here.
             """,
+        version: bitKernelsVersion,
         subcommands: [Info.self, Bench.self, SearchBenchCommand.self, Tune.self, Generate.self, Logits.self, Export.self, Organize.self])
 }
 

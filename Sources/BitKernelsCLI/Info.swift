@@ -33,6 +33,10 @@ struct Info: ParsableCommand {
     struct Report: Codable {
         var cpu: String
         var clockGHz: Double
+        /// What the operating system reports, and which clock that is (current, maximum, nominal).
+        var reportedClockGHz: Double?
+        var reportedClockKind: String?
+        var version = bitKernelsVersion
         var features: [String: Bool]
         var supportedVariants: [String]
         var chosenVariant: String
@@ -66,6 +70,8 @@ struct Info: ParsableCommand {
         let report = Report(
             cpu: cpu.brand.isEmpty ? "unknown" : cpu.brand,
             clockGHz: (Machine.measureClockHz(seconds: 0.05) / 1e7).rounded() / 100,
+            reportedClockGHz: Machine.reportedClock.map { ($0.hz / 1e7).rounded() / 100 },
+            reportedClockKind: Machine.reportedClock?.kind,
             features: Dictionary(uniqueKeysWithValues: cpu.flags.map { ($0.name, $0.present) }),
             supportedVariants: ISA.supported.map(\.rawValue),
             chosenVariant: kernels.isa.rawValue,
@@ -80,7 +86,8 @@ struct Info: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("CPU            \(report.cpu), \(report.clockGHz) GHz measured")
+        let os = report.reportedClockGHz.map { "; the OS reports \($0) GHz (\(report.reportedClockKind ?? "?"))" } ?? ""
+        print("CPU            \(report.cpu), \(report.clockGHz) GHz measured\(os)")
         print("features       " + cpu.flags.filter(\.present).map(\.name).joined(separator: " "))
         print("variants       \(report.supportedVariants.joined(separator: ", ")) (this CPU can run)")
         let how = report.override.map { "forced by BITKERNELS_ISA=\($0)" } ?? "best for this CPU"

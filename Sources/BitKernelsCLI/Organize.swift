@@ -70,7 +70,7 @@ struct Organize: ParsableCommand {
     @Option(help: "Use only the first N training images.")
     var limit: Int?
 
-    @Option(help: "Random seed (masks, corruption, noise).")
+    @Option(help: "Random seed (stream order, starting neurons, masks, corruption, noise).")
     var seed: UInt64 = 1
 
     @Flag(help: "Continual learning: classes 0-4, then 5-9; report retention.")
@@ -81,6 +81,18 @@ struct Organize: ParsableCommand {
 
     @Option(help: "Save the trained population to this file.")
     var save: String?
+
+    @Option(help: "Spoken digits (--data a folder of {digit}_{speaker}_{index}.wav, e.g. ../shared/data/fsdd): published (indices 0-4 test), loso (leave each speaker out in turn) or speaker:NAME.")
+    var split = "published"
+
+    @Option(help: "Spoken digits: runs per split, with seeds --seed, --seed+1, ...")
+    var runs = 1
+
+    @Option(help: "Spoken digits: neurons of a first layer on parts (windows of the time-frequency grid); --neurons then counts the second layer. 0: one flat population.")
+    var parts = 0
+
+    @Flag(help: "Stream the training inputs in file order (default: shuffled by --seed, which so also picks the starting neurons).")
+    var noShuffle = false
 
     func validate() throws {
         guard ["rank", "threshold"].contains(encoding) else { throw ValidationError("--encoding is rank or threshold") }
@@ -107,6 +119,7 @@ struct Organize: ParsableCommand {
         var meanNeuronBits: Double
         var imagesPerSecond: Double
         var continual: Continual?
+        var perClass: [Metrics.ClassStats]
     }
 
     struct Continual: Codable {
@@ -118,6 +131,16 @@ struct Organize: ParsableCommand {
 
     func run() throws {
         let kernels = try resolveKernels()
+        if let d = data, AudioOrganize.isAudioFolder(d) {
+            guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be in 1...100") }
+            guard parts >= 0 && parts <= 100_000 else { throw ValidationError("--parts must be in 0...100000") }
+            try AudioOrganize(
+                directory: d, split: split, k: k, neurons: neurons, learningRate: learningRate,
+                scoring: score == "jaccard" ? .jaccard : .basic, seeds: (0..<UInt64(runs)).map { seed &+ $0 },
+                shuffle: !noShuffle, other: other, json: json, parts: parts, kernels: kernels
+            ).run()
+            return
+        }
         let dir = try data ?? DefaultDataset.locate()
         if data == nil { print("no --data: using the MNIST subset at \(dir)") }
         let train: LabeledImages, test: LabeledImages
@@ -135,7 +158,14 @@ struct Organize: ParsableCommand {
             capacity: capacity, seed: seed)
 
         var enc = encoder
-        var trainSet = EncodedSet(inputs: (0..<train.count).map { enc.encode(train.image($0)) }, labels: train.labels.map(Int.init))
+        // The stream order: shuffled by the seed unless --no-shuffle (IDX files may be sorted by
+        // class); the seed so also picks the starting neurons (evenly spaced along the stream).
+        var order = Array(0..<train.count)
+        if !noShuffle {
+            var rng = SplitMix64(seed: seed)
+            order.shuffle(using: &rng)
+        }
+        var trainSet = EncodedSet(inputs: order.map { enc.encode(train.image($0)) }, labels: order.map { Int(train.labels[$0]) })
         let testSet = EncodedSet(inputs: (0..<test.count).map { enc.encode(test.image($0)) }, labels: test.labels.map(Int.init))
         var continualReport: Continual?
         var oldLabels: [Int] = []
@@ -172,7 +202,7 @@ struct Organize: ParsableCommand {
                 if continual {
                     x = trainSet.inputs[i]
                 } else {
-                    stream.encode(train.image(i), into: &x)
+                    stream.encode(train.image(order[i]), into: &x)
                 }
                 population.learn(x)
                 if n % 4096 == 0 { progress("organize: epoch \(epoch + 1)/\(epochs), image \(n)/\(trainIndices.count), \(population.neurons.rowCount) neurons") }
@@ -210,7 +240,8 @@ struct Organize: ParsableCommand {
             meanPairwiseDistance: population.meanPairwiseDistance,
             meanNeuronBits: Double(population.neurons.rows.reduce(0) { $0 + $1.setBitCount }) / Double(max(population.neurons.rowCount, 1)),
             imagesPerSecond: Double(trainIndices.count * epochs) / seconds,
-            continual: continualReport)
+            continual: continualReport,
+            perClass: Metrics.perClass(population, labels: labels, on: testSet))
         printReport(report)
         if let path = save {
             do { try population.save(to: path) } catch { throw Failure(error.description) }
@@ -234,6 +265,7 @@ struct Organize: ParsableCommand {
         if let ct = r.continual {
             print("  continual: old classes \(format(ct.oldClassesBefore, 3)) → \(format(ct.oldClassesAfter, 3)) (retention \(format(ct.retention, 3))); new classes \(format(ct.newClasses, 3))")
         }
+        print("  per class: specialists/purity " + r.perClass.map { "\($0.label): \($0.specialists)/\(format($0.purity, 2))" }.joined(separator: "  "))
         print("  online loop                  \(format(r.imagesPerSecond / 1000, 1))k images/s (encode, score, winner, flip; 1 thread)")
     }
 }
