@@ -183,6 +183,15 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         }
         #expect(tok.decode(tok.encode("ROMEO:")) == "ROMEO:" && tok.encode("ROMEO:").count == 6)
         #expect(FileManager.default.fileExists(atPath: dir + "/hf/tokenizer_config.json"))
+        // Written again from what was read back (dictionaries filled in another order): the same
+        // bytes, so no hash order leaks into the files.
+        try BitNetModel.load(path: dir + "/hf").weights.writeHuggingFace(to: dir + "/hf2", tokenizer: Tokenizer.load(modelPath: dir + "/hf"))
+        try BitNetModel.load(path: dir + "/m.gguf").weights.writeGGUF(to: dir + "/m2.gguf", format: .i2_s,
+                                                                     tokenizer: Tokenizer.load(modelPath: dir + "/m.gguf"))
+        for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+            #expect(FileManager.default.contents(atPath: dir + "/hf/" + name) == FileManager.default.contents(atPath: dir + "/hf2/" + name), "\(name)")
+        }
+        #expect(FileManager.default.contents(atPath: dir + "/m.gguf") == FileManager.default.contents(atPath: dir + "/m2.gguf"))
     }
 
     @Test func characterAndByteTokenizers() {
