@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Makes sure the C libraries BitKernels links are installed: libomp-dev (LLVM's OpenMP runtime),
-# libhwloc-dev (topology and thread binding), zlib1g-dev (reading .gz datasets), libfftw3-dev (audio features) and hwloc's tools
-# (hwloc-distrib, which the placement tests compare plans with). With --test, also what
+# libhwloc-dev (topology and thread binding), zlib1g-dev (reading .gz datasets), libfftw3-dev (audio features),
+# libopenblas-dev (float GEMM for training) and hwloc's tools (hwloc-distrib, which the placement tests compare plans with). With --test, also what
 # scripts/neon_check.sh needs to run the NEON kernels: the aarch64 cross compiler and C library,
 # and qemu-user. Installs them with apt-get when run as root; otherwise prints the exact command
 # and fails.
 set -euo pipefail
 
-packages=(libomp-dev libhwloc-dev hwloc zlib1g-dev libfftw3-dev pkg-config)
+packages=(libomp-dev libhwloc-dev hwloc zlib1g-dev libfftw3-dev libopenblas-dev pkg-config)
 [ "${1:-}" = "--test" ] && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for pkg in "${packages[@]}"; do
