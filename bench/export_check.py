@@ -16,6 +16,14 @@ reads it and round-trips --text.
 
 Sequences: --prompt-ids (one comma-separated list per use) or, by default, three seeded random
 sequences of 1, 8 and 16 tokens.
+
+Activation quantization rounds x * 127 / max|x| to integers, so two correct float32
+implementations can round one value on a .5 boundary differently (different summation order);
+that token's row and, through attention, every later row then differ by up to ~weight_scale-sized
+amounts (see Tests/BitNetTests/Fixtures/bitnet-tiny/README.md, "Tolerances"). Rows over the
+tolerance are reported with the first one: a block of rows from one position onwards, with the
+earlier rows at ~1e-5, is such a flip, not an export error (the export files themselves give
+bit-identical logits among each other).
 """
 import argparse
 import json
@@ -67,10 +75,13 @@ def main():
             reference = model(torch.tensor([ids])).logits[0].float().numpy()
         for path in [args.model] + args.gguf:
             got = ours(args.bitkernels, path, ids, args.threads)
-            d = float(np.abs(got - reference).max())
+            rows = np.abs(got - reference).max(axis=1)
+            d = float(rows.max())
             argmax = int((got.argmax(-1) == reference.argmax(-1)).sum())
+            over = np.nonzero(rows > args.tolerance)[0]
+            note = f"; rows over {args.tolerance:g}: {len(over)}, from row {over[0]}" if len(over) else ""
             print(f"{os.path.basename(path.rstrip('/'))}: {len(ids)} tokens: max |logit diff| vs transformers {d:.3g} "
-                  f"(largest |logit| {np.abs(reference).max():.3g}, argmax equal in {argmax}/{len(ids)})")
+                  f"(largest |logit| {np.abs(reference).max():.3g}, argmax equal in {argmax}/{len(ids)}{note})")
             worst = max(worst, d)
 
     if os.path.exists(os.path.join(args.model, "tokenizer.json")):

@@ -186,17 +186,16 @@ extension DecoderLayer {
 extension FloatRows {
     /// bf16 when every value is exactly a bf16 (no loss, half the bytes, the checkpoints' own
     /// kernel), float32 otherwise.
-    static func compact(_ values: [Float], columns: Int) -> FloatRows {
+    static func compact(_ values: [Float], rows: Int, columns: Int) -> FloatRows {
         guard values.allSatisfy(\.isExactBFloat16) else { return .float(values) }
-        let bits = values.map { UInt16($0.bitPattern >> 16) }
-        return .bf16(BFloat16Matrix(bits: bits, rows: values.count / max(columns, 1), columns: columns))
+        return .bf16(BFloat16Matrix(bits: values.map { UInt16($0.bitPattern >> 16) }, rows: rows, columns: columns))
     }
 
     /// The first `count` values as float32.
     func floats(count: Int) -> [Float] {
         switch self {
         case .float(let v): Array(v.prefix(count))
-        case .bf16(let m): m.bits.prefix(count).map { Float(bitPattern: UInt32($0) << 16) }
+        case .bf16(let m): m.bits.prefix(count).map { Float(bfloat16Bits: $0) }
         case .int8: (0..<count).map(value)
         }
     }
@@ -212,6 +211,7 @@ extension BitNetModel {
     /// tensors are exactly those the configuration needs, in shape, kind and finite values, and
     /// throws a one-line error naming the first that is not. Float matrices whose values are all
     /// exact bf16 are kept as bf16 (as the loaders keep a bf16 checkpoint), others as float32.
+    /// `kernels` runs every product, as in `load(path:using:)`.
     ///
     /// ```swift
     /// var weights = try BitNetModel.load(path: "bitnet-dir").weights
@@ -227,9 +227,10 @@ extension BitNetModel {
         for i in 0..<c.layerCount {
             layers.append(try DecoderLayer(c, name: { BitNetWeights.layerTensorName(i, $0) }, norm: norm, linear: linear))
         }
-        self.init(config: c, embedding: .compact(w.floats("model.embed_tokens.weight"), columns: c.hiddenSize),
-                  head: c.tiedEmbeddings ? nil : .compact(w.floats("lm_head.weight"), columns: c.hiddenSize),
-                  layers: layers, finalNorm: try norm("model.norm.weight", c.hiddenSize), int8Head: false, kernels: kernels)
+        let v = c.vocabularySize, h = c.hiddenSize
+        self.init(config: c, embedding: .compact(w.floats("model.embed_tokens.weight"), rows: v, columns: h),
+                  head: c.tiedEmbeddings ? nil : .compact(w.floats("lm_head.weight"), rows: v, columns: h),
+                  layers: layers, finalNorm: try norm("model.norm.weight", h), int8Head: false, kernels: kernels)
     }
 
     /// The model's tensors under their Hugging Face names: float32 copies of the embedding, norms

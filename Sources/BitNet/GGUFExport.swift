@@ -83,7 +83,7 @@ extension BitNetWeights {
                 g.tensor(ggufName, dims: dims, type: e.dtype == .bf16 ? GGUFFile.bf16 : GGUFFile.f32, data: e.data)
             }
         }
-        try write(g.bytes(), to: path)
+        try write(g.takeBytes(), to: path)
     }
 
     /// The GGUF name of a Hugging Face tensor name.
@@ -144,7 +144,8 @@ extension BitNetWeights {
 
 extension Tokenizer {
     /// `tokenizer.ggml.*` for a byte-level BPE: tokens 0 ..< `vocabularySize` (byte-level text;
-    /// special tokens as their text with type 3, ids the tokenizer lacks as `[PADi]` type 5), and
+    /// special tokens as their text with type 3, ids the tokenizer lacks as `[PADi]` of type 5,
+    /// unused, which `Tokenizer.load(modelPath:)` skips), and
     /// every merge as "a b". `pre` is "llama-bpe" for LLaMA-3's split pattern, "default" otherwise.
     func writeGGUFMetadata(into g: inout GGUFWriter, vocabularySize: Int) {
         var tokens = (0..<vocabularySize).map { "[PAD\($0)]" }
@@ -206,7 +207,8 @@ struct GGUFWriter {
 
     private static func padded(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
 
-    func bytes() -> [UInt8] {
+    /// The file; each tensor's data is released once copied (the writer ends without tensors).
+    mutating func takeBytes() -> [UInt8] {
         var out: [UInt8] = []
         Self.append(UInt32(0x4655_4747), to: &out)  // "GGUF"
         Self.append(UInt32(3), to: &out)
@@ -224,10 +226,12 @@ struct GGUFWriter {
         }
         out += [UInt8](repeating: 0, count: Self.padded(out.count) - out.count)
         out.reserveCapacity(out.count + offset)
-        for t in tensors {
-            out += t.data
-            out += [UInt8](repeating: 0, count: Self.padded(t.data.count) - t.data.count)
+        for i in tensors.indices {
+            out += tensors[i].data
+            out += [UInt8](repeating: 0, count: Self.padded(tensors[i].data.count) - tensors[i].data.count)
+            tensors[i].data = []
         }
+        tensors = []
         return out
     }
 }

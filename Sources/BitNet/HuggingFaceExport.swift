@@ -10,7 +10,8 @@ extension BitNetWeights {
     /// `config.json` (`BitNetForCausalLM`, `autobitlinear` offline quantization, `weight_scale`
     /// multiplying), last, so a directory with a config is complete. `BitNetModel.load` and
     /// transformers read the result. Throws if a matrix has more than one scale or a row count
-    /// that is not a multiple of 4 (the layout cannot hold them), naming the tensor.
+    /// that is not a multiple of 4 (the layout cannot hold them), naming the tensor. Other files in
+    /// the directory stay as they are (so does a `tokenizer.json` when `tokenizer` is nil).
     ///
     /// ```swift
     /// let tok = Tokenizer(pieces: chars.map { Array(String($0).utf8) })
@@ -44,7 +45,7 @@ extension BitNetWeights {
             }
         }
         let path = directory + "/model.safetensors"
-        try write(safeTensorsBytes(entries), to: path)
+        try write(safeTensorsBytes(&entries), to: path)
         if let tokenizer {
             try write(Array((tokenizer.huggingFaceJSON().text() + "\n").utf8), to: directory + "/tokenizer.json")
             try write(Array((tokenizer.huggingFaceConfigJSON(maxLength: config.maxPositions).text() + "\n").utf8),
@@ -92,7 +93,7 @@ struct SafeTensorsEntry {
     let name: String
     let dtype: DType
     let shape: [Int]
-    let data: [UInt8]
+    var data: [UInt8]
 
     /// BF16 when every value is exactly a bf16, else F32; little-endian.
     static func floats(_ name: String, shape: [Int], _ values: [Float]) -> SafeTensorsEntry {
@@ -117,21 +118,27 @@ func littleEndianBytes<T: FixedWidthInteger>(_ words: [T]) -> [UInt8] {
 
 /// The bytes of a safetensors file: the 8-byte header length, the JSON header (padded with spaces
 /// to a multiple of 8), the data with no holes. Tensors go widest dtype first so each stays
-/// aligned to its element size, then in the given order.
-func safeTensorsBytes(_ entries: [SafeTensorsEntry]) -> [UInt8] {
-    let ordered = entries.enumerated().sorted { ($0.element.dtype.size, -$0.offset) > ($1.element.dtype.size, -$1.offset) }.map(\.element)
+/// aligned to its element size, then in the given order. Each entry's data is released once
+/// copied (`entries` ends empty), so the file and the entries are not both held whole.
+func safeTensorsBytes(_ entries: inout [SafeTensorsEntry]) -> [UInt8] {
+    entries = entries.enumerated().sorted { ($0.element.dtype.size, -$0.offset) > ($1.element.dtype.size, -$1.offset) }.map(\.element)
     var members: [(String, JSONText)] = [("__metadata__", .object([("format", .string("pt"))]))]
     var offset = 0
-    for e in ordered {
+    for e in entries {
         members.append((e.name, .object([("dtype", .string(e.dtype.rawValue)), ("shape", .array(e.shape.map { .int($0) })),
                                          ("data_offsets", .array([.int(offset), .int(offset + e.data.count)]))])))
         offset += e.data.count
     }
     var header = Array(JSONText.object(members).text(pretty: false).utf8)
     while header.count % 8 != 0 { header.append(0x20) }
-    var out = littleEndianBytes([UInt64(header.count)]) + header
-    out.reserveCapacity(out.count + offset)
-    for e in ordered { out += e.data }
+    var out = littleEndianBytes([UInt64(header.count)])
+    out.reserveCapacity(8 + header.count + offset)
+    out += header
+    for i in entries.indices {
+        out += entries[i].data
+        entries[i].data = []
+    }
+    entries = []
     return out
 }
 

@@ -197,7 +197,8 @@ extension Tokenizer {
         if case .array(let t)? = g.metadata["tokenizer.ggml.token_type"] { types = t.compactMap(\.int) }
         for (id, v) in tokenValues.enumerated() {
             guard let s = v.string else { continue }
-            // llama.cpp token types: 1 normal, 3 control, 4 user-defined
+            // llama.cpp token types: 1 normal, 3 control, 4 user-defined, 5 unused (padding)
+            if id < types.count, types[id] == 5 { continue }
             if id < types.count, types[id] == 3 || types[id] == 4 { special[s] = id } else { vocab[s] = id }
         }
         var merges: [String] = []

@@ -160,8 +160,13 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         for t in Self.texts.prefix(3) { #expect(tok.decode(tok.encode(t)) == t) }
     }
 
-    @Test func tokenizerRoundTripsThroughBothFormats() throws {
-        let tok = Tokenizer(pieces: Self.pieces)
+    @Test(arguments: ["pieces", "bytes", "characters"])
+    func tokenizerRoundTripsThroughBothFormats(kind: String) throws {
+        let tok = switch kind {
+        case "pieces": Tokenizer(pieces: Self.pieces)
+        case "bytes": Tokenizer.bytes
+        default: Tokenizer(charactersOf: Self.texts.joined())
+        }
         let dir = try scratchDirectory("tok")
         defer { remove(dir) }
         let w = Fixture.safetensors.weights
@@ -169,12 +174,33 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         try w.writeGGUF(to: dir + "/m.gguf", format: .i2_s, tokenizer: tok)
         for path in [dir + "/hf", dir + "/m.gguf"] {
             let loaded = try #require(try Tokenizer.load(modelPath: path))
-            for t in Self.texts {
-                #expect(loaded.encode(t) == tok.encode(t), "\(path): \(t)")
+            #expect(loaded.vocabularySize == tok.vocabularySize, "\(path): GGUF padding ids are not tokens")
+            #expect(loaded.decode([999]) == "")
+            for t in Self.texts + ["ROMEO:"] {
+                #expect(loaded.encode(t) == tok.encode(t), "\(kind), \(path): \(t)")
                 #expect(loaded.decode(tok.encode(t)) == tok.decode(tok.encode(t)))
             }
         }
+        #expect(tok.decode(tok.encode("ROMEO:")) == "ROMEO:" && tok.encode("ROMEO:").count == 6)
         #expect(FileManager.default.fileExists(atPath: dir + "/hf/tokenizer_config.json"))
+        // Written again from what was read back (dictionaries filled in another order): the same
+        // bytes, so no hash order leaks into the files.
+        try BitNetModel.load(path: dir + "/hf").weights.writeHuggingFace(to: dir + "/hf2", tokenizer: Tokenizer.load(modelPath: dir + "/hf"))
+        try BitNetModel.load(path: dir + "/m.gguf").weights.writeGGUF(to: dir + "/m2.gguf", format: .i2_s,
+                                                                     tokenizer: Tokenizer.load(modelPath: dir + "/m.gguf"))
+        for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+            #expect(FileManager.default.contents(atPath: dir + "/hf/" + name) == FileManager.default.contents(atPath: dir + "/hf2/" + name), "\(name)")
+        }
+        #expect(FileManager.default.contents(atPath: dir + "/m.gguf") == FileManager.default.contents(atPath: dir + "/m2.gguf"))
+    }
+
+    @Test func characterAndByteTokenizers() {
+        let tok = Tokenizer(charactersOf: "hello")  // e h l o
+        #expect(tok.vocabularySize == 4 && tok.encode("hole") == [1, 3, 2, 0] && tok.decode([1, 0, 2, 2, 3]) == "hello")
+        #expect(Tokenizer.bytes.encode("é!") == [0xC3, 0xA9, 0x21] && Tokenizer.bytes.decode([0xC3, 0xA9]) == "é")
+        // Characters (Unicode scalars) whole, even multi-byte ones, ordered by code point.
+        let multi = Tokenizer(charactersOf: "€a😀é")
+        #expect(multi.encode("é€😀a") == [1, 2, 3, 0] && multi.decode([3, 1]) == "😀é")
     }
 
     @Test func tokenizerJSONRoundTrips() throws {

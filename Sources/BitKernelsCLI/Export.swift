@@ -1,4 +1,5 @@
 import ArgumentParser
+import BitKernels
 import BitNet
 import Foundation
 
@@ -35,7 +36,8 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let m = try loadModel(model, kernels: try resolveKernels())
+        let kernels = try resolveKernels()
+        let m = try loadModel(model, kernels: kernels)
         let tok: Tokenizer?
         do throws(BitNetError) {
             switch tokenizer {
@@ -53,7 +55,7 @@ struct Export: ParsableCommand {
             } else {
                 try weights.writeHuggingFace(to: out, tokenizer: tok)
             }
-        } catch { throw ValidationError(error.description) }
+        } catch { throw Failure(error.description) }
         print("wrote \(out) (\(format)\(tok.map { ", tokenizer of \($0.vocabularySize) ids" } ?? ", no tokenizer"))")
     }
 }
