@@ -42,12 +42,37 @@ public enum RankTieRule: String, CaseIterable, Sendable, Codable {
             switch self {
             case .index, .ink:
                 picked = Array(tied.prefix(wanted))
-            case .blur:
-                let key = boxBlur(pixels, columns: columns)
-                picked = Array(tied.sorted { key[$0] > key[$1] || (key[$0] == key[$1] && $0 < $1) }.prefix(wanted))
-            case .distance:
-                let d = inkDistance(pixels, columns: columns)
-                picked = Array(tied.sorted { d[$0] < d[$1] || (d[$0] == d[$1] && $0 < $1) }.prefix(wanted))
+            case .blur, .distance:
+                // Rank the tied pixels by a small integer key (higher first) without sorting: find
+                // the key at which the wanted count is reached, take everything above it and the
+                // lowest indices at it.
+                let key: [Int]
+                if self == .blur {
+                    key = boxBlur(pixels, columns: columns)
+                } else {
+                    let d = inkDistance(pixels, columns: columns), far = n / columns + columns
+                    key = d.map { far - $0 }
+                }
+                let top = tied.reduce(0) { max($0, key[$1]) }
+                var counts = [Int](repeating: 0, count: top + 1)
+                for i in tied { counts[key[i]] += 1 }
+                var cut = top, taken = 0
+                while taken + counts[cut] < wanted {
+                    taken += counts[cut]
+                    cut -= 1
+                }
+                var atCut = wanted - taken
+                var result: [Int] = []
+                result.reserveCapacity(wanted)
+                for i in tied {
+                    if key[i] > cut {
+                        result.append(i)
+                    } else if key[i] == cut && atCut > 0 {
+                        result.append(i)
+                        atCut -= 1
+                    }
+                }
+                picked = result
             }
             chosen += picked
         }
