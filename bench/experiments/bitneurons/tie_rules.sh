@@ -11,11 +11,11 @@ data="${BK_DATA:-../shared/data}"
 mkdir -p "$out"
 swift build -c release --product bitkernels >/dev/null
 bin="${BK_BIN:-$(swift build -c release --show-bin-path)/bitkernels}"
-for set in mnist fashion-mnist; do
-    for variant in none thinned edges dropout; do
-        for ties in index blur distance ink; do
-            for n in 10 100; do
-                for seed in 1 2 3 4 5; do
+for n in 10 100; do
+    for seed in 1 2 3 4 5; do
+        for set in mnist fashion-mnist; do
+            for variant in none thinned edges dropout; do
+                for ties in index blur distance ink; do
                     name="$set-$variant-$ties-n$n-s$seed"
                     [ -s "$out/$name.json" ] && continue
                     args=(--data "$data/$set" --neurons "$n" --ties "$ties" --seed "$seed" --json "$out/$name.json")
