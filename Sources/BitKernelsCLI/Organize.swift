@@ -123,6 +123,8 @@ struct Organize: ParsableCommand {
         var recall: Metrics.Recall
         var noveltyAUROCNoise: Double
         var noveltyAUROCOther: Double?
+        /// The same with novelty relative to the winner's typical resonance on the training set.
+        var noveltyAUROCOtherRelative: Double?
         var meanPairwiseDistance: Double
         var meanNeuronBits: Double
         var imagesPerSecond: Double
@@ -233,7 +235,7 @@ struct Organize: ParsableCommand {
                                         newClasses: Metrics.accuracy(population, labels: labels, on: newTest))
         }
         let noise = Metrics.noise(count: testSet.count, width: pixels, density: testSet.density, seed: seed &+ 17)
-        var otherAUROC: Double?
+        var otherAUROC: Double?, otherRelative: Double?
         if let o = other {
             do {
                 var t = try LabeledImages(directory: o, split: "t10k")
@@ -241,6 +243,8 @@ struct Organize: ParsableCommand {
                 var e = encoder
                 let novel = (0..<t.count).map { e.encode(t.image($0)) }
                 otherAUROC = Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: novel)
+                let relative = Metrics.relativeNovelty(population, reference: trainSet.inputs)
+                otherRelative = Metrics.noveltyAUROC(familiar: testSet.inputs.map(relative), novel: novel.map(relative))
             } catch { throw Failure(error.description) }
         }
         let report = Report(
@@ -253,6 +257,7 @@ struct Organize: ParsableCommand {
             recall: Metrics.recall(population, labels: labels, on: testSet, seed: seed &+ 5),
             noveltyAUROCNoise: Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: noise),
             noveltyAUROCOther: otherAUROC,
+            noveltyAUROCOtherRelative: otherRelative,
             meanPairwiseDistance: population.meanPairwiseDistance,
             meanNeuronBits: Double(population.neurons.rows.reduce(0) { $0 + $1.setBitCount }) / Double(max(population.neurons.rowCount, 1)),
             imagesPerSecond: Double(trainIndices.count * epochs) / seconds,
@@ -276,7 +281,9 @@ struct Organize: ParsableCommand {
         print("  accuracy (train labels)      \(format(r.accuracy, 3))")
         print("  recall, 10% bits flipped     \(format(r.recall.timesChance, 2))× chance; bits agreeing \(format(r.recall.bitsAgreeing, 3)) (all-zero pattern: \(format(r.recall.zeroPatternAgreeing, 3))); set bits recovered \(format(r.recall.setBitsRecovered, 3))")
         print("  novelty AUROC vs noise       \(format(r.noveltyAUROCNoise, 3))")
-        if let o = r.noveltyAUROCOther { print("  novelty AUROC vs other set   \(format(o, 3))") }
+        if let o = r.noveltyAUROCOther {
+            print("  novelty AUROC vs other set   \(format(o, 3)) (relative to the winner's typical resonance: \(format(r.noveltyAUROCOtherRelative ?? .nan, 3)))")
+        }
         print("  mean distance between neurons \(format(r.meanPairwiseDistance, 1)) bits; mean bits per neuron \(format(r.meanNeuronBits, 1))")
         if let ct = r.continual {
             print("  continual: old classes \(format(ct.oldClassesBefore, 3)) → \(format(ct.oldClassesAfter, 3)) (retention \(format(ct.retention, 3))); new classes \(format(ct.newClasses, 3))")
