@@ -105,6 +105,7 @@ public final class BitNetModel: @unchecked Sendable {
             guard rows % 4 == 0 else { throw .unsupported("'\(name)': \(rows) output rows cannot be packed 4 per byte") }
             let packed = try st.uint8(name + ".weight", shape: [rows / 4, columns])
             let scale = try st.floats(name + ".weight_scale", shape: [1])[0]
+            guard scale != 0 || c.scaleMultiplies else { throw .malformed(file: path, reason: "tensor '\(name).weight_scale' is 0 (bitlinear divides by it)") }
             do {
                 return BitLinear(weights: try TernaryMatrix(huggingFacePacked: packed, rows: rows, columns: columns,
                                                             scale: c.scaleMultiplies ? scale : 1 / scale))
