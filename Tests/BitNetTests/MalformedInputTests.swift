@@ -10,11 +10,14 @@ struct GGUFBuilder {
     var tensors: [(name: String, dims: [UInt64], type: UInt32, offset: UInt64)] = []
     var data: [UInt8] = []
     var alignment = 32
+    /// Where the parsed file keeps its integers (counts, lengths, types, dimensions, offsets).
+    var integerFields: [(offset: Int, size: Int)] = []
 
     init(parsing b: [UInt8]) {
         var o = 4
-        func u32() -> UInt32 { defer { o += 4 }; return b[o..<(o + 4)].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
-        func u64() -> UInt64 { defer { o += 8 }; return b[o..<(o + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
+        var fields: [(offset: Int, size: Int)] = []
+        func u32() -> UInt32 { fields.append((o, 4)); defer { o += 4 }; return b[o..<(o + 4)].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
+        func u64() -> UInt64 { fields.append((o, 8)); defer { o += 8 }; return b[o..<(o + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
         func string() -> String { let n = Int(u64()); defer { o += n }; return String(decoding: b[o..<(o + n)], as: UTF8.self) }
         func skip(_ type: UInt32) {
             switch type {
@@ -41,6 +44,7 @@ struct GGUFBuilder {
             tensors.append((name, dims, u32(), u64()))
         }
         data = Array(b[((o + 31) / 32 * 32)...])
+        integerFields = fields
     }
 
     mutating func set(_ key: String, type: UInt32, _ payload: [UInt8]) {

@@ -148,3 +148,88 @@ func scratch(_ name: String) throws -> String {
         #expect(a.pixels == b.pixels && a.count == 300)
     }
 }
+
+/// Issue 15's bounded corruption run over IDX (gzip and raw) and saved populations: truncations,
+/// byte flips, boundary integers in the count and size fields; each case an error or a valid load
+/// (the process surviving is the check), most of them errors.
+@Suite struct NeuronFileCorruptionTests {
+    struct Rng {
+        var state: UInt64
+        mutating func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: state >> 33) % max(bound, 1)
+        }
+    }
+    static let boundaries: [UInt64] = [0, 1, 2, 255, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 1 << 32, 1 << 62, UInt64(Int64.max),
+                                       1 << 63, .max]
+
+    /// Truncation, flips (mostly within `header` bytes), or boundary values in `fields`
+    /// (offset, size, big-endian).
+    func corrupt(_ original: [UInt8], _ r: inout Rng, header: Int, fields: [(Int, Int, Bool)]) -> [UInt8] {
+        var b = original
+        switch r.next(3) {
+        case 0: return Array(b.prefix(r.next(2) == 0 ? r.next(header) : r.next(b.count)))
+        case 1:
+            let span = r.next(3) == 0 ? b.count : min(header, b.count)
+            for _ in 0...r.next(4) { b[r.next(span)] ^= UInt8(1 << r.next(8)) }
+        default:
+            let (offset, size, bigEndian) = fields[r.next(fields.count)]
+            let v = Self.boundaries[r.next(Self.boundaries.count)]
+            for i in 0..<size where offset + i < b.count {
+                b[offset + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(bigEndian ? size - 1 - i : i)))
+            }
+        }
+        return b
+    }
+
+    @Test func idxFiles() throws {
+        let dir = try scratch("corrupt-idx")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mnist = Data.fixtures + "/mnist"
+        let images = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: mnist + "/t10k-images-idx3-ubyte.gz")))
+        let labels = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: mnist + "/t10k-labels-idx1-ubyte.gz")))
+        let rawImages = try LabeledImagesRaw.gunzip(mnist + "/t10k-images-idx3-ubyte.gz")
+        let rawLabels = try LabeledImagesRaw.gunzip(mnist + "/t10k-labels-idx1-ubyte.gz")
+        let imageFields = [(0, 4, true), (4, 4, true), (8, 4, true), (12, 4, true)], labelFields = [(0, 4, true), (4, 4, true)]
+        var r = Rng(state: 21)
+        var errors = 0, loads = 0
+        for i in 0..<240 {
+            // Alternate: raw images, raw labels, gzip images, gzip labels (compressed bytes corrupted).
+            let (img, lab): ([UInt8], [UInt8])
+            switch i % 4 {
+            case 0: (img, lab) = (corrupt(rawImages, &r, header: 64, fields: imageFields), rawLabels)
+            case 1: (img, lab) = (rawImages, corrupt(rawLabels, &r, header: 32, fields: labelFields))
+            case 2: (img, lab) = (corrupt(images, &r, header: 200, fields: [(0, 4, false)]), labels)
+            default: (img, lab) = (images, corrupt(labels, &r, header: 64, fields: [(0, 4, false)]))
+            }
+            try Foundation.Data(img).write(to: URL(fileURLWithPath: dir + "/images"))
+            try Foundation.Data(lab).write(to: URL(fileURLWithPath: dir + "/labels"))
+            do { _ = try LabeledImages(images: dir + "/images", labels: dir + "/labels"); loads += 1 } catch { errors += 1 }
+        }
+        print("corruption IDX: 240 cases, \(errors) errors, \(loads) valid loads")
+        #expect(errors > 100)
+    }
+
+    @Test func populationFiles() throws {
+        let original = MalformedNeuronFileTests.population().serialized()
+        let jsonLength = Int(original[28]) | Int(original[29]) << 8
+        let fields = [(8, 4, false), (12, 4, false), (16, 4, false), (20, 8, false), (28, 4, false)]
+            + (0..<3).map { (32 + jsonLength + 8 * $0, 8, false) }
+        var r = Rng(state: 23)
+        var errors = 0, loads = 0
+        for i in 0..<600 {
+            var b = corrupt(original, &r, header: 32 + jsonLength + 24, fields: fields)
+            if i % 2 == 0, b.count >= 36 {  // re-seal, so the checks behind the checksum are reached
+                b = resealed(b) { _ in }
+            }
+            do {
+                var p = try BitPopulation(serialized: b)
+                p.learn(BitVector(width: p.width))
+                _ = p.novelty(BitVector(width: p.width))
+                loads += 1
+            } catch { errors += 1 }
+        }
+        print("corruption population: 600 cases, \(errors) errors, \(loads) valid loads")
+        #expect(errors > 300)
+    }
+}
