@@ -12,10 +12,13 @@ targets=("$@")
 out=.build-fuzz
 export BITKERNELS_FUZZ=1
 for t in "${targets[@]}"; do
+    # SwiftPM 6.3 reuses a stale build description between --product builds ("unknown build
+    # description"): drop it so each product is planned afresh (the objects stay cached).
+    rm -f "$out/build/release.yaml" "$out/build/release/description.json"
     swift build -c release --build-path "$out/build" --product "$t" \
         -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address >&2
 done
-bin=$(swift build -c release --build-path "$out/build" --show-bin-path)
+bin=$out/build/release
 
 seed() {  # seed <target> <files...>: copy fixtures into the corpus (once)
     local dir=$out/corpus/$1; shift
@@ -35,7 +38,7 @@ for t in "${targets[@]}"; do
         FuzzIDX)
             seed $t $nx/t10k-labels-idx1-ubyte.gz $nx/t10k-images-idx3-ubyte.gz
             gzip -dc $nx/t10k-labels-idx1-ubyte.gz > $out/corpus/$t/labels.raw
-            gzip -dc $nx/t10k-images-idx3-ubyte.gz | head -c 8000 > $out/corpus/$t/images-cut.raw ;;
+            (gzip -dc $nx/t10k-images-idx3-ubyte.gz | head -c 8000 > $out/corpus/$t/images-cut.raw) || true ;;
         FuzzPopulation)
             mkdir -p $out/corpus/$t
             BK_FUZZ_WRITE_SEEDS=$out/corpus/$t "$bin/$t" ;;
