@@ -103,7 +103,7 @@ public struct BitNetConfig: Sendable, Equatable, Codable {
                          positions: 1 << 22, kvCacheBytes: 1 << 36)
 
     /// Checks what a file can get wrong: positive sizes within the limits, consistent head
-    /// counts, finite positive rope theta, finite non-negative epsilon, a KV cache that fits in
+    /// counts, finite positive rope theta and epsilon, a KV cache that fits in
     /// memory. The forward pass relies on these.
     func validate(file: String, keys: KeyNames) throws(BitNetError) {
         func fail(_ field: String, _ value: Any, _ why: String) -> BitNetError {
@@ -126,7 +126,8 @@ public struct BitNetConfig: Sendable, Equatable, Codable {
             throw fail("kvHeads", kvHeadCount, "does not divide '\(keys.name("heads"))' \(headCount)")
         }
         guard ropeTheta.isFinite, ropeTheta > 0 else { throw fail("theta", ropeTheta, "must be a finite number > 0") }
-        guard rmsNormEpsilon.isFinite, rmsNormEpsilon >= 0 else { throw fail("epsilon", rmsNormEpsilon, "must be a finite number ≥ 0") }
+        // > 0, not ≥ 0: with 0, an all-zero row (a padding embedding) normalizes to 0/0 = NaN.
+        guard rmsNormEpsilon.isFinite, rmsNormEpsilon > 0 else { throw fail("epsilon", rmsNormEpsilon, "must be a finite number > 0") }
         let cacheBytes = 2 * 4 * layerCount * maxPositions * kvHeadCount * headDimension  // < 2^63 within the limits
         guard cacheBytes <= l.kvCacheBytes else {
             throw fail("positions", maxPositions, "needs a \(cacheBytes >> 30) GiB KV cache (limit \(l.kvCacheBytes >> 30) GiB)")

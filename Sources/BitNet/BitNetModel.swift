@@ -85,9 +85,15 @@ public final class BitNetModel: @unchecked Sendable {
     public static func load(path: String, int8Head: Bool = false) throws(BitNetError) -> BitNetModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missingFile(path) }
-        if !isDirectory.boolValue { return try loadGGUF(path: path, int8Head: int8Head) }
+        if !isDirectory.boolValue {
+            let model = try loadGGUF(path: path, int8Head: int8Head)
+            try model.checkWeightMagnitudes(file: path)
+            return model
+        }
         let config = try BitNetConfig(configJSON: path + "/config.json")
-        return try loadSafeTensors(path: path + "/model.safetensors", config: config, int8Head: int8Head)
+        let model = try loadSafeTensors(path: path + "/model.safetensors", config: config, int8Head: int8Head)
+        try model.checkWeightMagnitudes(file: path + "/model.safetensors")
+        return model
     }
 
     /// Bytes of weights read per generated token: the ternary matrices and the LM head.

@@ -76,6 +76,13 @@ struct Corruptor {
         return (errors, loads)
     }
 
+    /// A model that loads runs: two tokens give finite logits (what load-time validation promises).
+    func forwardIsFinite(_ m: BitNetModel) throws {
+        let logits = try m.forward([0, m.config.vocabularySize - 1], cache: m.makeCache(capacity: 2))
+        let finite = logits.allSatisfy { $0.isFinite }
+        #expect(finite)
+    }
+
     func loads(_ load: () throws -> Void) -> Bool {
         do { try load(); return true } catch { return false }
     }
@@ -88,7 +95,7 @@ struct Corruptor {
         let r = try run("gguf-\(file.count)", cases: 80, seed: UInt64(file.count)) { c, dir in
             let path = dir + "/m.gguf"
             try write(c.binary(original, header: header, fields: layout.integerFields), to: path)
-            let model = loads { _ = try BitNetModel.load(path: path) }
+            let model = loads { try forwardIsFinite(BitNetModel.load(path: path)) }
             let tokenizer = loads { if let t = try Tokenizer.load(modelPath: path) { _ = try t.encode(sample) } }
             return model && tokenizer
         }
@@ -114,7 +121,7 @@ struct Corruptor {
                 }
                 try write(bytes, to: dir + "/model.safetensors")
             }
-            return loads { _ = try BitNetModel.load(path: dir) }
+            return loads { try forwardIsFinite(BitNetModel.load(path: dir)) }
         }
         #expect(r.errors > 60)
     }

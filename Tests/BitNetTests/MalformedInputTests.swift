@@ -128,8 +128,9 @@ func loadError(_ path: String) -> String {
         #expect(loadError(infEmbedding).contains("tensor 'token_embd.weight': element 300 is inf"))
         for (key, value, expected) in [("bitnet.rope.freq_base", Float(0), "must be a finite number > 0"),
                                        ("bitnet.rope.freq_base", -Float.infinity, "must be a finite number > 0"),
-                                       ("bitnet.attention.layer_norm_rms_epsilon", -1, "must be a finite number ≥ 0"),
-                                       ("bitnet.attention.layer_norm_rms_epsilon", .nan, "must be a finite number ≥ 0")] {
+                                       ("bitnet.attention.layer_norm_rms_epsilon", -1, "must be a finite number > 0"),
+                                       ("bitnet.attention.layer_norm_rms_epsilon", 0, "must be a finite number > 0"),
+                                       ("bitnet.attention.layer_norm_rms_epsilon", .nan, "must be a finite number > 0")] {
             let path = try gguf("range", in: dir) { $0.set(key, float32: value) }
             #expect(loadError(path) == "\(path) is malformed: '\(key)' = \(value) \(expected)")
         }
@@ -149,7 +150,7 @@ func loadError(_ path: String) -> String {
         try write(Self.fixtureSafetensors, to: dir + "/model.safetensors")
         #expect(loadError(dir) == "loaded")
         for (key, value, expected) in [("rope_theta", "0", "'rope_theta' = 0.0 must be a finite number > 0"),
-                                       ("rms_norm_eps", "-1", "'rms_norm_eps' = -1.0 must be a finite number ≥ 0"),
+                                       ("rms_norm_eps", "-1", "'rms_norm_eps' = -1.0 must be a finite number > 0"),
                                        ("max_position_embeddings", "-1", "'max_position_embeddings' = -1 is outside 1...4194304"),
                                        ("max_position_embeddings", "4000000", "'max_position_embeddings' = 4000000 needs a 0 GiB KV cache"),
                                        ("vocab_size", "100000000000", "'vocab_size' = 100000000000 is outside 1...4194304"),
@@ -166,6 +167,28 @@ func loadError(_ path: String) -> String {
                 #expect(e.hasPrefix("\(dir)/config.json is malformed: ") && e.contains(expected), "\(e)")
             }
         }
+    }
+
+    /// Class 1: finite weights so large that activations would overflow (a norm weight of 1e30)
+    /// are refused at load, naming the layer part; the fixture's own magnitudes load.
+    @Test func weightsTooLargeForFiniteActivations() throws {
+        let dir = try scratchDirectory("huge")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (tensor, part) in [("blk.0.attn_norm.weight", "layer 0 input norm"), ("blk.1.ffn_sub_norm.weight", "layer 1 FFN sub-norm"),
+                               ("output_norm.weight", "the final norm")] {
+            let path = try gguf("huge", in: dir) { g in
+                let at = g.dataOffset(tensor) + 4
+                g.data.replaceSubrange(at..<(at + 4), with: g.le(Float(1e30).bitPattern))
+            }
+            #expect(loadError(path).contains("weights too large to keep activations finite: \(part) reaches 1e+30"), "\(loadError(path))")
+        }
+        let head = try gguf("huge-embedding", in: dir) { g in
+            let at = g.dataOffset("token_embd.weight") + 2 * 5
+            g.data.replaceSubrange(at..<(at + 2), with: [0x7f, 0x7f])  // bf16 3.4e38, finite
+        }
+        #expect(loadError(head).contains("weights too large to keep logits finite: the LM head reaches"), "\(loadError(head))")
+        let m = try BitNetModel.load(path: try gguf("fine", in: dir) { _ in })
+        #expect(try m.forward([1, 2, 3], cache: m.makeCache(capacity: 4)).allSatisfy(\.isFinite))
     }
 
     /// Class 2: integers outside Int (GGUF UINT64 ≥ 2^63, safetensors header lengths near 2^64).
