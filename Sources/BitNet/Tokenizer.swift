@@ -34,6 +34,10 @@ public final class Tokenizer: @unchecked Sendable {
     public var vocabularySize: Int { (bytesOf.keys.max() ?? -1) + 1 }
 
     init(ranks: [[UInt8]: Int], ids: [[UInt8]: Int], special: [String: Int], pattern: String, source: String) throws(BitNetError) {
+        for (id, what) in ids.values.lazy.map({ ($0, "a token") }) + special.values.lazy.map({ ($0, "a special token") })
+        where id < 0 || id > Int(Int32.max) {
+            throw .malformed(file: source, reason: "\(what) has id \(id), outside 0...\(Int32.max)")
+        }
         self.ranks = ranks
         self.ids = ids
         specialTokens = special

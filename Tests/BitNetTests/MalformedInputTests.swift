@@ -374,6 +374,10 @@ struct SafetensorsLayout {
         #expect(throws: BitNetError.malformed(file: i2s, reason: "is a GGUF model, not a tiktoken ranks file (a GGUF's tokenizer is read from the model itself)")) {
             try Tokenizer(tiktokenFile: i2s)
         }
+        try write(Array("QQ== 9223372036854775807\n".utf8), to: dir + "/huge.tiktoken")
+        #expect(throws: BitNetError.malformed(file: dir + "/huge.tiktoken", reason: "a token has id 9223372036854775807, outside 0...2147483647")) {
+            try Tokenizer.load(file: dir + "/huge.tiktoken")
+        }
         try write([0xff, 0xfe, 0x41, 0x20, 0x31, 0x0a], to: dir + "/latin1.tiktoken")
         #expect(throws: BitNetError.malformed(file: dir + "/latin1.tiktoken", reason: "not UTF-8 text: not a tiktoken ranks file")) {
             try Tokenizer.load(file: dir + "/latin1.tiktoken")
