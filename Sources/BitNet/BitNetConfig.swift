@@ -103,7 +103,7 @@ public struct BitNetConfig: Sendable, Equatable, Codable {
                          positions: 1 << 22, kvCacheBytes: 1 << 36)
 
     /// Checks what a file can get wrong: positive sizes within the limits, consistent head
-    /// counts, finite positive rope theta and epsilon, a KV cache that fits in
+    /// counts, finite rope theta ≥ 1e-6 and epsilon > 0, a KV cache that fits in
     /// memory. The forward pass relies on these.
     func validate(file: String, keys: KeyNames) throws(BitNetError) {
         func fail(_ field: String, _ value: Any, _ why: String) -> BitNetError {
@@ -125,7 +125,9 @@ public struct BitNetConfig: Sendable, Equatable, Codable {
         guard headCount % kvHeadCount == 0 else {
             throw fail("kvHeads", kvHeadCount, "does not divide '\(keys.name("heads"))' \(headCount)")
         }
-        guard ropeTheta.isFinite, ropeTheta > 0 else { throw fail("theta", ropeTheta, "must be a finite number > 0") }
+        // ≥ 1e-6, not only > 0: the rotary frequencies reach 1/theta, and positions × frequencies
+        // must stay finite (released models use 10^4 to 5·10^5).
+        guard ropeTheta.isFinite, ropeTheta >= 1e-6 else { throw fail("theta", ropeTheta, "must be a finite number ≥ 1e-6") }
         // > 0, not ≥ 0: with 0, an all-zero row (a padding embedding) normalizes to 0/0 = NaN.
         guard rmsNormEpsilon.isFinite, rmsNormEpsilon > 0 else { throw fail("epsilon", rmsNormEpsilon, "must be a finite number > 0") }
         let cacheBytes = 2 * 4 * layerCount * maxPositions * kvHeadCount * headDimension  // < 2^63 within the limits

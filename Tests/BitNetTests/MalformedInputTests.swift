@@ -126,14 +126,16 @@ func loadError(_ path: String) -> String {
             g.data.replaceSubrange(at..<(at + 2), with: [0x80, 0x7f])  // bf16 +inf
         }
         #expect(loadError(infEmbedding).contains("tensor 'token_embd.weight': element 300 is inf"))
-        for (key, value, expected) in [("bitnet.rope.freq_base", Float(0), "must be a finite number > 0"),
-                                       ("bitnet.rope.freq_base", -Float.infinity, "must be a finite number > 0"),
+        for (key, value, expected) in [("bitnet.rope.freq_base", Float(0), "must be a finite number ≥ 1e-6"),
+                                       ("bitnet.rope.freq_base", -Float.infinity, "must be a finite number ≥ 1e-6"),
                                        ("bitnet.attention.layer_norm_rms_epsilon", -1, "must be a finite number > 0"),
                                        ("bitnet.attention.layer_norm_rms_epsilon", 0, "must be a finite number > 0"),
                                        ("bitnet.attention.layer_norm_rms_epsilon", .nan, "must be a finite number > 0")] {
             let path = try gguf("range", in: dir) { $0.set(key, float32: value) }
             #expect(loadError(path) == "\(path) is malformed: '\(key)' = \(value) \(expected)")
         }
+        let tinyTheta = try gguf("theta", in: dir) { $0.set("bitnet.rope.freq_base", float32: 1e-30) }
+        #expect(loadError(tinyTheta).contains("'bitnet.rope.freq_base' = 1.0000000031710769e-30 must be a finite number ≥ 1e-6"))
         let negativeContext = try gguf("context", in: dir) { $0.set("bitnet.context_length", int32: -1) }
         #expect(loadError(negativeContext).contains("'bitnet.context_length' = -1 is outside 1..."))
 
@@ -149,7 +151,7 @@ func loadError(_ path: String) -> String {
         }
         try write(Self.fixtureSafetensors, to: dir + "/model.safetensors")
         #expect(loadError(dir) == "loaded")
-        for (key, value, expected) in [("rope_theta", "0", "'rope_theta' = 0.0 must be a finite number > 0"),
+        for (key, value, expected) in [("rope_theta", "0", "'rope_theta' = 0.0 must be a finite number ≥ 1e-6"),
                                        ("rms_norm_eps", "-1", "'rms_norm_eps' = -1.0 must be a finite number > 0"),
                                        ("max_position_embeddings", "-1", "'max_position_embeddings' = -1 is outside 1...4194304"),
                                        ("max_position_embeddings", "4000000", "'max_position_embeddings' = 4000000 needs a 0 GiB KV cache"),
