@@ -30,19 +30,24 @@ let package = Package(
                 .define("NDEBUG", .when(configuration: .release)),
             ],
             linkerSettings: [.linkedLibrary("omp5")]),
+        // The Swift API, and the only module that imports CBitKernels: every other target reaches
+        // the C kernels through it (package-level entry points for the layers, harness and tests).
         .target(name: "BitKernels", dependencies: ["CBitKernels"]),
         // BitNet b1.58 inference on the ternary kernels: checkpoint loaders, layers, generation.
-        .target(name: "BitNet", dependencies: ["BitKernels", "CBitKernels"]),
+        .target(name: "BitNet", dependencies: ["BitKernels"]),
         // Self-organizing bit-neurons on the bit-vector kernels: IDX data, encoders, population, metrics.
-        .target(name: "BitNeurons", dependencies: ["BitKernels", "CBitKernels", "CZlib"]),
+        .target(name: "BitNeurons", dependencies: ["BitKernels", "CZlib"]),
+        // The benchmark harness, apart from the libraries: timing, yardsticks, the kernel, matrix,
+        // search, model and neuron benches and the placement sweep. Not a product.
+        .target(name: "BitKernelsBench", dependencies: ["BitKernels", "BitNet", "BitNeurons"]),
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
-                "BitKernels", "BitNet", "BitNeurons", "CBitKernels",
+                "BitKernels", "BitNet", "BitNeurons", "BitKernelsBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Fixtures/ holds small data files read by path (and the script that wrote them).
-        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "CBitKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/bitnet-tiny: a copy of ../shared/fixtures/bitnet-tiny (transformers' own outputs).
         .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.

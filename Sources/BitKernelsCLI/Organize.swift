@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNeurons
 import Foundation
 
@@ -14,14 +15,17 @@ struct Organize: ParsableCommand {
             of the same density and against another dataset, and the mean distance between neurons.
 
             --data is a folder with the four IDX files (train/t10k images/labels, .gz or not), e.g. \
-            ../shared/data/mnist. Without it, the small MNIST subset committed under Tests/ is used.
+            ../shared/data/mnist. Without it, the small MNIST subset of the source tree is used: \
+            the folder $BITKERNELS_DATA names, else Tests/BitNeuronsTests/Fixtures/mnist under the \
+            current directory (a checkout), else PREFIX/share/bitkernels/mnist beside \
+            PREFIX/bin/bitkernels (an install).
             --continual trains on classes 0-4 first, then streams 5-9, and reports how well the \
             first classes are retained.
 
             Example: bitkernels organize --data ../shared/data/mnist --neurons 100 --other ../shared/data/fashion-mnist
             """)
 
-    @Option(help: "Dataset folder (IDX files). Default: the MNIST subset under Tests/.")
+    @Option(help: ArgumentHelp("Dataset folder (IDX files). " + DefaultDataset.help, valueName: "dir"))
     var data: String?
 
     @Option(help: "A second dataset whose test images should look novel (cross-dataset novelty).")
@@ -88,9 +92,6 @@ struct Organize: ParsableCommand {
         guard k >= 1 && k <= 784 else { throw ValidationError("--k must be in 1...784") }
     }
 
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Tests/BitNeuronsTests/Fixtures/mnist").standardized.path
-
     struct Report: Codable {
         var data: String
         var trainImages, testImages: Int
@@ -116,15 +117,17 @@ struct Organize: ParsableCommand {
     }
 
     func run() throws {
-        let dir = data ?? Self.fixture
+        let kernels = try resolveKernels()
+        let dir = try data ?? DefaultDataset.locate()
         if data == nil { print("no --data: using the MNIST subset at \(dir)") }
         let train: LabeledImages, test: LabeledImages
         do {
             train = try LabeledImages(directory: dir, split: "train", limit: limit)
             test = try LabeledImages(directory: dir, split: "t10k")
-        } catch { throw ValidationError(error.description) }
+        } catch { throw Failure(error.description) }
         let pixels = train.pixelsPerImage
-        let encoder: ImageEncoder = encoding == "rank" ? .rank(k: k, pixels: pixels) : .threshold(127, pixels: pixels)
+        let encoder: ImageEncoder = encoding == "rank" ? .rank(k: k, pixels: pixels, using: kernels)
+            : .threshold(127, pixels: pixels, using: kernels)
         let config = BitPopulation.Configuration(
             neurons: grow ? 0 : neurons, scoring: score == "jaccard" ? .jaccard : .basic,
             start: start == "dense" ? .randomDense : .inputs, mode: unbounded ? .unbounded : .winnerTakeAll,
@@ -149,9 +152,9 @@ struct Organize: ParsableCommand {
         let oldCount = continual ? trainSet.labels.filter { $0 < 5 }.count : 0
         let pool = continual ? oldCount : trainSet.count
         let seeds = config.start != .inputs || grow ? []
-            : start == "spread" ? BitPopulation.spreadSeeds(from: Array(trainSet.inputs.prefix(min(pool, 5000))), count: neurons)
+            : start == "spread" ? BitPopulation.spreadSeeds(from: Array(trainSet.inputs.prefix(min(pool, 5000))), count: neurons, using: kernels)
             : stride(from: 0, to: pool, by: max(pool / max(neurons, 1), 1)).prefix(neurons).map { trainSet.inputs[$0] }
-        var population = BitPopulation(width: pixels, configuration: config, seedInputs: seeds)
+        var population = BitPopulation(width: pixels, configuration: config, seedInputs: seeds, using: kernels)
         // The timed online loop: encode (again, as a stream would), score, winner, flip.
         var stream = encoder
         var x = BitVector(width: pixels)
@@ -193,7 +196,7 @@ struct Organize: ParsableCommand {
                 var e = encoder
                 let novel = (0..<t.count).map { e.encode(t.image($0)) }
                 otherAUROC = Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: novel)
-            } catch { throw ValidationError(error.description) }
+            } catch { throw Failure(error.description) }
         }
         let report = Report(
             data: dir, trainImages: train.count * epochs, testImages: test.count,
@@ -210,7 +213,7 @@ struct Organize: ParsableCommand {
             continual: continualReport)
         printReport(report)
         if let path = save {
-            do { try population.save(to: path) } catch { throw ValidationError(error.description) }
+            do { try population.save(to: path) } catch { throw Failure(error.description) }
             print("saved \(path)")
         }
         if let path = json {
@@ -232,55 +235,5 @@ struct Organize: ParsableCommand {
             print("  continual: old classes \(format(ct.oldClassesBefore, 3)) → \(format(ct.oldClassesAfter, 3)) (retention \(format(ct.retention, 3))); new classes \(format(ct.newClasses, 3))")
         }
         print("  online loop                  \(format(r.imagesPerSecond / 1000, 1))k images/s (encode, score, winner, flip; 1 thread)")
-    }
-}
-
-/// `bench neurons`: images per second of the online loop (encode, score, winner, flip) for
-/// population sizes from cache-resident to 100,000 neurons (10 MB of patterns scanned per image).
-struct NeuronBench {
-    let data: String
-    let sizes: [Int]
-    let threads: Int
-    let repeats: Int
-
-    struct Row: Codable {
-        var neurons: Int
-        var threads: Int
-        var imagesPerSecond: Sample
-        var microsecondsPerImage: Double
-        var bytesScannedPerImage: Int
-    }
-
-    func run() throws -> [Row] {
-        let train: LabeledImages
-        do { train = try LabeledImages(directory: data, split: "train") } catch { throw ValidationError(error.description) }
-        var encoder = ImageEncoder.rank(k: 118, pixels: train.pixelsPerImage)
-        let seeds = (0..<min(train.count, 5000)).map { encoder.encode(train.image($0)) }
-        print("bench neurons: \(data), \(train.count) images, rank k=118, Jaccard, \(threads) thread(s), median of \(repeats)")
-        print("neurons    images/s (min–max)                 µs/image   pattern bytes scanned per image")
-        var rows: [Row] = []
-        for n in sizes {
-            progress("bench neurons: N = \(n)")
-            var p = BitPopulation(width: train.pixelsPerImage, configuration: .init(neurons: n),
-                                  seedInputs: (0..<n).map { seeds[$0 % seeds.count] })
-            let images = max(min(train.count, 20_000_000 / max(n, 1)), 200)
-            var x = BitVector(width: train.pixelsPerImage)
-            var next = 0
-            let s = measure(repeats: repeats, minSeconds: 0.2) {
-                for _ in 0..<images {
-                    encoder.encode(train.image(next), into: &x)
-                    next = next + 1 == train.count ? 0 : next + 1
-                    p.learnReturningWinner(x, threads: threads)
-                }
-            }
-            let perImage = s.median / Double(images)
-            let row = Row(neurons: n, threads: threads,
-                          imagesPerSecond: Sample(median: 1 / perImage, min: Double(images) / s.max, max: Double(images) / s.min),
-                          microsecondsPerImage: perImage * 1e6, bytesScannedPerImage: n * 13 * 8)
-            rows.append(row)
-            clearProgress()
-            print("\(String(n).leftPad(7))    \((format(row.imagesPerSecond.median / 1e3, 1) + "k (" + format(row.imagesPerSecond.min / 1e3, 1) + "–" + format(row.imagesPerSecond.max / 1e3, 1) + "k)").padding(toLength: 32, withPad: " ", startingAt: 0))   \(format(row.microsecondsPerImage, 3).leftPad(8))   \(row.bytesScannedPerImage)")
-        }
-        return rows
     }
 }

@@ -206,7 +206,7 @@ final class GGUFFile {
     func rows(_ name: String, dims: [Int]) throws(BitNetError) -> FloatRows {
         let t = try tensor(name, dims: dims)
         if t.type == Self.bf16 {
-            return .bf16(try finiteBF16(halfWords(bytes(t)), name: name, file: file.path))
+            return .bf16(BFloat16Matrix(bits: try finiteBF16(halfWords(bytes(t)), name: name, file: file.path), rows: dims[1], columns: dims[0]))
         }
         return .float(try floats(name, dims: dims))
     }
@@ -252,7 +252,7 @@ final class GGUFFile {
 extension BitNetModel {
     static let ggufArchitectures = ["bitnet", "bitnet-b1.58", "bitnet-25"]
 
-    static func loadGGUF(path: String, int8Head: Bool) throws(BitNetError) -> BitNetModel {
+    static func loadGGUF(path: String, int8Head: Bool, kernels: Kernels) throws(BitNetError) -> BitNetModel {
         let g = try GGUFFile(path: path)
         let arch = g.metadata["general.architecture"]?.string ?? "?"
         guard ggufArchitectures.contains(arch) else {
@@ -302,6 +302,6 @@ extension BitNetModel {
         return BitNetModel(
             config: c, embedding: try g.rows("token_embd.weight", dims: [hidden, c.vocabularySize]),
             head: c.tiedEmbeddings ? nil : try g.rows("output.weight", dims: [hidden, c.vocabularySize]),
-            layers: layers, finalNorm: try norm("output_norm.weight", hidden), int8Head: int8Head)
+            layers: layers, finalNorm: try norm("output_norm.weight", hidden), int8Head: int8Head, kernels: kernels)
     }
 }

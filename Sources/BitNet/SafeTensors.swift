@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Foundation
 
 /// Why a model could not be loaded or run.
@@ -137,7 +136,7 @@ final class SafeTensorsFile {
     func rows(_ name: String, shape: [Int]) throws(BitNetError) -> FloatRows {
         let e = try entry(name, shape: shape)
         if e.dtype == .bf16 {
-            return .bf16(try finiteBF16(halfWords(bytes(e)), name: name, file: file.path))
+            return .bf16(BFloat16Matrix(bits: try finiteBF16(halfWords(bytes(e)), name: name, file: file.path), rows: shape[0], columns: shape[1]))
         }
         return .float(try toFloats(bytes(e), dtype: e.dtype, name: name, file: file.path))
     }
@@ -162,8 +161,8 @@ func toFloats(_ raw: UnsafeRawBufferPointer, dtype: DType, name: String, file: S
     let values: [Float]
     switch dtype {
     case .f32: values = (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-    case .f16: values = halfWords(raw).map(bk_f16_to_f32)
-    case .bf16: values = halfWords(raw).map(bk_bf16_to_f32)
+    case .f16: values = halfWords(raw).map { Float(float16Bits: $0) }
+    case .bf16: values = halfWords(raw).map { Float(bfloat16Bits: $0) }
     default: throw .unsupported("tensor '\(name)' is \(dtype.rawValue), expected a float type")
     }
     if let i = values.firstIndex(where: { !$0.isFinite }) {
@@ -175,7 +174,7 @@ func toFloats(_ raw: UnsafeRawBufferPointer, dtype: DType, name: String, file: S
 /// bf16 words checked for NaN and infinity (exponent all ones) without converting them.
 func finiteBF16(_ words: [UInt16], name: String, file: String) throws(BitNetError) -> [UInt16] {
     if let i = words.firstIndex(where: { $0 & 0x7f80 == 0x7f80 }) {
-        throw .malformed(file: file, reason: "tensor '\(name)': element \(i) is \(bk_bf16_to_f32(words[i])) (weights must be finite)")
+        throw .malformed(file: file, reason: "tensor '\(name)': element \(i) is \(Float(bfloat16Bits: words[i])) (weights must be finite)")
     }
     return words
 }

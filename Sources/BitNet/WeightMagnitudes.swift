@@ -1,4 +1,4 @@
-import CBitKernels
+import BitKernels
 import Foundation
 
 /// The bound that keeps every activation of a forward pass finite, checked once at load.
@@ -53,9 +53,9 @@ extension FloatRows {
     /// The largest |value| (bf16 compared as magnitude bits: monotonic for finite values).
     var largestMagnitude: Float {
         switch self {
-        case .bf16(let v): bk_bf16_to_f32(v.lazy.map { $0 & 0x7fff }.max() ?? 0)
+        case .bf16(let m): Float(bfloat16Bits: m.bits.lazy.map { $0 & 0x7fff }.max() ?? 0)
         case .float(let v): v.lazy.map(abs).max() ?? 0
-        case .int8(_, let scales): 127 * (scales.lazy.map(abs).max() ?? 0)
+        case .int8(let m): 127 * (m.rowScales.lazy.map(abs).max() ?? 0)
         }
     }
 }

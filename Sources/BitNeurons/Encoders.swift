@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 
 /// Turns inputs into fixed-width bit-vectors for the population.
 ///
@@ -19,8 +18,8 @@ public struct ImageEncoder: Sendable {
 
     public let kind: Kind
     public let width: Int
-    private var words: [UInt64]
-    private nonisolated(unsafe) let table: UnsafePointer<bk_kernels>  // a static C table: safe to share
+    /// The kernels that encode: `ImageEncoder.rank(k: 118, pixels: 784, using: try .variant(.scalar)).kernels`.
+    public let kernels: Kernels
 
     public static func threshold(_ level: UInt8 = 127, pixels: Int, using kernels: Kernels = .default) -> ImageEncoder {
         ImageEncoder(kind: .threshold(level: level), width: pixels, kernels: kernels)
@@ -33,10 +32,7 @@ public struct ImageEncoder: Sendable {
     init(kind: Kind, width: Int, kernels: Kernels) {
         self.kind = kind
         self.width = width
-        words = [UInt64](repeating: 0, count: max((width + 63) / 64, 1))
-        var isa = BK_ISA_SCALAR
-        _ = bk_isa_from_name(kernels.isa.rawValue, &isa)
-        table = bk_kernels_for(isa)!
+        self.kernels = kernels
     }
 
     /// Encodes one image (exactly `width` pixels).
@@ -50,16 +46,10 @@ public struct ImageEncoder: Sendable {
     public mutating func encode(_ pixels: ArraySlice<UInt8>, into v: inout BitVector) {
         precondition(pixels.count == width, "image has \(pixels.count) pixels, the encoder \(width)")
         precondition(v.width == width, "vector is \(v.width) bits, the encoder \(width)")
-        let n = width, t = table
-        pixels.withUnsafeBufferPointer { p in
-            words.withUnsafeMutableBufferPointer { w in
-                switch kind {
-                case .threshold(let level): t.pointee.encode_threshold(p.baseAddress, n, level, w.baseAddress)
-                case .rank(let k): t.pointee.encode_rank(p.baseAddress, n, k, w.baseAddress)
-                }
-            }
+        switch kind {
+        case .threshold(let level): v.encode(pixels: pixels, above: level, using: kernels)
+        case .rank(let k): v.encode(pixels: pixels, brightest: k, using: kernels)
         }
-        if words.count == v.wordCount { v.assign(words: words) }
     }
 }
 
