@@ -176,13 +176,13 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
 
     /// The worked byte example of the header: w[0] = +1, w[64] = -1, w[128] = 0, w[192] = +1
     /// give byte 0 = 0x92; a block of zeros is 64 bytes of 0x55.
-    @Test func packedLayoutWorkedExample() {
+    @Test func packedLayoutWorkedExample() throws {
         var w = [Int8](repeating: 0, count: 2 * 256)
         w[0] = 1
         w[64] = -1
         w[192] = 1
-        var packed = [UInt8](repeating: 0, count: bk_ternary_packed_bytes(2, 256))
-        #expect(bk_ternary_pack(w, 2, 256, &packed) == -1)
+        let packed = try TernaryMatrix(values: w, rows: 2, columns: 256).packedLayout
+        #expect(packed.count == TernaryMatrix.packedByteCount(rows: 2, columns: 256))
         #expect(packed[0] == 0x92 && packed[1..<64].allSatisfy { $0 == 0x55 })
         #expect(packed[64..<128].allSatisfy { $0 == 0x55 })  // row 1: all zeros
     }
