@@ -5,7 +5,7 @@ import FuzzSupport
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGGUF(_ data: UnsafeRawPointer?, _ count: Int) -> Int32 {
     let path = fuzzFile("model.gguf", data, count)
-    _ = try? BitNetModel.load(path: path)
+    if let model = try? BitNetModel.load(path: path) { runModel(model) }
     _ = try? Tokenizer.load(modelPath: path)
     return 0
 }

@@ -11,7 +11,7 @@ public func fuzzSafetensors(_ data: UnsafeRawPointer?, _ count: Int) -> Int32 {
         try? FileManager.default.copyItem(atPath: fixtureRoot + "/BitNetTests/Fixtures/bitnet-tiny/config.json", toPath: config)
     }
     _ = fuzzFile("model.safetensors", data, count)
-    _ = try? BitNetModel.load(path: fuzzScratch)
+    if let model = try? BitNetModel.load(path: fuzzScratch) { runModel(model) }
     return 0
 }
 

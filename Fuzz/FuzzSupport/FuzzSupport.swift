@@ -1,5 +1,6 @@
 // Shared by the libFuzzer targets (scripts/fuzz.sh): each target writes the input where its reader
 // expects a file, calls the public loader, and ignores the error — a crash or hang is the finding.
+import BitNet
 import Foundation
 
 /// A scratch directory per process (in /dev/shm when there is one: no disk writes per execution).
@@ -33,4 +34,12 @@ public func runFuzzer(_ callback: @convention(c) (UnsafeRawPointer?, Int) -> Int
     var argc = CommandLine.argc
     var argv = CommandLine.unsafeArgv
     return LLVMFuzzerRunDriver(&argc, &argv, callback)
+}
+
+/// A model that loads must run: two tokens, finite logits (the load-time checks promise it).
+public func runModel(_ model: BitNetModel) {
+    guard let logits = try? model.forward([0, model.config.vocabularySize - 1], cache: model.makeCache(capacity: 2)) else {
+        fatalError("a loaded model failed its forward pass")
+    }
+    if !logits.allSatisfy({ $0.isFinite }) { fatalError("a loaded model gave non-finite logits") }
 }
