@@ -67,3 +67,16 @@ let package = Package(
         .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining", "BitNet", "BitKernels"], exclude: ["Fixtures"]),
     ]
 )
+
+// libFuzzer targets, one per file reader (Fuzz/). Only with BITKERNELS_FUZZ set, as
+// scripts/fuzz.sh builds them (`-sanitize=fuzzer,address`), so `swift build` and CI never see them.
+if Context.environment["BITKERNELS_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["BitNet"], path: "Fuzz/FuzzSupport"))
+    for (name, dependencies) in [("FuzzGGUF", ["BitNet"]), ("FuzzSafetensors", ["BitNet"]), ("FuzzTokenizerJSON", ["BitNet"]),
+                                 ("FuzzTiktoken", ["BitNet"]), ("FuzzIDX", ["BitNeurons"]),
+                                 ("FuzzPopulation", ["BitNeurons", "BitKernels", "CZlib"])] {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: dependencies.map { .target(name: $0) } + ["FuzzSupport"], path: "Fuzz/\(name)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+    }
+}

@@ -42,7 +42,11 @@ public final class HardwareTopology: @unchecked Sendable {
     public convenience init(synthetic: String) throws(PlacementError) { try self.init(synthetic: synthetic, xml: nil) }
 
     /// A topology exported by `lstopo --of xml`.
-    public convenience init(xmlFile path: String) throws(PlacementError) { try self.init(synthetic: nil, xml: path) }
+    /// Only a regular file is read (a FIFO or device is an error, never a hang).
+    public convenience init(xmlFile path: String) throws(PlacementError) {
+        do { try requireRegularFile(path) } catch { throw .topology(error.description) }
+        try self.init(synthetic: nil, xml: path)
+    }
 
     private init(synthetic: String?, xml: String?) throws(PlacementError) {
         var error = [CChar](repeating: 0, count: 512)

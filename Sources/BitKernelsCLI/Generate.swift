@@ -77,7 +77,7 @@ struct Generate: ParsableCommand {
         let ids: [Int]
         if let text = prompt {
             guard let tok else { throw Failure("\(model) has no tokenizer: pass --tokenizer FILE or use --prompt-ids") }
-            ids = tok.encode(text)
+            ids = try tok.encode(text)
             guard !ids.isEmpty else { throw Failure("the prompt encodes to no tokens") }
         } else {
             ids = givenIDs!

@@ -95,9 +95,15 @@ public final class BitNetModel: @unchecked Sendable {
     public static func load(path: String, int8Head: Bool = false, using kernels: Kernels = .default) throws(BitNetError) -> BitNetModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missingFile(path) }
-        if !isDirectory.boolValue { return try loadGGUF(path: path, int8Head: int8Head, kernels: kernels) }
+        if !isDirectory.boolValue {
+            let model = try loadGGUF(path: path, int8Head: int8Head, kernels: kernels)
+            try model.checkWeightMagnitudes(file: path)
+            return model
+        }
         let config = try BitNetConfig(configJSON: path + "/config.json")
-        return try loadSafeTensors(path: path + "/model.safetensors", config: config, int8Head: int8Head, kernels: kernels)
+        let model = try loadSafeTensors(path: path + "/model.safetensors", config: config, int8Head: int8Head, kernels: kernels)
+        try model.checkWeightMagnitudes(file: path + "/model.safetensors")
+        return model
     }
 
     /// Bytes of weights read per generated token: the ternary matrices and the LM head.
@@ -115,6 +121,7 @@ public final class BitNetModel: @unchecked Sendable {
             guard rows % 4 == 0 else { throw .unsupported("'\(name)': \(rows) output rows cannot be packed 4 per byte") }
             let packed = try st.uint8(name + ".weight", shape: [rows / 4, columns])
             let scale = try st.floats(name + ".weight_scale", shape: [1])[0]
+            guard scale != 0 || c.scaleMultiplies else { throw .malformed(file: path, reason: "tensor '\(name).weight_scale' is 0 (bitlinear divides by it)") }
             do {
                 return BitLinear(weights: try TernaryMatrix(huggingFacePacked: packed, rows: rows, columns: columns,
                                                             scale: c.scaleMultiplies ? scale : 1 / scale))

@@ -4,12 +4,22 @@ import Foundation
 /// A GGUF file (llama.cpp's container, versions 2 and 3): metadata, tensor directory, aligned
 /// tensor data. Memory-mapped; every offset and size is checked against the file.
 final class GGUFFile {
-    enum Value {
+    enum Value: CustomStringConvertible {
         case int(Int64), uint(UInt64), float(Double), bool(Bool), string(String), array([Value])
+        var description: String {
+            switch self {
+            case .int(let v): "\(v)"
+            case .uint(let v): "\(v)"
+            case .float(let v): "\(v)"
+            case .bool(let v): "\(v)"
+            case .string(let v): "'\(v.prefix(64))'"
+            case .array(let v): "an array of \(v.count)"
+            }
+        }
         var int: Int? {
             switch self {
-            case .int(let v): Int(v)
-            case .uint(let v): Int(v)
+            case .int(let v): Int(exactly: v)
+            case .uint(let v): Int(exactly: v)  // nil from 2^63 up: the key reads as out of range
             default: nil
             }
         }
@@ -29,6 +39,9 @@ final class GGUFFile {
     /// ggml type ids (I2_S is bitnet.cpp's fork).
     static let f32: UInt32 = 0, f16: UInt32 = 1, bf16: UInt32 = 30, tq1_0: UInt32 = 34, tq2_0: UInt32 = 35, i2_s: UInt32 = 36
 
+    /// How deep metadata arrays may nest (llama.cpp writes depth 1; the parser recurses once a level).
+    static let maxArrayDepth = 8
+
     let file: MappedFile
     private(set) var metadata: [String: Value] = [:]
     private(set) var tensors: [String: Tensor] = [:]
@@ -46,7 +59,7 @@ final class GGUFFile {
         guard tensorCount < 1 << 20, kvCount < 1 << 20 else { throw fail("implausible counts: \(tensorCount) tensors, \(kvCount) keys") }
         for _ in 0..<kvCount {
             let key = try string()
-            metadata[key] = try value(type: try u32())
+            metadata[key] = try value(type: try u32(), key: key, depth: 0)
         }
         var infos: [(String, [Int], UInt32, Int)] = []
         for _ in 0..<tensorCount {
@@ -63,12 +76,16 @@ final class GGUFFile {
             guard offset <= UInt64(file.bytes.count) else { throw fail("tensor '\(name)' starts past the end of the file: truncated?") }
             infos.append((name, dims, type, Int(offset)))
         }
-        let alignment = metadata["general.alignment"]?.int ?? 32
-        guard alignment > 0, alignment <= 1 << 20, alignment & (alignment - 1) == 0 else {
-            throw fail("general.alignment \(alignment) is not a power of two")
+        var alignment = 32
+        if let a = metadata["general.alignment"] {
+            guard let v = a.int, v > 0, v <= 1 << 20, v & (v - 1) == 0 else {
+                throw fail("general.alignment \(a) is not a power of two up to 2^20")
+            }
+            alignment = v
         }
         let dataStart = (cursor + alignment - 1) / alignment * alignment
         for (name, dims, type, offset) in infos {
+            guard offset % alignment == 0 else { throw fail("tensor '\(name)': offset \(offset) not aligned to \(alignment)") }
             var count = 1
             for d in dims {
                 let (product, overflow) = count.multipliedReportingOverflow(by: d)
@@ -116,7 +133,18 @@ final class GGUFFile {
         return String(decoding: UnsafeRawBufferPointer(rebasing: file.bytes[cursor..<(cursor + n)]), as: UTF8.self)
     }
 
-    private func value(type: UInt32) throws(BitNetError) -> Value {
+    /// Smallest encoded size of one value of a metadata type (bounds array counts by the bytes left).
+    private static func minimumSize(type: UInt32) -> Int {
+        switch type {
+        case 0, 1, 7: 1
+        case 2, 3: 2
+        case 4, 5, 6: 4
+        case 8, 10, 11, 12: 8
+        default: 12  // an array: element type + count
+        }
+    }
+
+    private func value(type: UInt32, key: String, depth: Int) throws(BitNetError) -> Value {
         func scalar<T: FixedWidthInteger>(_: T.Type) throws(BitNetError) -> T {
             try need(MemoryLayout<T>.size)
             defer { cursor += MemoryLayout<T>.size }
@@ -133,17 +161,21 @@ final class GGUFFile {
         case 7: return .bool(try scalar(UInt8.self) != 0)
         case 8: return .string(try string())
         case 9:
+            guard depth < Self.maxArrayDepth else { throw fail("metadata '\(key)': arrays nested deeper than \(Self.maxArrayDepth)") }
             let elementType = try u32()
-            let n = Int(clamping: try u64())
-            guard n <= file.bytes.count else { throw fail("array of \(n) elements") }
+            let declared = try u64()
+            guard declared <= UInt64(file.bytes.count - cursor) / UInt64(Self.minimumSize(type: elementType)) else {
+                throw fail("metadata '\(key)': an array of \(declared) elements does not fit in the file")
+            }
+            let n = Int(declared)
             var out: [Value] = []
-            out.reserveCapacity(n)
-            for _ in 0..<n { out.append(try value(type: elementType)) }
+            out.reserveCapacity(min(n, 1 << 16))
+            for _ in 0..<n { out.append(try value(type: elementType, key: key, depth: depth + 1)) }
             return .array(out)
         case 10: return .uint(try scalar(UInt64.self))
         case 11: return .int(Int64(bitPattern: try scalar(UInt64.self)))
         case 12: return .float(Double(bitPattern: try scalar(UInt64.self)))
-        default: throw fail("unknown metadata value type \(type)")
+        default: throw fail("metadata '\(key)': unknown value type \(type)")
         }
     }
 
@@ -167,14 +199,14 @@ final class GGUFFile {
         case Self.bf16: dtype = .bf16
         default: throw .unsupported("tensor '\(name)' has type \(Self.typeName(t.type)), expected F32, F16 or BF16")
         }
-        return try toFloats(bytes(t), dtype: dtype, name: name)
+        return try toFloats(bytes(t), dtype: dtype, name: name, file: file.path)
     }
 
     /// A float matrix kept in its stored precision (BF16 stays bf16).
     func rows(_ name: String, dims: [Int]) throws(BitNetError) -> FloatRows {
         let t = try tensor(name, dims: dims)
         if t.type == Self.bf16 {
-            return .bf16(BFloat16Matrix(bits: halfWords(bytes(t)), rows: dims[1], columns: dims[0]))
+            return .bf16(BFloat16Matrix(bits: try finiteBF16(halfWords(bytes(t)), name: name, file: file.path), rows: dims[1], columns: dims[0]))
         }
         return .float(try floats(name, dims: dims))
     }
@@ -195,6 +227,14 @@ final class GGUFFile {
 
     func ternary(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> TernaryMatrix {
         let t = try tensor(name, dims: [columns, rows])
+        let m = try ternaryMatrix(t, name, rows: rows, columns: columns)
+        if let r = m.rowScales.firstIndex(where: { !$0.isFinite }) {
+            throw .malformed(file: file.path, reason: "tensor '\(name)': row \(r) has scale \(m.rowScales[r]) (scales must be finite)")
+        }
+        return m
+    }
+
+    private func ternaryMatrix(_ t: Tensor, _ name: String, rows: Int, columns: Int) throws(BitNetError) -> TernaryMatrix {
         do {
             switch t.type {
             case Self.tq2_0: return try TernaryMatrix(tq2_0: [UInt8](bytes(t)), rows: rows, columns: columns)
@@ -230,22 +270,31 @@ extension BitNetModel {
         guard ggufArchitectures.contains(arch) else {
             throw .unsupported("GGUF architecture '\(arch)'; this engine runs \(ggufArchitectures.joined(separator: ", "))")
         }
-        func meta(_ key: String) throws(BitNetError) -> Int {
-            guard let v = g.metadata["\(arch).\(key)"]?.int, v > 0 else {
-                throw .malformed(file: path, reason: "metadata '\(arch).\(key)' is missing")
+        /// An integer key; missing → `fallback` (or an error without one); not an integer in Int → error.
+        func meta(_ key: String, _ fallback: Int? = nil) throws(BitNetError) -> Int {
+            guard let value = g.metadata["\(arch).\(key)"] else {
+                guard let fallback else { throw .malformed(file: path, reason: "metadata '\(arch).\(key)' is missing") }
+                return fallback
             }
+            guard let v = value.int else { throw .malformed(file: path, reason: "metadata '\(arch).\(key)' = \(value) is not an integer in range") }
+            return v
+        }
+        func real(_ key: String, _ fallback: Double) throws(BitNetError) -> Double {
+            guard let value = g.metadata["\(arch).\(key)"] else { return fallback }
+            guard let v = value.double else { throw .malformed(file: path, reason: "metadata '\(arch).\(key)' = \(value) is not a number") }
             return v
         }
         let hidden = try meta("embedding_length"), heads = try meta("attention.head_count")
         guard let embedding = g.tensors["token_embd.weight"], embedding.dims.count == 2 else { throw .missingTensor("token_embd.weight") }
         let c = BitNetConfig(
-            vocabularySize: g.metadata["\(arch).vocab_size"]?.int ?? embedding.dims[1],
+            vocabularySize: try meta("vocab_size", embedding.dims[1]),
             hiddenSize: hidden, intermediateSize: try meta("feed_forward_length"), layerCount: try meta("block_count"),
-            headCount: heads, kvHeadCount: g.metadata["\(arch).attention.head_count_kv"]?.int ?? heads,
-            ropeTheta: g.metadata["\(arch).rope.freq_base"]?.double ?? 10_000,
-            rmsNormEpsilon: Float(g.metadata["\(arch).attention.layer_norm_rms_epsilon"]?.double ?? 1e-5),
+            headCount: heads, kvHeadCount: try meta("attention.head_count_kv", heads),
+            ropeTheta: try real("rope.freq_base", 10_000),
+            rmsNormEpsilon: Float(try real("attention.layer_norm_rms_epsilon", 1e-5)),
             maxPositions: try meta("context_length"),
             tiedEmbeddings: g.tensors["output.weight"] == nil, scaleMultiplies: true)
+        try c.validate(file: path, keys: .gguf(arch))
         func norm(_ name: String, _ size: Int) throws(BitNetError) -> RMSNorm {
             RMSNorm(weight: try g.floats(name, dims: [size]), epsilon: c.rmsNormEpsilon)
         }

@@ -4,6 +4,8 @@ import Foundation
 /// Why a model could not be loaded or run.
 public enum BitNetError: Error, Equatable, CustomStringConvertible {
     case missingFile(String)
+    /// The path exists but cannot be read as a file: a directory, FIFO or device, no permission.
+    case unreadable(file: String, reason: String)
     case malformed(file: String, reason: String)
     case unsupported(String)
     case missingTensor(String)
@@ -20,6 +22,7 @@ public enum BitNetError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingFile(let path): "no such file: \(path)"
+        case let .unreadable(file, reason): "\(file): \(reason)"
         case let .malformed(file, reason): "\(file) is malformed: \(reason)"
         case .unsupported(let what): "unsupported: \(what)"
         case .missingTensor(let name): "the checkpoint has no tensor '\(name)'"
@@ -40,12 +43,8 @@ final class MappedFile: @unchecked Sendable {
 
     init(path: String) throws(BitNetError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw .missingFile(path) }
+        let (fd, size) = try openInput(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .missingFile(path) }
-        let size = Int(st.st_size)
         guard size > 0, let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
             throw .malformed(file: path, reason: "empty or unreadable")
         }
@@ -56,6 +55,22 @@ final class MappedFile: @unchecked Sendable {
 
     func load<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
         T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}
+
+/// Opens an input file (regular files only: a FIFO or device is an error, never a hang).
+func openInput(_ path: String) throws(BitNetError) -> (descriptor: Int32, size: Int) {
+    do { return try openRegularFile(path) } catch { throw BitNetError(error) }
+}
+
+/// The whole content of a regular input file of at most `limit` bytes.
+func readInput(_ path: String, limit: Int) throws(BitNetError) -> [UInt8] {
+    do { return try readRegularFile(path, limit: limit) } catch { throw BitNetError(error) }
+}
+
+extension BitNetError {
+    init(_ e: FileReadError) {
+        self = e.kind == .missing ? .missingFile(e.path) : .unreadable(file: e.path, reason: e.reason)
     }
 }
 
@@ -77,9 +92,9 @@ final class SafeTensorsFile {
         file = try MappedFile(path: path)
         let fail = { (reason: String) in BitNetError.malformed(file: path, reason: reason) }
         guard file.bytes.count >= 8 else { throw fail("shorter than its 8-byte header length") }
-        let headerLength = Int(file.load(UInt64.self, at: 0))
-        guard headerLength > 0, 8 + headerLength <= file.bytes.count else {
-            throw fail("header length \(headerLength) exceeds the file (\(file.bytes.count) bytes): truncated?")
+        let declared = file.load(UInt64.self, at: 0)
+        guard declared > 0, declared <= UInt64(file.bytes.count - 8), let headerLength = Int(exactly: declared) else {
+            throw fail("header length \(declared) exceeds the file (\(file.bytes.count) bytes): truncated?")
         }
         let header = Data(bytes: file.bytes.baseAddress! + 8, count: headerLength)
         guard let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
@@ -98,7 +113,10 @@ final class SafeTensorsFile {
                 guard d >= 0, !overflow, product <= file.bytes.count else { throw fail("tensor '\(name)' has shape \(shape): more than the file holds") }
                 count = product
             }
-            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == count * dtype.size else {
+            guard offsets[0] >= 0, offsets[1] >= offsets[0] else {
+                throw fail("tensor '\(name)' has data_offsets \(offsets): negative or reversed")
+            }
+            guard offsets[1] - offsets[0] == count * dtype.size else {
                 throw fail("tensor '\(name)' \(shape) \(dt) spans \(offsets[1] - offsets[0]) bytes, expected \(count * dtype.size)")
             }
             guard offsets[1] <= file.bytes.count - dataStart else {
@@ -120,16 +138,16 @@ final class SafeTensorsFile {
     /// A float tensor (F32, F16 or BF16) as [Float].
     func floats(_ name: String, shape: [Int]) throws(BitNetError) -> [Float] {
         let e = try entry(name, shape: shape)
-        return try toFloats(bytes(e), dtype: e.dtype, name: name)
+        return try toFloats(bytes(e), dtype: e.dtype, name: name, file: file.path)
     }
 
     /// A float matrix kept in its stored precision (BF16 stays bf16).
     func rows(_ name: String, shape: [Int]) throws(BitNetError) -> FloatRows {
         let e = try entry(name, shape: shape)
         if e.dtype == .bf16 {
-            return .bf16(BFloat16Matrix(bits: halfWords(bytes(e)), rows: shape[0], columns: shape[1]))
+            return .bf16(BFloat16Matrix(bits: try finiteBF16(halfWords(bytes(e)), name: name, file: file.path), rows: shape[0], columns: shape[1]))
         }
-        return .float(try toFloats(bytes(e), dtype: e.dtype, name: name))
+        return .float(try toFloats(bytes(e), dtype: e.dtype, name: name, file: file.path))
     }
 
     /// The raw bytes of a U8 tensor.
@@ -145,13 +163,27 @@ func halfWords(_ raw: UnsafeRawBufferPointer) -> [UInt16] {
     (0..<(raw.count / 2)).map { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) }
 }
 
-/// Little-endian F32/F16/BF16 bytes as floats.
-func toFloats(_ raw: UnsafeRawBufferPointer, dtype: DType, name: String) throws(BitNetError) -> [Float] {
+/// Little-endian F32/F16/BF16 bytes as floats; a NaN or infinity is an error naming the tensor
+/// and the element (the model's arithmetic assumes finite weights).
+func toFloats(_ raw: UnsafeRawBufferPointer, dtype: DType, name: String, file: String) throws(BitNetError) -> [Float] {
     let n = raw.count / dtype.size
+    let values: [Float]
     switch dtype {
-    case .f32: return (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-    case .f16: return halfWords(raw).map { Float(float16Bits: $0) }
-    case .bf16: return halfWords(raw).map { Float(bfloat16Bits: $0) }
+    case .f32: values = (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+    case .f16: values = halfWords(raw).map { Float(float16Bits: $0) }
+    case .bf16: values = halfWords(raw).map { Float(bfloat16Bits: $0) }
     default: throw .unsupported("tensor '\(name)' is \(dtype.rawValue), expected a float type")
     }
+    if let i = values.firstIndex(where: { !$0.isFinite }) {
+        throw .malformed(file: file, reason: "tensor '\(name)': element \(i) is \(values[i]) (weights must be finite)")
+    }
+    return values
+}
+
+/// bf16 words checked for NaN and infinity (exponent all ones) without converting them.
+func finiteBF16(_ words: [UInt16], name: String, file: String) throws(BitNetError) -> [UInt16] {
+    if let i = words.firstIndex(where: { $0 & 0x7f80 == 0x7f80 }) {
+        throw .malformed(file: file, reason: "tensor '\(name)': element \(i) is \(Float(bfloat16Bits: words[i])) (weights must be finite)")
+    }
+    return words
 }

@@ -7,7 +7,7 @@ import Foundation
 ///
 /// ```swift
 /// let tok = try Tokenizer(tiktokenFile: "cl100k_base.tiktoken")
-/// let ids = tok.encode("Hello, world!")      // [9906, 11, 1917, 0]
+/// let ids = try tok.encode("Hello, world!")  // [9906, 11, 1917, 0]
 /// tok.decode(ids)                            // "Hello, world!"
 /// ```
 public final class Tokenizer: @unchecked Sendable {
@@ -20,6 +20,12 @@ public final class Tokenizer: @unchecked Sendable {
     private let splitter: NSRegularExpression
     /// The split pattern (kept so that exporters can write it).
     let pattern: String
+    private let source: String
+
+    /// How long the split pattern may work without producing a match, in ICU's progress reports
+    /// (one every few thousand backtracking steps, ~0.5 ms here): a pattern that backtracks
+    /// catastrophically, as `(a+)+$` does, stops with an error instead of running for minutes.
+    static let progressLimit = 2_000
 
     /// cl100k_base's split pattern (tiktoken 0.14): also LLaMA-3's, written with possessive quantifiers.
     public static let cl100kPattern = #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#
@@ -30,6 +36,10 @@ public final class Tokenizer: @unchecked Sendable {
     public var vocabularySize: Int { (bytesOf.keys.max() ?? -1) + 1 }
 
     init(ranks: [[UInt8]: Int], ids: [[UInt8]: Int], special: [String: Int], pattern: String, source: String) throws(BitNetError) {
+        for (id, what) in ids.values.lazy.map({ ($0, "a token") }) + special.values.lazy.map({ ($0, "a special token") })
+        where id < 0 || id > Int(Int32.max) {
+            throw .malformed(file: source, reason: "\(what) has id \(id), outside 0...\(Int32.max)")
+        }
         self.ranks = ranks
         self.ids = ids
         specialTokens = special
@@ -38,6 +48,7 @@ public final class Tokenizer: @unchecked Sendable {
         for (text, id) in special { inverse[id] = Array(text.utf8) }
         bytesOf = inverse
         self.pattern = pattern
+        self.source = source
         do { splitter = try NSRegularExpression(pattern: pattern) } catch {
             throw .malformed(file: source, reason: "the split pattern is not a valid regular expression")
         }
@@ -46,7 +57,13 @@ public final class Tokenizer: @unchecked Sendable {
     /// A tiktoken ranks file: one `base64(token bytes) rank` per line; the rank is the id.
     public convenience init(tiktokenFile path: String, pattern: String = Tokenizer.cl100kPattern,
                             specialTokens: [String: Int] = [:]) throws(BitNetError) {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .missingFile(path) }
+        let bytes = try readInput(path, limit: 1 << 28)
+        if bytes.starts(with: Array("GGUF".utf8)) {
+            throw .malformed(file: path, reason: "is a GGUF model, not a tiktoken ranks file (a GGUF's tokenizer is read from the model itself)")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .malformed(file: path, reason: "not UTF-8 text: not a tiktoken ranks file")
+        }
         var ranks: [[UInt8]: Int] = [:]
         for (n, line) in text.split(separator: "\n").enumerated() {
             let fields = line.split(separator: " ")
@@ -60,7 +77,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// A Hugging Face `tokenizer.json` with a byte-level BPE model.
     public convenience init(tokenizerJSON path: String) throws(BitNetError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+        let data = Data(try readInput(path, limit: 1 << 28))
         guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
               let model = json["model"] as? [String: Any] else { throw .malformed(file: path, reason: "no 'model' object") }
         guard (model["type"] as? String) == "BPE", let vocab = model["vocab"] as? [String: Int] else {
@@ -118,17 +135,19 @@ public final class Tokenizer: @unchecked Sendable {
         return map
     }()
 
-    static func splitPattern(_ preTokenizer: Any?) -> String? {
-        guard let p = preTokenizer as? [String: Any] else { return nil }
+    static func splitPattern(_ preTokenizer: Any?, depth: Int = 0) -> String? {
+        guard depth < 8, let p = preTokenizer as? [String: Any] else { return nil }
         if let pattern = (p["pattern"] as? [String: Any])?["Regex"] as? String { return pattern }
         for inner in p["pretokenizers"] as? [Any] ?? [] {
-            if let found = splitPattern(inner) { return found }
+            if let found = splitPattern(inner, depth: depth + 1) { return found }
         }
         return nil
     }
 
     /// Token ids of `text`. Special-token texts become their ids when `allowSpecial`, else plain text.
-    public func encode(_ text: String, allowSpecial: Bool = true) -> [Int] {
+    /// Throws when the split pattern works too long on `text` without a match (catastrophic
+    /// backtracking, see `progressLimit`).
+    public func encode(_ text: String, allowSpecial: Bool = true) throws(BitNetError) -> [Int] {
         var out: [Int] = []
         var rest = Substring(text)
         while !rest.isEmpty {
@@ -140,7 +159,7 @@ public final class Tokenizer: @unchecked Sendable {
                 }
             }
             let ordinary = cut.map { rest[..<$0.0.lowerBound] } ?? rest
-            encodeOrdinary(String(ordinary), into: &out)
+            try encodeOrdinary(String(ordinary), into: &out)
             guard let (range, id) = cut else { break }
             out.append(id)
             rest = rest[range.upperBound...]
@@ -148,10 +167,33 @@ public final class Tokenizer: @unchecked Sendable {
         return out
     }
 
-    private func encodeOrdinary(_ text: String, into out: inout [Int]) {
+    /// The split pattern's matches in `text`, or an error when it runs past `progressLimit`.
+    private func pieces(of text: String) throws(BitNetError) -> [NSRange] {
+        var ranges: [NSRange] = []
+        var idle = 0, exceeded = false
+        splitter.enumerateMatches(in: text, options: [.reportProgress], range: NSRange(location: 0, length: (text as NSString).length)) {
+            match, _, stop in
+            if let match {
+                ranges.append(match.range)
+                idle = 0
+            } else {
+                idle += 1
+                if idle > Self.progressLimit {
+                    exceeded = true
+                    stop.pointee = true
+                }
+            }
+        }
+        if exceeded {
+            throw .malformed(file: source, reason: "the split pattern backtracks without bound on this text (stopped after \(Self.progressLimit) progress reports without a match)")
+        }
+        return ranges
+    }
+
+    private func encodeOrdinary(_ text: String, into out: inout [Int]) throws(BitNetError) {
         let ns = text as NSString
-        for match in splitter.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
-            let piece = Array(ns.substring(with: match.range).utf8)
+        for range in try pieces(of: text) {
+            let piece = Array(ns.substring(with: range).utf8)
             if let id = ids[piece] {
                 out.append(id)
                 continue
@@ -194,7 +236,12 @@ extension Tokenizer {
               case .array(let tokenValues)? = g.metadata["tokenizer.ggml.tokens"] else { return nil }
         var vocab: [String: Int] = [:], special: [String: Int] = [:]
         var types: [Int] = []
-        if case .array(let t)? = g.metadata["tokenizer.ggml.token_type"] { types = t.compactMap(\.int) }
+        if case .array(let t)? = g.metadata["tokenizer.ggml.token_type"] {
+            for (i, v) in t.enumerated() {
+                guard let type = v.int else { throw .malformed(file: path, reason: "metadata 'tokenizer.ggml.token_type'[\(i)] = \(v) is not a token type") }
+                types.append(type)
+            }
+        }
         for (id, v) in tokenValues.enumerated() {
             guard let s = v.string else { continue }
             // llama.cpp token types: 1 normal, 3 control, 4 user-defined, 5 unused (padding)
@@ -209,7 +256,18 @@ extension Tokenizer {
     }
 
     /// A tokenizer file: `tokenizer.json`, or a tiktoken ranks file (`.tiktoken`).
+    /// A GGUF model file given here yields its own tokenizer metadata.
     public static func load(file path: String) throws(BitNetError) -> Tokenizer {
-        path.hasSuffix(".json") ? try Tokenizer(tokenizerJSON: path) : try Tokenizer(tiktokenFile: path)
+        let (fd, _) = try openInput(path)
+        var magic = [UInt8](repeating: 0, count: 4)
+        let n = read(fd, &magic, 4)
+        close(fd)
+        if n == 4, magic == Array("GGUF".utf8) {
+            guard let t = try load(modelPath: path) else {
+                throw .malformed(file: path, reason: "is a GGUF model without a GPT-2 style tokenizer (tokenizer.ggml.*)")
+            }
+            return t
+        }
+        return path.hasSuffix(".json") ? try Tokenizer(tokenizerJSON: path) : try Tokenizer(tiktokenFile: path)
     }
 }

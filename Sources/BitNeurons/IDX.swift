@@ -1,3 +1,4 @@
+import BitKernels
 import CZlib
 import Foundation
 
@@ -20,21 +21,55 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The whole content of a file, gunzipped through zlib when it is gzip (plain files pass through).
-func readMaybeGzip(_ path: String) throws(DatasetError) -> [UInt8] {
-    guard FileManager.default.fileExists(atPath: path) else { throw .missingFile(path) }
-    guard let f = gzopen(path, "rb") else { throw .unreadable(file: path, reason: "cannot open") }
-    defer { gzclose(f) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
-        if n < 0 { throw .unreadable(file: path, reason: "corrupt gzip data") }
-        if n == 0 { break }
-        out.append(contentsOf: chunk[0..<Int(n)])
+/// An IDX file, gunzipped through zlib when it is gzip (plain files pass through): the magic,
+/// the big-endian dimensions, then exactly the data bytes they promise. Only a regular file is
+/// opened (a FIFO or device is an error, never a hang); data is read as it arrives, so a header
+/// promising more than the file holds fails as truncated without allocating what it promises.
+func readIDX(_ path: String, magic: Int, dimensions: Int) throws(DatasetError) -> (dims: [Int], data: [UInt8]) {
+    let fd: Int32
+    do { fd = try openRegularFile(path).descriptor } catch {
+        throw error.kind == .missing ? .missingFile(path) : .unreadable(file: path, reason: error.reason)
     }
-    return out
+    guard let f = gzdopen(fd, "rb") else {
+        close(fd)
+        throw .unreadable(file: path, reason: "cannot open")
+    }
+    defer { gzclose(f) }
+    /// Up to `count` more bytes appended to `out`; false at the end of the data.
+    func read(_ count: Int, into out: inout [UInt8]) throws(DatasetError) {
+        var chunk = [UInt8](repeating: 0, count: min(count, 1 << 20))
+        var left = count
+        while left > 0 {
+            let n = chunk.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32(min(left, $0.count))) }
+            if n < 0 { throw .unreadable(file: path, reason: "corrupt gzip data") }
+            if n == 0 { return }
+            out.append(contentsOf: chunk[0..<Int(n)])
+            left -= Int(n)
+        }
+    }
+    let headerBytes = 4 + 4 * dimensions
+    var header: [UInt8] = []
+    try read(headerBytes, into: &header)
+    guard header.count == headerBytes else { throw .truncated(file: path, expected: headerBytes, actual: header.count) }
+    func be32(_ o: Int) -> Int { Int(header[o]) << 24 | Int(header[o + 1]) << 16 | Int(header[o + 2]) << 8 | Int(header[o + 3]) }
+    guard be32(0) == magic else { throw .badMagic(file: path, found: UInt32(be32(0)), expected: UInt32(magic)) }
+    let dims = (0..<dimensions).map { be32(4 + 4 * $0) }
+    var total = 1
+    for d in dims {
+        let (product, overflow) = total.multipliedReportingOverflow(by: d)
+        guard !overflow, product <= maxIDXBytes else {
+            throw .unreadable(file: path, reason: "the header promises \(dims.map(String.init).joined(separator: " × ")) data bytes, more than the \(maxIDXBytes) this reader accepts")
+        }
+        total = product
+    }
+    var data: [UInt8] = []
+    try read(total, into: &data)
+    guard data.count == total else { throw .truncated(file: path, expected: total, actual: data.count) }
+    return (dims, data)
 }
+
+/// The largest IDX payload read (MNIST's training images are 47 MB).
+let maxIDXBytes = 1 << 32
 
 /// Labeled 8-bit images in the IDX format of MNIST and Fashion-MNIST (magic 2051 for images,
 /// 2049 for labels, big-endian dimensions, then raw bytes), read directly from `.gz` files.
@@ -51,26 +86,17 @@ public struct LabeledImages: Sendable {
     public func image(_ i: Int) -> ArraySlice<UInt8> { pixels[(i * pixelsPerImage)..<((i + 1) * pixelsPerImage)] }
 
     public init(images imagePath: String, labels labelPath: String, limit: Int? = nil) throws(DatasetError) {
-        let img = try readMaybeGzip(imagePath), lab = try readMaybeGzip(labelPath)
-        func be32(_ b: [UInt8], _ o: Int) -> Int { Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]) }
-        guard img.count >= 16 else { throw .truncated(file: imagePath, expected: 16, actual: img.count) }
-        guard be32(img, 0) == 2051 else { throw .badMagic(file: imagePath, found: UInt32(be32(img, 0)), expected: 2051) }
-        guard lab.count >= 8 else { throw .truncated(file: labelPath, expected: 8, actual: lab.count) }
-        guard be32(lab, 0) == 2049 else { throw .badMagic(file: labelPath, found: UInt32(be32(lab, 0)), expected: 2049) }
-        let n = be32(img, 4), r = be32(img, 8), c = be32(img, 12), nl = be32(lab, 4)
-        let (perImage, o1) = r.multipliedReportingOverflow(by: c)
-        let (total, o2) = n.multipliedReportingOverflow(by: perImage)
-        guard !o1, !o2, img.count - 16 >= total else {
-            throw .truncated(file: imagePath, expected: o1 || o2 ? Int.max : total, actual: img.count - 16)
-        }
-        guard lab.count - 8 >= nl else { throw .truncated(file: labelPath, expected: nl, actual: lab.count - 8) }
+        let (d, img) = try readIDX(imagePath, magic: 2051, dimensions: 3)
+        let (dl, lab) = try readIDX(labelPath, magic: 2049, dimensions: 1)
+        let n = d[0], r = d[1], c = d[2], nl = dl[0]
+        guard r >= 1, c >= 1 else { throw .unreadable(file: imagePath, reason: "images of \(r) × \(c) pixels") }
         guard n == nl else { throw .countMismatch(images: n, labels: nl) }
-        let keep = min(n, limit ?? n)
+        let keep = max(0, min(n, limit ?? n))
         count = keep
         rows = r
         columns = c
-        pixels = Array(img[16..<(16 + keep * r * c)])
-        labels = Array(lab[8..<(8 + keep)])
+        pixels = keep == n ? img : Array(img[0..<(keep * r * c)])
+        labels = keep == n ? lab : Array(lab[0..<keep])
     }
 
     /// `train-images-idx3-ubyte.gz` etc. in `directory` (split "train" or "t10k").

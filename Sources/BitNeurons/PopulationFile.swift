@@ -43,7 +43,9 @@ extension BitPopulation {
         var out: [UInt8] = Array("BKNEURON".utf8)
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        let json = (try? JSONEncoder().encode(configuration)) ?? Data()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // the same population gives the same bytes
+        let json = (try? encoder.encode(configuration)) ?? Data()
         u32(1); u32(width); u32(neurons.rowCount); u64(UInt64(steps)); u32(json.count)
         out.append(contentsOf: json)
         for w in wins { u64(UInt64(w)) }
@@ -53,16 +55,21 @@ extension BitPopulation {
         return out
     }
 
+    /// Writes the population atomically (see `writeAtomically`): a crash leaves the old file or the new one.
     public func save(to path: String) throws(PopulationFileError) {
-        do { try Data(serialized()).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw .unreadable("cannot write \(path): \(error.localizedDescription)")
-        }
+        do { try writeAtomically(serialized(), to: path) } catch { throw .unreadable("cannot write \(error)") }
     }
 
+    /// Reads a saved population (regular files only: a FIFO or device is an error, never a hang).
     public init(contentsOf path: String, using kernels: Kernels = .default) throws(PopulationFileError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable("cannot read \(path)") }
-        try self.init(serialized: [UInt8](data), name: path, using: kernels)
+        let bytes: [UInt8]
+        do { bytes = try readRegularFile(path, limit: 1 << 40) } catch { throw .unreadable("cannot read \(error)") }
+        try self.init(serialized: bytes, name: path, using: kernels)
     }
+
+    /// Limits on what a file may declare: far above real populations (MNIST: 784 bits, up to
+    /// thousands of neurons), far below what overflows a counter or exhausts memory on `learn`.
+    static let fileLimits = (width: 1 << 24, counter: 1 << 62, capacity: 1 << 32)
 
     public init(serialized b: [UInt8], name: String = "data", using kernels: Kernels = .default) throws(PopulationFileError) {
         guard b.count >= 36, Array(b[0..<8]) == Array("BKNEURON".utf8) else { throw .notAPopulation(name) }
@@ -70,8 +77,10 @@ extension BitPopulation {
         func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[o + $1]) << (8 * UInt64($1)) } }
         let version = u32(8)
         guard version == 1 else { throw .unsupportedVersion(UInt32(version)) }
-        let width = u32(12), count = u32(16), steps = Int(u64(20)), jsonLength = u32(28)
-        let words = (width + 63) / 64
+        let width = u32(12), count = u32(16), storedSteps = u64(20), jsonLength = u32(28)
+        let limits = Self.fileLimits
+        guard width >= 1, width <= limits.width else { throw .corrupt("width \(width) bits is outside 1...\(limits.width)") }
+        let words = (width + 63) / 64  // the sizes below stay far inside Int: width < 2^25, count < 2^32
         let expected = 32 + jsonLength + 8 * count + 8 * words * count + 4
         guard b.count == expected else { throw .truncated(expected: expected, actual: b.count) }
         let stored = UInt32(u32(expected - 4))
@@ -80,9 +89,16 @@ extension BitPopulation {
         guard let configuration = try? JSONDecoder().decode(Configuration.self, from: Data(b[32..<(32 + jsonLength)])) else {
             throw .corrupt("the configuration is not valid JSON")
         }
+        try Self.check(configuration, count: count, storedSteps: storedSteps)
+        let steps = Int(storedSteps)
         var o = 32 + jsonLength
         var wins: [Int] = []
-        for _ in 0..<count { wins.append(Int(u64(o))); o += 8 }
+        for i in 0..<count {
+            let w = u64(o)
+            guard w <= UInt64(limits.counter) else { throw .corrupt("neuron \(i) has \(w) wins (at most 2^62)") }
+            wins.append(Int(w))
+            o += 8
+        }
         var matrix = BitMatrix(width: width, reservingRows: count)
         let mask: UInt64 = width % 64 == 0 ? ~0 : (1 << UInt64(width % 64)) - 1
         for _ in 0..<count {
@@ -92,5 +108,20 @@ extension BitPopulation {
             matrix.append(BitVector(width: width, words: row))
         }
         self.init(width: width, configuration: configuration, neurons: matrix, wins: wins, steps: steps, using: kernels)
+    }
+
+    /// The fields `learn`, `winner` and mask generation rely on: rates in 0...1, counters that
+    /// cannot overflow, at least one neuron, a bounded capacity.
+    static func check(_ c: Configuration, count: Int, storedSteps: UInt64) throws(PopulationFileError) {
+        let limits = fileLimits
+        guard storedSteps <= UInt64(limits.counter) else { throw .corrupt("\(storedSteps) steps learned (at most 2^62)") }
+        guard count >= 1 else { throw .corrupt("it holds no neurons") }
+        for (name, rate) in [("learningRate", c.learningRate), ("settledRate", c.settledRate)] {
+            guard rate.isFinite, rate >= 0, rate <= 1 else { throw .corrupt("\(name) \(rate) is outside 0...1") }
+        }
+        if let g = c.growBelow { guard g.isFinite else { throw .corrupt("growBelow \(g) is not finite") } }
+        if let s = c.settleAfter { guard s >= 0 else { throw .corrupt("settleAfter \(s) is negative") } }
+        guard c.neurons >= 0, c.neurons <= limits.capacity else { throw .corrupt("neurons \(c.neurons) is outside 0...\(limits.capacity)") }
+        guard c.capacity >= 0, c.capacity <= limits.capacity else { throw .corrupt("capacity \(c.capacity) is outside 0...\(limits.capacity)") }
     }
 }

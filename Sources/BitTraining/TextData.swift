@@ -46,7 +46,7 @@ public struct TextData: Sendable {
             let tok: Tokenizer
             do { tok = try Tokenizer(tokenizerJSON: tokenizer) } catch { throw .badFile(path: tokenizer, reason: "\(error)") }
             guard let text = String(data: data, encoding: .utf8) else { throw .badFile(path: path, reason: "not UTF-8 text") }
-            ids = tok.encode(text, allowSpecial: false).map { Int32($0) }
+            do { ids = try tok.encode(text, allowSpecial: false).map { Int32($0) } } catch { throw .badFile(path: path, reason: "\(error)") }
             pieces = (0..<tok.vocabularySize).map { tok.bytes(of: $0) }
         }
         guard pieces.count >= 2 else { throw .badFile(path: path, reason: "only \(pieces.count) distinct token(s); nothing to learn") }
