@@ -68,15 +68,15 @@ let package = Package(
     ]
 )
 
-// libFuzzer targets, one per file reader (Fuzz/). Only with BITKERNELS_FUZZ set, as
+// libFuzzer targets, one per file reader (Tests/Fuzz/). Only with BITKERNELS_FUZZ set, as
 // scripts/fuzz.sh builds them (`-sanitize=fuzzer,address`), so `swift build` and CI never see them.
 if Context.environment["BITKERNELS_FUZZ"] != nil {
-    package.targets.append(.target(name: "FuzzSupport", dependencies: ["BitNet"], path: "Fuzz/FuzzSupport"))
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["BitNet"], path: "Tests/Fuzz/FuzzSupport"))
     for (name, dependencies) in [("FuzzGGUF", ["BitNet"]), ("FuzzSafetensors", ["BitNet"]), ("FuzzTokenizerJSON", ["BitNet"]),
                                  ("FuzzTiktoken", ["BitNet"]), ("FuzzIDX", ["BitNeurons"]),
                                  ("FuzzPopulation", ["BitNeurons", "BitKernels", "CZlib"])] {
         package.targets.append(.executableTarget(
-            name: name, dependencies: dependencies.map { .target(name: $0) } + ["FuzzSupport"], path: "Fuzz/\(name)",
+            name: name, dependencies: dependencies.map { .target(name: $0) } + ["FuzzSupport"], path: "Tests/Fuzz/\(name)",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
     }
 }

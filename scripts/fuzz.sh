@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (Fuzz/, one per file reader) with -sanitize=fuzzer,address and runs
+# Builds the libFuzzer targets (Tests/Fuzz/, one per file reader) with -sanitize=fuzzer,address and runs
 # each for SECONDS (default 60), seeded from the test fixtures. Findings (crash-*, timeout-*,
 # oom-*) land in .build-fuzz/findings/<target>/; the corpus grows in .build-fuzz/corpus/<target>/.
 #   scripts/fuzz.sh [seconds] [target ...]      e.g. scripts/fuzz.sh 600 FuzzGGUF
