@@ -1,0 +1,74 @@
+import BitKernels
+import Foundation
+
+extension BitNetModel {
+    /// One decoding step for several sequences at once: token i runs at the next position of its own
+    /// cache, and the logits come back token-major (`steps.count × vocabulary`). Every ternary
+    /// projection multiplies all the steps' activations in one token-batched product (the GEMM path
+    /// of `TernaryMatrix.apply`), so the weights are read once per step instead of once per
+    /// sequence; attention runs per sequence against its own cache. Each row equals what
+    /// `forward([token], cache:)` gives for that sequence alone.
+    ///
+    /// ```swift
+    /// let a = model.makeCache(), b = model.makeCache()
+    /// _ = try model.forward([1, 2, 3], cache: a)                       // prompts, one at a time
+    /// _ = try model.forward([7, 8], cache: b)
+    /// let logits = try model.forward(steps: [(4, a), (9, b)])          // 2 × vocabulary
+    /// ```
+    public func forward(steps: [(token: Int, cache: KVCache)], threads: Int = 0) throws(BitNetError) -> [Float] {
+        guard !steps.isEmpty else { return [] }
+        let caches = steps.map(\.cache)
+        precondition(Set(caches.map(ObjectIdentifier.init)).count == caches.count, "each step needs a cache of its own")
+        for cache in caches where cache.count >= cache.capacity { throw .contextFull(limit: cache.capacity) }
+        var x = try embed(steps.map(\.token))
+        for (i, layer) in layers.enumerated() {
+            x = layer.step(x, caches: caches, layer: i, rope: rope, threads: threads)
+        }
+        for cache in caches { cache.count += 1 }
+        return logits(fromHidden: x, tokens: steps.count, threads: threads)
+    }
+}
+
+extension DecoderLayer {
+    /// `x`: one token per cache (caches.count × hidden), each at its cache's next position; appends
+    /// each token's key and value to its own cache's layer. The same arithmetic per token as
+    /// `callAsFunction` with one token.
+    func step(_ x: [Float], caches: [KVCache], layer: Int, rope: Rope, threads: Int) -> [Float] {
+        let n = caches.count, d = headDimension, kvWidth = kvHeads * d, qWidth = heads * d
+        let h = inputNorm(x, tokens: n)
+        var queries = q(h, tokens: n, threads: threads)
+        var keys = k(h, tokens: n, threads: threads)
+        let vals = v(h, tokens: n, threads: threads)
+        let attentionThreads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
+        var attended = [Float]()
+        attended.reserveCapacity(n * qWidth)
+        for (t, cache) in caches.enumerated() {
+            let position = cache.count
+            rope.apply(&queries, offset: t * qWidth, heads: heads, position: position)
+            rope.apply(&keys, offset: t * kvWidth, heads: kvHeads, position: position)
+            cache.keys[layer].withUnsafeMutableBufferPointer { kc in
+                cache.values[layer].withUnsafeMutableBufferPointer { vc in
+                    for i in 0..<kvWidth {
+                        kc[position * kvWidth + i] = keys[t * kvWidth + i]
+                        vc[position * kvWidth + i] = vals[t * kvWidth + i]
+                    }
+                }
+            }
+            attended += attention(Array(queries[(t * qWidth)..<((t + 1) * qWidth)]), tokens: 1, start: position,
+                                  keys: cache.keys[layer], values: cache.values[layer], threads: attentionThreads)
+        }
+        let projected = o(attentionSubNorm(attended, tokens: n), tokens: n, threads: threads)
+        var residual = x
+        for i in 0..<residual.count { residual[i] += projected[i] }
+        let h2 = postAttentionNorm(residual, tokens: n)
+        let g = gate(h2, tokens: n, threads: threads), u = up(h2, tokens: n, threads: threads)
+        var m = [Float](repeating: 0, count: g.count)
+        for i in 0..<g.count {
+            let r = max(g[i], 0)
+            m[i] = r * r * u[i]
+        }
+        let ffn = down(ffnSubNorm(m, tokens: n), tokens: n, threads: threads)
+        for i in 0..<residual.count { residual[i] += ffn[i] }
+        return residual
+    }
+}
