@@ -4,10 +4,13 @@ import Testing
 
 @Suite struct BatchedDecodeTests {
     /// Three sequences of different lengths decoded together give, row for row, the logits each
-    /// gives decoded alone (the GEMM path quantizes and multiplies each token as the GEMV does).
-    @Test(arguments: [1, 2])
-    func batchedStepEqualsOneAtATime(threads: Int) throws {
-        let m = Fixture.safetensors, vocab = m.config.vocabularySize
+    /// gives decoded alone (the GEMM path quantizes and multiplies each token as the GEMV does; the
+    /// head's row blocks compute each row as the per-token product does), with the bf16 and the
+    /// int8 head.
+    @Test(arguments: [1, 2], [false, true])
+    func batchedStepEqualsOneAtATime(threads: Int, int8Head: Bool) throws {
+        let m = int8Head ? try BitNetModel.load(path: Fixture.directory, int8Head: true) : Fixture.safetensors
+        let vocab = m.config.vocabularySize
         let prompts = [Fixture.sequences["A"]!, Array(Fixture.sequences["B"]!.prefix(5)), Fixture.sequences["C"]!]
         let batched = prompts.map { _ in m.makeCache(capacity: 64) }, alone = prompts.map { _ in m.makeCache(capacity: 64) }
         var next: [Int] = []
