@@ -12,7 +12,7 @@ struct BitKernelsCommand: ParsableCommand {
             binary; the best one this CPU supports is chosen at run time. Set BITKERNELS_ISA=\
             scalar|avx2|avx512|neon to force a variant.
             """,
-        subcommands: [Info.self, Bench.self, SearchBench.self, Tune.self, Generate.self, Logits.self, Organize.self])
+        subcommands: [Info.self, Bench.self, SearchBench.self, Tune.self, Generate.self, Logits.self, Organize.self, Serve.self, Chat.self])
 }
 
 /// Resolves the kernels the user asked for, or exits with the reason.
