@@ -80,7 +80,7 @@ struct Chat: ParsableCommand {
                 throw ValidationError("the conversation (\(prompt.count) tokens) no longer fits the context of \(served.contextLimit); /reset to start again")
             }
             var reply: [Int] = [], printed = 0
-            let eos = served.special.eos
+            let eos = served.chatStopTokens
             do {
                 let result = try served.model.generate(prompt: prompt, maxNewTokens: maxTokens, sampler: sampler, stopTokens: eos,
                                                         contextLimit: served.contextLimit, threads: threads) { id in

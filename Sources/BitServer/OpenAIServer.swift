@@ -20,6 +20,11 @@ public struct ServedModel: Sendable {
     public let templateProblem: String?
     /// The context length requests are checked against.
     public let contextLimit: Int
+    /// Where a chat reply ends: the EOS ids and the token that closes each turn in the template
+    /// (`<|eot_id|>`), which some models' files do not list as an EOS.
+    public var chatStopTokens: Set<Int> {
+        special.eos.union(template != nil ? [tokenizer?.specialTokens["<|eot_id|>"]].compactMap { $0 } : [])
+    }
 
     public init(model: BitNetModel, name: String, tokenizer: Tokenizer?, special: SpecialTokens,
                 template: ChatTemplate?, templateProblem: String? = nil, contextLimit: Int? = nil) {
@@ -175,6 +180,7 @@ public struct OpenAIServer: Sendable {
         let promptTokens: Int
         let stop: [String]
         let includeUsage: Bool
+        let stopTokens: Set<Int>
         let events: AsyncStream<GenerationEvent>
         let cancel: @Sendable () -> Void
     }
@@ -191,11 +197,13 @@ public struct OpenAIServer: Sendable {
         }
         // OpenAI's defaults: 16 new tokens for completions, up to the context for chat.
         let maxTokens = p.maxTokens ?? (chat ? limit - prompt.count : min(16, limit - prompt.count))
-        let request = GenerationRequest(prompt: prompt, maxTokens: maxTokens, sampler: p.sampler, stopTokens: served.special.eos)
+        let request = GenerationRequest(prompt: prompt, maxTokens: maxTokens, sampler: p.sampler,
+                                        stopTokens: chat ? served.chatStopTokens : served.special.eos)
         do {
             let (events, cancel) = try scheduler.submit(request)
             let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
-            return Job(id: id, chat: chat, promptTokens: prompt.count, stop: p.stop, includeUsage: p.includeUsage, events: events, cancel: cancel)
+            return Job(id: id, chat: chat, promptTokens: prompt.count, stop: p.stop, includeUsage: p.includeUsage,
+                       stopTokens: request.stopTokens, events: events, cancel: cancel)
         } catch .queueFull(let running, let queued) {
             throw APIError(status: 503, message: SchedulerError.queueFull(running: running, queued: queued).description,
                            type: "server_error", code: "queue_full")
@@ -242,7 +250,7 @@ public struct OpenAIServer: Sendable {
 
     /// Waits for the whole answer.
     func collect(_ job: Job) async throws -> Response {
-        var detok = Detokenizer(served: served, stop: job.stop, eos: served.special.eos)
+        var detok = Detokenizer(served: served, stop: job.stop, eos: job.stopTokens)
         var text = "", tokens: [Int] = [], finish = FinishReason.length
         loop: for await event in job.events {
             switch event {
@@ -294,7 +302,7 @@ public struct OpenAIServer: Sendable {
         }
         let body = ResponseBody { writer in
             defer { job.cancel() }
-            var detok = Detokenizer(served: served, stop: job.stop, eos: served.special.eos)
+            var detok = Detokenizer(served: served, stop: job.stop, eos: job.stopTokens)
             var generated = 0
             if job.chat {
                 try await writer.write(chunk(["index": 0, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]))

@@ -17,6 +17,7 @@ enum ChatFixture {
     @Test func recognizesTheBitNetAndLlama3Templates() throws {
         let special = ChatFixture.served.special
         #expect(special.bos == 994 && special.addsBOS && special.eos == [995, 999])
+        #expect(ChatFixture.served.chatStopTokens == [995, 999])
         let bitnet = try ChatTemplate(recognizing: special.chatTemplate!)
         #expect(bitnet.style == .bitnet)
         let messages = [ChatMessage(role: "system", content: "Be brief. "), ChatMessage(role: "user", content: " Hi\n")]
