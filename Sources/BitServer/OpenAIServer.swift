@@ -148,6 +148,14 @@ public struct OpenAIServer: Sendable {
 
     /// Both endpoints: parse, check, queue, then answer at once or as a stream.
     func complete(_ request: Request, chat: Bool) async -> Response {
+        var response = await answer(request, chat: chat)
+        // Watching for the client to leave (below) ends the connection after the response, so
+        // say so: a client that reused it would find it closed under its next request.
+        response.headers[.connection] = "close"
+        return response
+    }
+
+    func answer(_ request: Request, chat: Bool) async -> Response {
         do {
             // Cancels the generation when the client closes the connection before the answer.
             return try await request.body.consumeWithCancellationOnInboundClose { body in
