@@ -236,19 +236,36 @@ def main():
             h2 = wait_for(base, lambda h: h["running"] == 0)
             check("a non-streaming disconnect cancels its request", h2["running"] == 0 and h2["cancelled"] > h["cancelled"], str(h2))
         attempt("queue and disconnects", queue_and_disconnects)
+
+        def graceful_shutdown():
+            # SIGTERM during a streamed answer: the answer completes, then the server exits 0.
+            s = raw_request(port, "/v1/completions", {"model": NAME, "prompt": [9], "max_tokens": 40, "temperature": 0, "stream": True})
+            wait_for(base, lambda h: h["running"] == 1, 10)
+            server.send_signal(signal.SIGTERM)
+            received = b""
+            s.settimeout(60)
+            while not received.endswith(b"data: [DONE]\n\n"):
+                data = s.recv(65536)
+                if not data:
+                    break
+                received += data
+            s.close()
+            check("SIGTERM lets a running stream finish", received.count(b"data: {") >= 40 and b"data: [DONE]" in received,
+                  received[-200:].decode(errors="replace"))
+        attempt("graceful shutdown", graceful_shutdown)
     finally:
+        # Also reports a server that died early (its exit code and log).
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
-            try:
-                code = server.wait(30)
-                time.sleep(0.2)
-                check("SIGTERM stops the server cleanly", code == 0 and any("stopped:" in l for l in log), f"exit {code}")
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-                check("SIGTERM stops the server cleanly", False, "still running after 30 s; killed")
-        else:
-            check("the server kept running", False, f"exited with {server.returncode}:\n" + "".join(log[-20:]))
+        try:
+            code = server.wait(30)
+            time.sleep(0.2)
+            check("SIGTERM stops the server cleanly", code == 0 and any("stopped:" in l for l in log),
+                  f"exit {code}:\n" + "".join(log[-20:]))
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            check("SIGTERM stops the server cleanly", False, "still running after 30 s; killed")
 
 
 if __name__ == "__main__":
