@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "BitKernels", targets: ["BitKernels"]),
         .library(name: "BitNet", targets: ["BitNet"]),
         .library(name: "BitNeurons", targets: ["BitNeurons"]),
+        .library(name: "BitTraining", targets: ["BitTraining"]),
         .executable(name: "bitkernels", targets: ["BitKernelsCLI"]),
     ],
     dependencies: [
@@ -20,6 +21,13 @@ let package = Package(
             providers: [.apt(["libhwloc-dev"])]),
         .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // FFTW (single precision) for audio features: log-mel spectra of spoken digits.
+        .systemLibrary(
+            name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        // Float GEMM for training (Debian's OpenBLAS); only BitKernels imports it (FloatGEMM.swift).
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
         // The kernels: sources in CKernels/, the public C header in include/.
         // OpenMP comes from the compiler flag plus Debian's libomp (libomp-dev); we declare the few
         // omp_* functions we call ourselves (CKernels/bk_omp.h), so no omp.h include path is needed.
@@ -31,11 +39,19 @@ let package = Package(
                 .define("NDEBUG", .when(configuration: .release)),
             ],
             linkerSettings: [.linkedLibrary("omp5")]),
-        .target(name: "BitKernels", dependencies: ["CBitKernels"]),
+        // The Swift API, and the only module that imports CBitKernels: every other target reaches
+        // the C kernels through it (package-level entry points for the layers, harness and tests).
+        .target(name: "BitKernels", dependencies: ["CBitKernels", "COpenBLAS"]),
         // BitNet b1.58 inference on the ternary kernels: checkpoint loaders, layers, generation.
-        .target(name: "BitNet", dependencies: ["BitKernels", "CBitKernels"]),
+        .target(name: "BitNet", dependencies: ["BitKernels"]),
         // Self-organizing bit-neurons on the bit-vector kernels: IDX data, encoders, population, metrics.
-        .target(name: "BitNeurons", dependencies: ["BitKernels", "CBitKernels", "CZlib"]),
+        .target(name: "BitNeurons", dependencies: ["BitKernels", "CZlib", "CFFTW"]),
+        // The benchmark harness, apart from the libraries: timing, yardsticks, the kernel, matrix,
+        // search, model and neuron benches and the placement sweep. Not a product.
+        .target(name: "BitKernelsBench", dependencies: ["BitKernels", "BitNet", "BitNeurons"]),
+        // Native BitNet b1.58 training on the inference kernels (STE), float GEMMs through FloatGEMM;
+        // the instruments and reports of the experiments built on it (Instruments/, Experiment/).
+        .target(name: "BitTraining", dependencies: ["BitKernels", "BitNet"]),
         // OpenAI-compatible HTTP serving with batched decoding; only the CLI links it (and Hummingbird).
         .target(
             name: "BitServer",
@@ -43,16 +59,18 @@ let package = Package(
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
-                "BitKernels", "BitNet", "BitNeurons", "BitServer", "CBitKernels",
+                "BitKernels", "BitNet", "BitNeurons", "BitTraining", "BitServer", "BitKernelsBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Fixtures/ holds small data files read by path (and the script that wrote them).
-        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "CBitKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/bitnet-tiny: a copy of ../shared/fixtures/bitnet-tiny (transformers' own outputs).
         .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/bitnet-tiny-chat: bitnet-tiny (symlinks) with a tokenizer and chat template (make_chat_fixture.py).
         .testTarget(name: "BitServerTests", dependencies: ["BitServer", "BitNet"], exclude: ["Fixtures"]),
         // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.
         .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels"], exclude: ["Fixtures"]),
+        // Fixtures/: PyTorch float64 reference gradients and loss curves (make_reference.py wrote them).
+        .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining", "BitNet", "BitKernels"], exclude: ["Fixtures"]),
     ]
 )

@@ -29,6 +29,8 @@
 #define BK_TARGET_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx512vnni,avx2,bmi2,popcnt,fma\"))), apply_to = function)")
 // clang-format on
 #define BK_UNTARGET _Pragma("clang attribute pop")
+/* SDOT (aarch64), one function at a time: GCC accepts only the spelled-out architecture. */
+#define BK_TARGET_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
 /* Whether the plain C loops around a table's kernels (block reductions, conversions; compiled
  * once portably and once in a BK_TARGET_AVX2 region) may take their AVX2 copy. It follows the

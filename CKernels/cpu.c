@@ -51,10 +51,11 @@ static void detect_x86(bk_cpu_features *f) {
         }
     }
     if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
-        unsigned *brand = (unsigned *)f->brand;
+        unsigned words[12]; /* 48 bytes of name, copied out: char storage is not unsigned */
         for (unsigned leaf = 0; leaf < 3; leaf++)
-            __get_cpuid(0x80000002 + leaf, &brand[leaf * 4], &brand[leaf * 4 + 1],
-                        &brand[leaf * 4 + 2], &brand[leaf * 4 + 3]);
+            __get_cpuid(0x80000002 + leaf, &words[leaf * 4], &words[leaf * 4 + 1],
+                        &words[leaf * 4 + 2], &words[leaf * 4 + 3]);
+        memcpy(f->brand, words, sizeof words);
         f->brand[48] = '\0';
         /* Trim the padding some vendors put around the name. */
         size_t start = 0, len = strlen(f->brand);

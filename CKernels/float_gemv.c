@@ -96,9 +96,9 @@ BK_INLINE float fold_avx512(__m512 s16) { /* the AVX2 fold of its two halves: th
 }
 
 /* Four rows at a time: four independent FMA chains hide the FMA latency. Four rows read in
- * lockstep stream badly from DRAM unless each asks for its lines two groups ahead into L2
- * (128,256 × 2560 bf16 head, one thread: 15 → 22 GB/s). The ternary matrices avoid the four
- * streams by storing rows in groups of four; these rows are also the embedding table, read by row. */
+ * lockstep stream badly from DRAM unless each asks for its lines two groups ahead into L2 (~1.5×
+ * on an LM head). The ternary matrices avoid the four streams by storing rows in groups of four;
+ * these rows are also the embedding table, read by row. */
 #define BK_AVX512_DOTS(name, type, load, convert)                                                  \
     void name(const type *rows, size_t stride, size_t n, size_t row_count, const float *x,        \
               float *out) {                                                                        \

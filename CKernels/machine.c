@@ -1,8 +1,12 @@
 /* machine.c — machine facts the tools report next to kernel timings: read bandwidth, the core
  * clock and the OpenMP team size (the topology is in placement.c). */
+#define _GNU_SOURCE /* sched_getcpu */
 #include "bk_internal.h"
 #include "bk_omp.h"
 
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -69,15 +73,16 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* 1000 dependent additions: each waits one cycle for the previous result on every current core. */
+/* 1000 dependent register additions: `add reg, reg` costs one cycle on every x86 and Arm core,
+ * whereas Golden Cove folds `add reg, imm` chains at rename (they read 6x the clock). */
 static void add_chain(uint64_t iterations) {
 #if BK_X86 || BK_AARCH64
-    uint64_t x = 0;
+    uint64_t x = 0, one = 1;
     for (uint64_t i = 0; i < iterations; i++) {
 #if BK_X86
-        __asm__ volatile(".rept 1000\n\taddq $1, %0\n\t.endr" : "+r"(x));
+        __asm__ volatile(".rept 1000\n\taddq %1, %0\n\t.endr" : "+r"(x), "+r"(one));
 #else
-        __asm__ volatile(".rept 1000\n\tadd %0, %0, #1\n\t.endr" : "+r"(x));
+        __asm__ volatile(".rept 1000\n\tadd %0, %0, %1\n\t.endr" : "+r"(x), "+r"(one));
 #endif
     }
 #else
@@ -88,7 +93,8 @@ static void add_chain(uint64_t iterations) {
 double bk_measure_clock_hz(double seconds) {
 #if BK_X86 || BK_AARCH64
     add_chain(2000); /* wake the core up to its running clock */
-    const uint64_t iterations = 10000;
+    /* ~30 µs samples, the fastest kept: most fit between two preemptions on a loaded machine. */
+    const uint64_t iterations = 100;
     double best = 0;
     const double deadline = now_seconds() + (seconds > 0 ? seconds : 0.05);
     do {
@@ -102,6 +108,62 @@ double bk_measure_clock_hz(double seconds) {
     (void)seconds;
     return 0;
 #endif
+}
+
+/* The first number in a file (kHz for cpufreq), or 0. */
+static double read_number(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return 0;
+    double v = 0;
+    if (fscanf(f, "%lf", &v) != 1) v = 0;
+    fclose(f);
+    return v;
+}
+
+/* "cpu MHz" of the first processor in /proc/cpuinfo, or 0. */
+static double cpuinfo_mhz(void) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f == NULL) return 0;
+    char line[256];
+    double mhz = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "cpu MHz", 7) == 0) {
+            const char *colon = strchr(line, ':');
+            if (colon) mhz = strtod(colon + 1, NULL);
+            break;
+        }
+    fclose(f);
+    return mhz;
+}
+
+double bk_os_clock_hz(bk_os_clock *kind) {
+    bk_os_clock k = BK_OS_CLOCK_NONE;
+    double hz = 0;
+#if defined(__linux__)
+    char path[128];
+    const int cpu = sched_getcpu(); /* the core that just ran the caller, hence its clock */
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_cur_freq",
+             cpu < 0 ? 0 : cpu);
+    if ((hz = read_number(path) * 1e3) > 0) {
+        k = BK_OS_CLOCK_CURRENT;
+    } else if ((hz = read_number("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") * 1e3) > 0) {
+        k = BK_OS_CLOCK_MAXIMUM;
+    } else if ((hz = cpuinfo_mhz() * 1e6) > 0) {
+        /* Without cpufreq (virtual machines) Linux reports the TSC's rate: the nominal clock. */
+        k = BK_OS_CLOCK_NOMINAL;
+    }
+#endif
+    if (kind) *kind = hz > 0 ? k : BK_OS_CLOCK_NONE;
+    return hz > 0 ? hz : 0;
+}
+
+const char *bk_os_clock_name(bk_os_clock kind) {
+    switch (kind) {
+    case BK_OS_CLOCK_CURRENT: return "current";
+    case BK_OS_CLOCK_MAXIMUM: return "maximum";
+    case BK_OS_CLOCK_NOMINAL: return "nominal";
+    default: return "none";
+    }
 }
 
 int bk_omp_max_threads(void) { return omp_get_max_threads(); }

@@ -1,11 +1,13 @@
 /* placement.c — the machine's topology through hwloc (this machine, a synthetic description or an
- * XML export), the binding of an OpenMP team to planned processing units, and NUMA placement of
- * row ranges. Plans themselves are computed in Swift from the flat PU table exported here, so that
- * planning stays a pure function that tests can check on synthetic topologies. */
+ * XML export), the scatter plan hwloc_distrib() gives for it, the binding of an OpenMP team to
+ * planned processing units, and NUMA placement of row ranges. The other plans are computed in Swift
+ * from the flat PU table exported here; every plan is a pure function of the loaded topology, so
+ * tests check them on synthetic topologies. */
 #include "bk_internal.h"
 #include "bk_omp.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <hwloc.h>
 #include <stdio.h>
@@ -62,10 +64,17 @@ bk_topology *bk_topology_open(const char *synthetic, const char *xml_path, char 
                      "core:8 pu:2\", counts per parent, outermost first)",
                      synthetic);
     } else if (xml_path != NULL && xml_path[0] != '\0') {
-        rc = hwloc_topology_set_xml(t->hw, xml_path);
+        /* Checked here first: libxml2 prints "I/O warning: failed to load external entity" for a
+         * missing file on every thread but the first one hwloc silenced it on. */
+        FILE *f = fopen(xml_path, "r");
+        const int open_errno = f == NULL ? errno : 0;
+        if (f != NULL) fclose(f);
+        errno = 0;
+        rc = f == NULL ? -1 : hwloc_topology_set_xml(t->hw, xml_path);
+        const int e = open_errno ? open_errno : errno;
         if (rc != 0)
             snprintf(error, error_size, "cannot read the topology XML '%s': %s (write one with lstopo --of xml)",
-                     xml_path, errno ? strerror(errno) : "not an hwloc XML export");
+                     xml_path, e ? strerror(e) : "not an hwloc XML export");
     } else {
         t->this_system = true;
     }
@@ -116,12 +125,37 @@ size_t bk_topology_pus(const bk_topology *t, bk_pu_info *out, size_t capacity) {
         out[i] = (bk_pu_info){
             .os_index = (int)pu->os_index,
             .core = ancestor_index(t->hw, pu, HWLOC_OBJ_CORE),
+            .l2 = ancestor_index(t->hw, pu, HWLOC_OBJ_L2CACHE),
             .l3 = ancestor_index(t->hw, pu, HWLOC_OBJ_L3CACHE),
             .numa = ancestor_index(t->hw, pu, HWLOC_OBJ_NUMANODE),
             .package = ancestor_index(t->hw, pu, HWLOC_OBJ_PACKAGE),
         };
     }
     return n > 0 ? (size_t)n : 0;
+}
+
+/* hwloc_distrib() from the root (whose cpuset holds only the allowed PUs, see bk_topology_open):
+ * the threads are shared among the root's children in proportion to the PUs under each, then
+ * recursively among their children — packages, NUMA groups, L3s, L2s, cores, PUs — so each level is
+ * covered as widely as the thread count allows before a second thread shares an object of it, and
+ * SMT siblings are used only once every core has a thread. Each share (a cpuset) is reduced to its
+ * first PU, as `hwloc-distrib --single` does. */
+int bk_topology_scatter(const bk_topology *t, int threads, int *pu_os_index) {
+    const int pus = hwloc_get_nbobjs_by_type(t->hw, HWLOC_OBJ_PU);
+    if (threads < 1 || threads > pus) return -1;
+    hwloc_cpuset_t *sets = calloc((size_t)threads, sizeof *sets);
+    if (sets == NULL) return -1;
+    hwloc_obj_t root = hwloc_get_root_obj(t->hw);
+    int rc = hwloc_distrib(t->hw, &root, 1, sets, (unsigned)threads, INT_MAX, 0);
+    for (int i = 0; i < threads; i++) {
+        if (rc == 0 && sets[i] != NULL && hwloc_bitmap_singlify(sets[i]) == 0)
+            pu_os_index[i] = hwloc_bitmap_first(sets[i]);
+        else
+            rc = -1;
+        hwloc_bitmap_free(sets[i]);
+    }
+    free(sets);
+    return rc;
 }
 
 static uint64_t first_cache_size(hwloc_topology_t topo, hwloc_obj_type_t type) {

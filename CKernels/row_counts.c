@@ -41,7 +41,7 @@ BK_TARGET_AVX2
  * quarter of the row's width and the tails at most 192, so with widths below 2^32 (the counts are
  * uint32) rows 0/1 and 2/3 can share a lane as two 32-bit halves and the tails travel as four
  * 16-bit fields of one register: 12 vector operations where a 64-bit transpose and four inserts
- * took 19 (784-bit rows: −0.5 cycles per row). */
+ * take 19. */
 BK_INLINE __m128i four_row_totals_avx2(const __m256i sums[4], const uint64_t tail[4]) {
     const __m256i r01 = _mm256_or_si256(sums[0], _mm256_slli_epi64(sums[1], 32));
     const __m256i r23 = _mm256_or_si256(sums[2], _mm256_slli_epi64(sums[3], 32));
@@ -76,8 +76,8 @@ BK_INLINE void group_sums_avx2(const uint64_t *query, const uint64_t *rows, size
         for (int g = 0; g < row_group; g++)
             total[g] = _mm256_add_epi64(total[g], _mm256_sad_epu8(bytes[g], zero));
     }
-    /* The last 1–3 words go to the scalar POPCNT unit, which runs beside the vector pipes;
-     * cheaper than a masked load (measured on Zen 4, 784-bit rows: 3.35 → 2.61 ns per row). */
+    /* The last 1–3 words go to the scalar POPCNT unit, which runs beside the vector pipes:
+     * cheaper than a masked load for short rows (measured). */
     for (int g = 0; g < row_group; g++) tail[g] = 0;
     for (size_t w = full; w < word_count; w++) {
         const uint64_t q = query ? query[w] : ~0ull;
@@ -115,9 +115,8 @@ BK_INLINE void and_counts_long_rows_avx2(const uint64_t *query, const uint64_t *
 
 /* Four rows at a time for rows of 4·V to 4·V + 3 words (V = 1…3: widths up to 960 bits, the
  * common case of short rows): the query's V vectors stay in registers across all rows and the
- * loops unroll completely; no byte counter can overflow (at most 8·V per byte). Against the
- * general loop above, same run on Zen 4: 784-bit rows 9.7 → 9.0 cycles per row, 448-bit 7.4 → 6.3;
- * with V = 4 the twelve live vectors made it no faster. */
+ * loops unroll completely; no byte counter can overflow (at most 8·V per byte). Faster than the
+ * general loop above up to V = 3; at V = 4 the twelve live vectors gain nothing. */
 BK_INLINE void and_counts_short_rows_avx2(const uint64_t *query, const uint64_t *rows,
                                           size_t stride_words, size_t word_count, size_t row_count,
                                           uint32_t *out, const int V) {
@@ -159,9 +158,8 @@ ROW_COUNTS_COPY(and_counts_short_rows_avx2, 2)
 ROW_COUNTS_COPY(and_counts_short_rows_avx2, 3)
 
 /* Rows of at least LONG_ROW_WORDS words (2048 bits) are read one after another: four long rows
- * read in lockstep are four memory streams, which the prefetchers follow badly (4096-bit rows
- * from DRAM on Zen 4: 62 ns per row four at a time, 19 ns one at a time; software prefetch made
- * it worse). They still share one four-row reduction. */
+ * read in lockstep are four memory streams, which the prefetchers follow badly (3× slower from
+ * DRAM; software prefetch does not help). They still share one four-row reduction. */
 enum { LONG_ROW_WORDS = 32 };
 
 BK_INLINE void row_counts_avx2(const uint64_t *query, const uint64_t *rows, size_t stride_words,
@@ -197,7 +195,7 @@ BK_UNTARGET
 
 BK_TARGET_AVX512
 /* Each 8-lane total folded to 4 lanes, then the AVX2 four-row reduction: one store of 4 counts
- * instead of four full horizontal reductions (784-bit rows: 2.2 → 1.9 ns per row). */
+ * instead of four full horizontal reductions. */
 BK_INLINE __m128i four_row_totals_avx512(const __m512i total[4]) {
     __m256i t[4];
     for (int g = 0; g < 4; g++)
@@ -206,7 +204,7 @@ BK_INLINE __m128i four_row_totals_avx512(const __m512i total[4]) {
 }
 
 /* The AVX2 structure with VPOPCNTDQ per 8 words, and a masked load only for the tail (masked
- * loads throughout cost 2560-bit rows in L2 9 → 17 B/cycle). */
+ * loads throughout halve the rate from L2). */
 BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *rows,
                                        size_t stride_words, size_t word_count, uint32_t *out,
                                        const int row_group) {
@@ -236,8 +234,7 @@ BK_INLINE void and_counts_group_avx512(const uint64_t *query, const uint64_t *ro
     }
 }
 
-/* One long row's lane sums, two accumulators deep (2560-bit rows in L2, same run: 1.2× the
- * one-accumulator loop of and_counts_group_avx512, 4096-bit 1.25×). */
+/* One long row's lane sums, two accumulators deep: ~1.2× one accumulator for rows in L2. */
 BK_INLINE __m512i long_row_sums_avx512(const uint64_t *query, const uint64_t *row, size_t word_count) {
     const __m512i all = _mm512_set1_epi64(-1);
     __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
@@ -259,12 +256,9 @@ BK_INLINE __m512i long_row_sums_avx512(const uint64_t *query, const uint64_t *ro
 
 /* Rows of 4·8 to 16·8 words (2048–8192 bits, the widths of BitNet-sized layers) with the query
  * held in V registers for the whole call: each 64-byte slice of a row is then one load instead of
- * two, and the load ports were the limit (same run on Zen 4, L2-resident rows: 2560 bits 24 → 31
- * B/cycle, 4096 bits 28 → 31, 6912 bits 26 → 31). Rows are still read one after another; from
- * DRAM, old and new alternating in one process, 2560-bit rows were unchanged, 6912-bit 9% faster
- * and 4096-bit 7% slower (software prefetch made every width slower). The last of the V vectors
- * is a masked load of the 1–8 remaining words; a plain load where all 8 remain cost 4096-bit rows
- * about a third of their DRAM rate, so it stays masked. */
+ * two, and the load ports are the limit for rows in L2. Rows are still read one after another
+ * (software prefetch makes every width slower). The last of the V vectors is a masked load of the
+ * 1–8 remaining words, also when all 8 remain: a plain load there costs a third of the DRAM rate. */
 BK_INLINE void and_counts_register_query_avx512(const uint64_t *query, const uint64_t *rows,
                                                 size_t stride_words, size_t word_count,
                                                 size_t row_count, uint32_t *out, const int V) {
@@ -290,8 +284,7 @@ BK_INLINE void and_counts_register_query_avx512(const uint64_t *query, const uin
     }
 }
 
-/* One copy per V = 4…16 and a table of them (one copy with V known only at run time spilled the
- * query: 2560-bit rows 9 B/cycle). */
+/* One copy per V = 4…16 and a table of them: with V known only at run time the query spills. */
 #define REGISTER_QUERY_VECTORS(X) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16)
 #define COPY(V) ROW_COUNTS_COPY(and_counts_register_query_avx512, V)
 REGISTER_QUERY_VECTORS(COPY)

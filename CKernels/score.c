@@ -113,7 +113,7 @@ BK_INLINE size_t best_jaccard_row(uint32_t qpop, const uint32_t *shared, const u
 }
 
 /* The best of a block's rows merged into *best (ties keep the earlier row). This runs once per
- * row beside a kernel that spends ~9 cycles per 784-bit row, so it must cost well under one. */
+ * row beside a kernel that spends a few cycles per short row, so it must cost well under one. */
 BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
                               const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
                               candidate *best) {
@@ -140,10 +140,9 @@ BK_INLINE void consider_block(bk_score_kind kind, uint32_t qpop, const uint32_t 
         best_i = best_jaccard_row(qpop, shared, pops, start, n, NULL, 0, best);
     } else if (word_count <= (size_t)INT32_MAX / 4 / 64) {
         /* Two passes: the block's best key (a max reduction the compiler vectorizes), then, only
-         * when it beats the best so far, the first row holding it. A one-pass loop that carries
-         * the index costs ~2 cycles per row (784-bit rows, 100,000 of them: 11.2 → 9.8 cycles
-         * per row for the whole winner search on AVX2). Keys lie in [−width, 2·width], so they
-         * fit in int32 for widths below 2^29 bits. */
+         * when it beats the best so far, the first row holding it; a one-pass loop carrying the
+         * index does not vectorize. Keys lie in [−width, 2·width], so they fit in int32 for widths
+         * below 2^29 bits. */
         const int32_t best_key = (int32_t)integer_key(kind, best->shared, best->row_pop);
         int32_t block_key = INT32_MIN;
         for (size_t i = start; i < n; i++) {
@@ -199,7 +198,7 @@ BK_UNTARGET
 #endif
 
 /* The block reductions are compiler-vectorized: the AVX2 copy (8 lanes, see bk_table_has_avx2)
- * took the 784-bit winner search's reductions from ~0.7 to 0.35 cycles per row here. */
+ * halves their cost per row against the portable one. */
 static void consider(const bk_kernels *k, bk_score_kind kind, uint32_t qpop, const uint32_t *shared,
                      const uint32_t *pops, size_t n, size_t first_row, size_t word_count,
                      candidate *best) {
@@ -246,11 +245,11 @@ bk_match bk_score_winner(const bk_kernels *k, bk_score_kind kind, const uint64_t
                          const bk_rows *rows, int threads) {
     const uint32_t qpop = query_popcount(k, query, rows->word_count);
     const int team = team_for(rows->row_count, threads);
-    if (team == 1) {
+    candidate *partial = team > 1 ? malloc(sizeof(candidate) * (size_t)team) : NULL;
+    if (partial == NULL) { /* one thread, or no memory for a team's results */
         const candidate best = winner_range(k, kind, query, qpop, rows, 0, rows->row_count);
         return match_of(kind, qpop, &best);
     }
-    candidate *partial = malloc(sizeof(candidate) * (size_t)team);
     for (int t = 0; t < team; t++) partial[t].row = -1;
     int used = team;
 #pragma omp parallel num_threads(team)
@@ -314,6 +313,40 @@ static size_t top_range(const bk_kernels *k, bk_score_kind kind, const uint64_t 
     return len;
 }
 
+/* Does c come after `last` in top-k order (a worse score, or the same with a higher row)? */
+static bool ranks_after(bk_score_kind kind, uint32_t qpop, const candidate *c, const candidate *last) {
+    return better(kind, qpop, last, c) || (!better(kind, qpop, c, last) && c->row > last->row);
+}
+
+/* Top-k without heap memory, when malloc fails: passes over all rows, each keeping on the stack
+ * the best PASS_TOP rows that come after the last row already written. */
+static size_t top_in_passes(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
+                            uint32_t qpop, const bk_rows *rows, size_t top, bk_match *out) {
+    enum { PASS_TOP = 64 };
+    candidate list[PASS_TOP], last = {-1, 0, 0};
+    uint32_t shared[BLOCK_ROWS], pop_buf[BLOCK_ROWS];
+    size_t done = 0;
+    while (done < top) {
+        const size_t want = top - done < PASS_TOP ? top - done : PASS_TOP;
+        size_t len = 0;
+        for (size_t b = 0; b < rows->row_count; b += BLOCK_ROWS) {
+            const size_t n = rows->row_count - b < BLOCK_ROWS ? rows->row_count - b : BLOCK_ROWS;
+            const uint32_t *pops;
+            block_counts(k, query, rows, b, n, shared, pop_buf, &pops);
+            for (size_t i = 0; i < n; i++) {
+                const candidate c = {(int64_t)(b + i), shared[i], pops[i]};
+                if (last.row < 0 || ranks_after(kind, qpop, &c, &last))
+                    top_insert(kind, qpop, list, &len, want, &c);
+            }
+        }
+        if (len == 0) break;
+        for (size_t i = 0; i < len; i++) out[done + i] = match_of(kind, qpop, &list[i]);
+        done += len;
+        last = list[len - 1];
+    }
+    return done;
+}
+
 size_t bk_score_top(const bk_kernels *k, bk_score_kind kind, const uint64_t *query,
                     const bk_rows *rows, size_t top, bk_match *out, int threads) {
     if (top > rows->row_count) top = rows->row_count;
@@ -322,6 +355,13 @@ size_t bk_score_top(const bk_kernels *k, bk_score_kind kind, const uint64_t *que
     const int team = team_for(rows->row_count, threads);
     candidate *lists = malloc(sizeof(candidate) * top * (size_t)team);
     size_t *lens = calloc((size_t)team, sizeof(size_t));
+    candidate *merged = malloc(sizeof(candidate) * top);
+    if (lists == NULL || lens == NULL || merged == NULL) {
+        free(merged);
+        free(lens);
+        free(lists);
+        return top_in_passes(k, kind, query, qpop, rows, top, out);
+    }
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         const int t = omp_get_thread_num(), n = omp_get_num_threads();
@@ -330,7 +370,6 @@ size_t bk_score_top(const bk_kernels *k, bk_score_kind kind, const uint64_t *que
         lens[t] = top_range(k, kind, query, qpop, rows, begin, end, top, lists + (size_t)t * top);
     }
     /* Merge the per-thread lists, earlier threads first so equal scores keep the lower row. */
-    candidate *merged = malloc(sizeof(candidate) * top);
     size_t len = 0;
     for (int t = 0; t < team; t++)
         for (size_t i = 0; i < lens[t]; i++)
@@ -340,6 +379,48 @@ size_t bk_score_top(const bk_kernels *k, bk_score_kind kind, const uint64_t *que
     free(lens);
     free(lists);
     return len;
+}
+
+/* Winners of queries [q_begin, q_end), walking the rows in blocks of block_rows scored by all
+ * those queries while the block is hot. False, with nothing written, when memory runs out. */
+static bool winners_share(const bk_kernels *k, bk_score_kind kind, const uint64_t *queries,
+                          size_t query_stride_words, size_t q_begin, size_t q_end,
+                          const bk_rows *rows, size_t block_rows, bk_match *out) {
+    const size_t mine = q_end - q_begin;
+    candidate *best = malloc(sizeof(candidate) * (mine ? mine : 1));
+    uint32_t *qpops = malloc(sizeof(uint32_t) * (mine ? mine : 1));
+    uint32_t *pops_buf = rows->row_popcounts ? NULL : malloc(sizeof(uint32_t) * block_rows);
+    const bool ok = best != NULL && qpops != NULL && (pops_buf != NULL || rows->row_popcounts);
+    uint32_t shared[BLOCK_ROWS];
+    for (size_t q = 0; ok && q < mine; q++) {
+        best[q].row = -1;
+        qpops[q] = query_popcount(k, queries + (q_begin + q) * query_stride_words, rows->word_count);
+    }
+    for (size_t rb = 0; ok && mine > 0 && rb < rows->row_count; rb += block_rows) {
+        const size_t rn = rows->row_count - rb < block_rows ? rows->row_count - rb : block_rows;
+        const uint32_t *pops;
+        if (rows->row_popcounts) {
+            pops = rows->row_popcounts + rb;
+        } else {
+            k->row_popcounts(rows->words + rb * rows->stride_words, rows->stride_words,
+                             rows->word_count, rn, pops_buf);
+            pops = pops_buf;
+        }
+        for (size_t q = 0; q < mine; q++) {
+            const uint64_t *query = queries + (q_begin + q) * query_stride_words;
+            for (size_t b = 0; b < rn; b += BLOCK_ROWS) {
+                const size_t bn = rn - b < BLOCK_ROWS ? rn - b : BLOCK_ROWS;
+                k->and_counts(query, rows->words + (rb + b) * rows->stride_words,
+                              rows->stride_words, rows->word_count, bn, shared);
+                consider(k, kind, qpops[q], shared, pops + b, bn, rb + b, rows->word_count, &best[q]);
+            }
+        }
+    }
+    for (size_t q = 0; ok && q < mine; q++) out[q_begin + q] = match_of(kind, qpops[q], &best[q]);
+    free(pops_buf);
+    free(qpops);
+    free(best);
+    return ok;
 }
 
 /* Many-vs-many: each thread owns a contiguous range of queries and walks the rows in blocks of
@@ -357,38 +438,12 @@ void bk_score_winners_batch(const bk_kernels *k, bk_score_kind kind, const uint6
         const int t = omp_get_thread_num(), n = omp_get_num_threads();
         size_t q_begin, q_end;
         share_of(query_count, t, n, &q_begin, &q_end);
-        const size_t mine = q_end - q_begin;
-        candidate *best = malloc(sizeof(candidate) * (mine ? mine : 1));
-        uint32_t *qpops = malloc(sizeof(uint32_t) * (mine ? mine : 1));
-        uint32_t *pops_buf = rows->row_popcounts ? NULL : malloc(sizeof(uint32_t) * block_rows);
-        uint32_t shared[BLOCK_ROWS];
-        for (size_t q = 0; q < mine; q++) {
-            best[q].row = -1;
-            qpops[q] = query_popcount(k, queries + (q_begin + q) * query_stride_words, rows->word_count);
-        }
-        for (size_t rb = 0; rb < rows->row_count; rb += block_rows) {
-            const size_t rn = rows->row_count - rb < block_rows ? rows->row_count - rb : block_rows;
-            const uint32_t *pops;
-            if (rows->row_popcounts) {
-                pops = rows->row_popcounts + rb;
-            } else {
-                k->row_popcounts(rows->words + rb * rows->stride_words, rows->stride_words,
-                                 rows->word_count, rn, pops_buf);
-                pops = pops_buf;
+        if (!winners_share(k, kind, queries, query_stride_words, q_begin, q_end, rows, block_rows, out))
+            for (size_t q = q_begin; q < q_end; q++) { /* without memory: one query at a time */
+                const uint64_t *query = queries + q * query_stride_words;
+                const uint32_t qpop = query_popcount(k, query, rows->word_count);
+                const candidate c = winner_range(k, kind, query, qpop, rows, 0, rows->row_count);
+                out[q] = match_of(kind, qpop, &c);
             }
-            for (size_t q = 0; q < mine; q++) {
-                const uint64_t *query = queries + (q_begin + q) * query_stride_words;
-                for (size_t b = 0; b < rn; b += BLOCK_ROWS) {
-                    const size_t bn = rn - b < BLOCK_ROWS ? rn - b : BLOCK_ROWS;
-                    k->and_counts(query, rows->words + (rb + b) * rows->stride_words,
-                                  rows->stride_words, rows->word_count, bn, shared);
-                    consider(k, kind, qpops[q], shared, pops + b, bn, rb + b, rows->word_count, &best[q]);
-                }
-            }
-        }
-        for (size_t q = 0; q < mine; q++) out[q_begin + q] = match_of(kind, qpops[q], &best[q]);
-        free(pops_buf);
-        free(qpops);
-        free(best);
     }
 }

@@ -1,7 +1,8 @@
 /* ternary_formats.c — conversions between {-1, 0, +1} weights and the layouts they are stored in:
  * BitKernels' packed layout, llama.cpp's TQ2_0 and TQ1_0, bitnet.cpp's I2_S and the Hugging Face
- * BitNet checkpoint (all described in bitkernels.h). They run once per tensor at load time, so
- * they are scalar and written for clarity; the GEMV reads only the packed layout. */
+ * BitNet checkpoint (described in bitkernels/matrices.h and bitkernels/formats.h). They run once
+ * per tensor at load time, so they are scalar and written for clarity; the GEMV reads only the
+ * packed layout. */
 #include "bk_internal.h"
 
 #include <math.h>

@@ -5,12 +5,10 @@
  * sign handling in the inner loop. A 64-byte block holds 256 weights; bit pair p of byte j is
  * weight 64p + j, so plane p of any 16/32/64-byte slice lines up with contiguous activations.
  *
- * Rows are stored in groups of four, block by block (bitkernels.h), so a four-row tile reads one
- * contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block BLOCK_STEP.
- * The hardware prefetchers follow that one stream, so no tile prefetches. (Rows stored one after
- * another made a tile read four streams, which needed software prefetch to reach 25 GB/s from
- * DRAM on 2560 × 2560 instead of 8; grouped, same process, old and new alternating: 1.15–1.35×
- * from DRAM on one and two threads, and prefetching 512–2048 bytes ahead measured no better.)
+ * Rows are stored in groups of four, block by block (bitkernels/matrices.h), so a four-row tile
+ * reads one contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block
+ * BLOCK_STEP. The hardware prefetchers follow one stream well and four badly, so no tile
+ * prefetches (software prefetch ahead of the stream measured no better).
  *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time, so each decoded weight vector
@@ -18,7 +16,7 @@
 #include "bk_omp.h"
 #include "bk_simd.h"
 
-#include <stdlib.h>
+#include <string.h>
 
 /* The specification. */
 void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t row_count,
@@ -42,8 +40,8 @@ void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t 
 /* GEMM works on panels of rows and chunks of the columns, sized so that the chunk of every token
  * (chunk · 256 bytes each) stays in L1 while the panel's rows pass over it; each weight block is
  * read from memory once and then reused from L1 by every token group. Chunks never go below 16
- * blocks: each chunk ends in a horizontal reduction per product, which at 2 blocks cost more than
- * the products (32 tokens, 2560²: 2.0 → 1.2 ms); from L2 the activations still stream fast enough. */
+ * blocks: each chunk ends in a horizontal reduction per product, which below that costs more than
+ * the products; from L2 the activations still stream fast enough. */
 #define BK_GEMM_PANEL_ROWS 8
 
 #define ROW_STEP BK_TERNARY_BLOCK_BYTES
@@ -54,48 +52,67 @@ BK_INLINE size_t gemm_chunk_blocks(size_t token_count) {
     const size_t blocks = (16u << 10) / (BK_TERNARY_BLOCK * token_count);
     return blocks < 16 ? 16 : blocks;
 }
+
+/* One product call's operands, as the tile walker reads them. */
+typedef struct ternary_product {
+    const uint8_t *packed;
+    size_t block_count, row_count;
+    const int8_t *x;
+    size_t x_stride;
+    const int32_t *x_sums;
+    size_t token_count;
+    int32_t *out;
+    size_t out_stride;
+} ternary_product;
+
+/* A tile: the rows × tokens <= 4 products of the packed rows at w (ROW_STEP apart) with the
+ * tokens at x (x_stride apart) over block_count blocks, into result[row * tokens + token]. */
+typedef void (*ternary_tile)(const uint8_t *w, size_t block_count, const int8_t *x,
+                             size_t x_stride, int rows, int tokens, int32_t *result);
+
+/* Runs the R × T tile at rows r.., tokens t.., blocks b .. b + nb and stores its products: the
+ * first chunk (b = 0) minus Σ x, later chunks added. R and T are constants at every call. */
+BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int T, size_t r,
+                        size_t t, size_t b, size_t nb) {
+    int32_t res[4];
+    tile(p->packed + bk_ternary_block_offset(p->block_count, r, b), nb,
+         p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, R, T, res);
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < T; j++) {
+            int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
+            *o = (b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j];
+        }
+}
+
+/* Walks the tiles of the product: one token in four-row tiles over all blocks (GEMV); several in
+ * panels of rows × column chunks, one row against four tokens at a time (GEMM). Inlined into each
+ * variant, so `tile` is a constant and inlined in turn. */
+BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile) {
+    const size_t rows = p->row_count, tokens = p->token_count, blocks = p->block_count;
+    if (tokens == 1) {
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) run_tile(p, tile, 4, 1, r, 0, 0, blocks);
+        for (; r < rows; r++) run_tile(p, tile, 1, 1, r, 0, 0, blocks);
+        return;
+    }
+    const size_t chunk = gemm_chunk_blocks(tokens);
+    for (size_t r0 = 0; r0 < rows; r0 += BK_GEMM_PANEL_ROWS) {
+        const size_t r1 = r0 + BK_GEMM_PANEL_ROWS < rows ? r0 + BK_GEMM_PANEL_ROWS : rows;
+        for (size_t b = 0; b < blocks; b += chunk) {
+            const size_t nb = blocks - b < chunk ? blocks - b : chunk;
+            size_t t = 0;
+            for (; t + 4 <= tokens; t += 4)
+                for (size_t r = r0; r < r1; r++) run_tile(p, tile, 1, 4, r, t, b, nb);
+            for (size_t r = r0; r < r1; r++) switch (tokens - t) {
+                case 3: run_tile(p, tile, 1, 3, r, t, b, nb); break;
+                case 2: run_tile(p, tile, 1, 2, r, t, b, nb); break;
+                case 1: run_tile(p, tile, 1, 1, r, t, b, nb); break;
+                default: break;
+                }
+        }
+    }
+}
 #endif
-
-/* Walks the (row, token, column-chunk) tiles of the product. TILE(R, T, r, t, b, nb) computes the
- * R × T <= 4 products of rows r.. with tokens t.. over blocks b .. b + nb into res[i * T + j];
- * the first chunk stores (minus Σ x), later chunks add. */
-#define BK_FOR_EACH_TILE(TILE)                                                                     \
-    do {                                                                                           \
-        int32_t res[4];                                                                            \
-        if (token_count == 1) {                                                                    \
-            size_t r = 0;                                                                          \
-            for (; r + 4 <= row_count; r += 4) BK_EMIT(TILE, 4, 1, r, 0, 0, block_count);          \
-            for (; r < row_count; r++) BK_EMIT(TILE, 1, 1, r, 0, 0, block_count);                 \
-            break;                                                                                 \
-        }                                                                                          \
-        const size_t chunk = gemm_chunk_blocks(token_count);                                       \
-        for (size_t r0 = 0; r0 < row_count; r0 += BK_GEMM_PANEL_ROWS) {                            \
-            const size_t r1 = r0 + BK_GEMM_PANEL_ROWS < row_count ? r0 + BK_GEMM_PANEL_ROWS : row_count; \
-            for (size_t b = 0; b < block_count; b += chunk) {                                      \
-                const size_t nb = block_count - b < chunk ? block_count - b : chunk;               \
-                size_t t = 0;                                                                      \
-                for (; t + 4 <= token_count; t += 4)                                               \
-                    for (size_t r = r0; r < r1; r++) BK_EMIT(TILE, 1, 4, r, t, b, nb);             \
-                for (size_t r = r0; r < r1; r++) switch (token_count - t) {                        \
-                    case 3: BK_EMIT(TILE, 1, 3, r, t, b, nb); break;                               \
-                    case 2: BK_EMIT(TILE, 1, 2, r, t, b, nb); break;                               \
-                    case 1: BK_EMIT(TILE, 1, 1, r, t, b, nb); break;                               \
-                    default: break;                                                                \
-                    }                                                                              \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
-#define BK_EMIT(TILE, R, T, r, t, b, nb)                                                           \
-    do {                                                                                           \
-        TILE(packed + bk_ternary_block_offset(block_count, r, b), nb,                              \
-             x + (t) * x_stride + (b) * BK_TERNARY_BLOCK, x_stride, R, T, res);                    \
-        for (int i = 0; i < (R); i++)                                                              \
-            for (int j = 0; j < (T); j++) {                                                        \
-                int32_t *o = &out[((t) + j) * out_stride + (r) + i];                               \
-                *o = ((b) == 0 ? -x_sums[(t) + j] : *o) + res[i * (T) + j];                       \
-            }                                                                                      \
-    } while (0)
 
 #if BK_X86
 BK_TARGET_AVX2
@@ -134,9 +151,10 @@ BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t block_count, const int8_t
     for (int i = 0; i < rows * tokens; i++) result[i] = bk_avx2_hsum_epi32(acc[i]);
 }
 
-/* GEMV tiles (one token, four rows; 12% faster than shifting every plane). A byte's four codes are read without shifting each one down:
- * planes 0 and 2 as (byte & 3) and (byte >> 4 & 3), planes 1 and 3 left in place as (byte & 12)
- * and (byte >> 4 & 12), i.e. 4 × code — one shift per 32 bytes instead of three. PMADDUBSW lanes
+/* GEMV tiles (one token, four rows; faster than shifting every plane). A byte's four codes are
+ * read without shifting each one down: planes 0 and 2 as (byte & 3) and (byte >> 4 & 3), planes
+ * 1 and 3 left in place as (byte & 12) and (byte >> 4 & 12), i.e. 4 × code — one shift per 32
+ * bytes instead of three. PMADDUBSW lanes
  * stay within int16 (|lane| <= 2·2·128 resp. 2·8·128); per block the ×4 sums plus 4 × the ×1
  * sums (<= 8192 + 8192) are widened once with PMADDWD, so every product is 4 × the true one and
  * the final shift by 2 is exact. */
@@ -185,7 +203,9 @@ BK_INLINE void tile_avx2(const uint8_t *w, size_t block_count, const int8_t *x,
 void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t row_count,
                             const int8_t *x, size_t x_stride, const int32_t *x_sums,
                             size_t token_count, int32_t *out, size_t out_stride) {
-    BK_FOR_EACH_TILE(tile_avx2);
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride};
+    walk_tiles(&p, tile_avx2);
 }
 BK_UNTARGET
 
@@ -223,7 +243,9 @@ BK_INLINE void tile_avx512(const uint8_t *w, size_t block_count, const int8_t *x
 void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
-    BK_FOR_EACH_TILE(tile_avx512);
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride};
+    walk_tiles(&p, tile_avx512);
 }
 BK_UNTARGET
 #endif
@@ -258,9 +280,8 @@ static int32_t dot_neon(const uint8_t *w, size_t block_count, const int8_t *x) {
     return vaddvq_s32(acc);
 }
 
-__attribute__((target("dotprod"))) static int32_t dot_neon_dotprod(const uint8_t *w,
-                                                                   size_t block_count,
-                                                                   const int8_t *x) {
+BK_TARGET_DOTPROD static int32_t dot_neon_dotprod(const uint8_t *w, size_t block_count,
+                                                  const int8_t *x) {
     int32x4_t acc = vdupq_n_s32(0);
     for (size_t b = 0; b < block_count; b++)
         for (int q = 0; q < 4; q++) {
@@ -290,7 +311,7 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
  * Threaded wrappers
  * ------------------------------------------------------------------------------------------- */
 
-/* Below this many weight-blocks × tokens of work (≈ 6 µs in cache) a team costs more than it saves. */
+/* Below this many weight-blocks × tokens of work a team costs more than it saves. */
 #define BK_TERNARY_PAR_MIN_WORK 2048
 
 void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
@@ -321,12 +342,15 @@ void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, cons
 void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
                            size_t x_stride, const int32_t *x_sums, const float *x_scales,
                            size_t token_count, float *y, size_t y_stride, int threads) {
-    const size_t rows = w->rows;
-    int32_t *products = malloc(rows * token_count * sizeof *products + 1);
-    if (products == NULL) abort(); /* a few KB; out of memory is not recoverable here */
-    bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, rows, threads);
+    /* The integer products go into y itself (int32 and float are both 4 bytes) and are scaled in
+     * place: no scratch to size or allocate, whatever rows × tokens. */
+    int32_t *products = (int32_t *)(void *)y;
+    bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, y_stride, threads);
     for (size_t t = 0; t < token_count; t++)
-        for (size_t r = 0; r < rows; r++)
-            y[t * y_stride + r] = (float)products[t * rows + r] * (w->row_scales[r] / x_scales[t]);
-    free(products);
+        for (size_t r = 0; r < w->rows; r++) {
+            float *yr = &y[t * y_stride + r];
+            int32_t product;
+            memcpy(&product, yr, sizeof product);
+            *yr = (float)product * (w->row_scales[r] / x_scales[t]);
+        }
 }

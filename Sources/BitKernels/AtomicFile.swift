@@ -60,7 +60,7 @@ public func writeAtomically(_ bytes: [UInt8], to path: String) throws(FileWriteE
     var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     guard fd >= 0 else { throw failure("create temporary file in \(directory)") }
-    let temporary = String(cString: template)
+    let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     var done = false
     defer {
         if !done { unlink(temporary) }

@@ -110,3 +110,38 @@ extension BitVector {
         return copy
     }
 }
+
+// MARK: - Image encoding
+
+extension BitVector {
+    /// Sets bit i exactly when pixel i is brighter than `level` (kernel `encode_threshold`); the
+    /// vector's width must equal the pixel count. Reuses this vector's storage when it is not shared.
+    ///
+    /// ```swift
+    /// var v = BitVector(width: 4)
+    /// v.encode(pixels: [0, 200, 90, 255], above: 127)   // bits 1 and 3
+    /// ```
+    public mutating func encode(pixels: ArraySlice<UInt8>, above level: UInt8, using kernels: Kernels = .default) {
+        precondition(pixels.count == width, "image has \(pixels.count) pixels, the vector \(width) bits")
+        let n = width
+        pixels.withUnsafeBufferPointer { p in
+            withMutableWords { w in kernels.encodeThreshold(p.baseAddress, count: n, level: level, into: w.baseAddress) }
+        }
+    }
+
+    /// Sets exactly `k` bits: those of the `k` brightest pixels, ties at the cut-off intensity going
+    /// to the lowest pixel indices (kernel `encode_rank`); the width must equal the pixel count.
+    ///
+    /// ```swift
+    /// var v = BitVector(width: 4)
+    /// v.encode(pixels: [0, 200, 90, 255], brightest: 2)   // bits 1 and 3
+    /// ```
+    public mutating func encode(pixels: ArraySlice<UInt8>, brightest k: Int, using kernels: Kernels = .default) {
+        precondition(pixels.count == width, "image has \(pixels.count) pixels, the vector \(width) bits")
+        precondition(k >= 0 && k <= width, "rank encoding needs 0 ≤ k ≤ \(width), got \(k)")
+        let n = width
+        pixels.withUnsafeBufferPointer { p in
+            withMutableWords { w in kernels.encodeRank(p.baseAddress, count: n, k: k, into: w.baseAddress) }
+        }
+    }
+}

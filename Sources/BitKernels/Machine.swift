@@ -45,4 +45,25 @@ public enum Machine {
     /// print(Machine.measureClockHz() / 1e9, "GHz")
     /// ```
     public static func measureClockHz(seconds: Double = 0.05) -> Double { bk_measure_clock_hz(seconds) }
+
+    /// A clock the operating system reports, to check `measureClockHz` against.
+    public struct ReportedClock: Sendable, Equatable {
+        /// What the figure means: `"current"` (cpufreq, the calling thread's core), `"maximum"`
+        /// (cpufreq, turbo included) or `"nominal"` (`/proc/cpuinfo` without cpufreq, as in
+        /// virtual machines: the TSC's rate, which turbo exceeds).
+        public var kind: String
+        public var hz: Double
+    }
+
+    /// The clock the OS reports (Linux: cpufreq, else `/proc/cpuinfo`), or nil when it reports none.
+    ///
+    /// ```swift
+    /// if let os = Machine.reportedClock { print(os.kind, os.hz / 1e9, "GHz") }
+    /// ```
+    public static var reportedClock: ReportedClock? {
+        var kind = BK_OS_CLOCK_NONE
+        let hz = bk_os_clock_hz(&kind)
+        guard hz > 0 else { return nil }
+        return ReportedClock(kind: String(cString: bk_os_clock_name(kind)), hz: hz)
+    }
 }

@@ -13,10 +13,10 @@ public enum PlacementError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// One hardware thread, with the logical indices of the core, L3, NUMA node and package it
+/// One hardware thread, with the logical indices of the core, L2, L3, NUMA node and package it
 /// belongs to (-1 when the topology has no such level).
 public struct ProcessingUnit: Sendable, Equatable, Codable {
-    public var osIndex, core, l3, numa, package: Int
+    public var osIndex, core, l2, l3, numa, package: Int
 }
 
 /// A machine's topology: this one (`current()`), a synthetic description in hwloc's syntax, or an
@@ -29,7 +29,7 @@ public struct ProcessingUnit: Sendable, Equatable, Codable {
 public final class HardwareTopology: @unchecked Sendable {
     // hwloc topologies are safe to read concurrently; binding only calls hwloc's thread-safe setters.
     let handle: OpaquePointer
-    /// The PUs in hwloc's logical order: packages, NUMA nodes, L3 domains, cores.
+    /// The PUs in hwloc's logical order: packages, NUMA nodes, L3 domains, L2 domains, cores.
     public let processingUnits: [ProcessingUnit]
     public let summary: Machine.Topology
     /// Whether the topology is the machine this process runs on (only then can it be bound).
@@ -54,7 +54,9 @@ public final class HardwareTopology: @unchecked Sendable {
         var pus = [bk_pu_info](repeating: bk_pu_info(), count: count)
         _ = bk_topology_pus(h, &pus, count)
         processingUnits = pus.map {
-            ProcessingUnit(osIndex: Int($0.os_index), core: Int($0.core), l3: Int($0.l3), numa: Int($0.numa), package: Int($0.package))
+            ProcessingUnit(
+                osIndex: Int($0.os_index), core: Int($0.core), l2: Int($0.l2), l3: Int($0.l3), numa: Int($0.numa),
+                package: Int($0.package))
         }
         var s = bk_topology_summary()
         bk_topology_summary_of(h, &s)
@@ -69,9 +71,19 @@ public final class HardwareTopology: @unchecked Sendable {
         guard bk_topology_export_xml(handle, path) == 0 else { throw .topology("cannot write the topology XML to '\(path)'") }
     }
 
-    /// The plan for `threads` threads under `policy` (a pure function of the PU table).
+    /// The plan for `threads` threads under `policy`: a pure function of the topology (the same
+    /// topology, policy and count always give the same plan).
     public func plan(_ policy: PlacementPolicy, threads: Int) throws(PlacementError) -> PlacementPlan {
-        try PlacementPlan(policy: policy, threads: threads, processingUnits: processingUnits)
+        try PlacementPlan(policy: policy, threads: threads, on: self)
+    }
+
+    /// hwloc_distrib()'s spread of `threads` threads, one PU each (`bk_topology_scatter`); nil when
+    /// `threads` is not in 1...PUs.
+    func distributed(threads: Int) -> [Int]? {
+        guard threads >= 1, threads <= processingUnits.count else { return nil }
+        var out = [Int32](repeating: -1, count: threads)
+        guard bk_topology_scatter(handle, Int32(threads), &out) == 0 else { return nil }
+        return out.map(Int.init)
     }
 
     /// Pins OpenMP thread i of a team of `plan.threads` threads to its planned PU, and verifies in
@@ -142,7 +154,8 @@ extension Machine.Topology {
 public enum PlacementPolicy: Sendable, Equatable, CustomStringConvertible {
     /// Fill one L3 / NUMA domain's cores before the next; SMT siblings only once every core has a thread.
     case compact
-    /// Round-robin across packages, then NUMA nodes, then L3 domains; SMT siblings last.
+    /// Spread as `hwloc_distrib()` spreads: across packages, then NUMA nodes, L3s, L2s and cores,
+    /// in proportion to the PUs under each; SMT siblings only once every core has a thread.
     case scatter
     /// One thread per physical core, never two on one core.
     case cores
@@ -195,26 +208,36 @@ public struct PlacementPlan: Sendable, Equatable, Codable {
     public let processingUnits: [Int]
     public var threads: Int { processingUnits.count }
 
-    /// Plans `threads` threads on a PU table (in hwloc logical order). Pure: the same inputs always
-    /// give the same plan; impossible requests are errors that say what is available.
-    public init(policy: PlacementPolicy, threads: Int, processingUnits pus: [ProcessingUnit]) throws(PlacementError) {
+    /// Plans `threads` threads on `topology`. Pure: the same inputs always give the same plan;
+    /// impossible requests are errors that say what is available.
+    init(policy: PlacementPolicy, threads: Int, on topology: HardwareTopology) throws(PlacementError) {
         guard threads >= 1 else { throw .impossible("a team needs at least 1 thread, not \(threads)") }
         self.policy = policy.description
+        let pus = topology.processingUnits
         let order: [ProcessingUnit]
         switch policy {
         case .compact:
             order = Self.coresFirst(pus)
         case .scatter:
-            order = Self.scatterOrder(pus)
+            guard let spread = topology.distributed(threads: threads) else {
+                throw .impossible("scatter: \(threads) threads but only \(pus.count) processing units are available; more would oversubscribe")
+            }
+            processingUnits = spread
+            return
         case .cores:
             order = Self.coresFirst(pus).filter { pu in pus.first { $0.core == pu.core }! == pu }
             guard threads <= order.count else {
                 throw .impossible("cores: \(threads) threads but the topology has \(order.count) physical cores")
             }
         case .numa(let node):
-            let nodes = Set(pus.map(\.numa)).sorted()
+            let nodes = Set(pus.map(\.numa)).filter { $0 >= 0 }.sorted()
             guard nodes.contains(node) else {
-                throw .impossible("numa:\(node): no such NUMA node (this topology has \(nodes.map(String.init).joined(separator: ", ")))")
+                let has = switch nodes.count {
+                case 0: "no NUMA node"
+                case 1: "1 NUMA node, numa:\(nodes[0])"
+                default: "\(nodes.count) NUMA nodes, numbered \(Self.ranges(nodes))"
+                }
+                throw .impossible("numa:\(node): no such NUMA node; this topology has \(has)")
             }
             order = Self.coresFirst(pus.filter { $0.numa == node })
         case .cpus(let list):
@@ -243,44 +266,6 @@ public struct PlacementPlan: Sendable, Equatable, Codable {
             return (r, i, pu)
         }
         return ranked.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
-    }
-
-    /// Interleaves recursively: packages alternate, inside each NUMA nodes alternate, then L3s, then
-    /// cores; a core's SMT siblings come after every core's first PU.
-    static func scatterOrder(_ pus: [ProcessingUnit]) -> [ProcessingUnit] {
-        let levels: [(ProcessingUnit) -> Int] = [\.package, \.numa, \.l3, \.core]
-        func order(_ group: [ProcessingUnit], _ depth: Int) -> [ProcessingUnit] {
-            guard depth < levels.count else { return group }
-            var keys: [Int] = []
-            var children: [Int: [ProcessingUnit]] = [:]
-            for pu in group {
-                let k = levels[depth](pu)
-                if children[k] == nil { keys.append(k) }
-                children[k, default: []].append(pu)
-            }
-            let sub = keys.map { order(children[$0]!, depth + 1) }
-            var out: [ProcessingUnit] = []
-            for i in 0..<(sub.map(\.count).max() ?? 0) {
-                for s in sub where i < s.count { out.append(s[i]) }
-            }
-            return out
-        }
-        // Interleaving puts each core's first PU before its siblings only inside one L3; across
-        // domains the SMT rank must come first as well.
-        return smtRankFirst(order(pus, 0), logical: pus)
-    }
-
-    /// Stable partition by SMT rank (a PU's position within its core, in logical order).
-    static func smtRankFirst(_ ordered: [ProcessingUnit], logical: [ProcessingUnit]) -> [ProcessingUnit] {
-        var seen: [Int: Int] = [:]
-        var rankOf: [Int: Int] = [:]  // os index → rank within its core
-        for pu in logical {
-            rankOf[pu.osIndex] = seen[pu.core, default: 0]
-            seen[pu.core, default: 0] += 1
-        }
-        return ordered.enumerated()
-            .sorted { (rankOf[$0.1.osIndex]!, $0.0) < (rankOf[$1.1.osIndex]!, $1.0) }
-            .map(\.1)
     }
 
     static func ranges(_ sorted: [Int]) -> String {

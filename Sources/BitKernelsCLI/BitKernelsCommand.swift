@@ -1,6 +1,5 @@
 import ArgumentParser
 import BitKernels
-import CBitKernels
 
 @main
 struct BitKernelsCommand: ParsableCommand {
@@ -10,21 +9,24 @@ struct BitKernelsCommand: ParsableCommand {
         discussion: """
             Every kernel has a scalar reference and AVX2, AVX-512 and NEON variants in this one \
             binary; the best one this CPU supports is chosen at run time. Set BITKERNELS_ISA=\
-            scalar|avx2|avx512|neon to force a variant.
+            scalar|avx2|avx512|neon to force a variant; every command stops with one line saying \
+            why when the forced variant cannot run here.
             """,
-        subcommands: [Info.self, Bench.self, SearchBench.self, Tune.self, Generate.self, Logits.self, Organize.self, Serve.self, Chat.self])
+        version: bitKernelsVersion,
+        subcommands: [
+            Info.self, Bench.self, SearchBenchCommand.self, Tune.self, Generate.self, Logits.self, Export.self,
+            Organize.self, Train.self, Experiment.self, Serve.self, Chat.self,
+        ])
 }
 
-/// Resolves the kernels the user asked for, or exits with the reason.
-func resolveKernels() throws -> Kernels {
-    do { return try Kernels.best() } catch {
-        throw ValidationError(error.description)
-    }
-}
+/// The kernels every command runs on: the best for this CPU, or the variant BITKERNELS_ISA names.
+/// An impossible or unknown BITKERNELS_ISA is thrown as it is, which ArgumentParser prints as one
+/// "Error: ..." line (no usage) before exiting with status 1. Every command calls this first.
+func resolveKernels() throws(BitKernelsError) -> Kernels { try Kernels.best() }
 
-/// The C table behind a variant, for the benchmark harness (the library keeps it internal).
-func cTable(_ kernels: Kernels) -> UnsafePointer<bk_kernels> {
-    var isa = BK_ISA_SCALAR
-    _ = bk_isa_from_name(kernels.isa.rawValue, &isa)
-    return bk_kernels_for(isa)!
+/// A failure while a command runs (a file that cannot be read, a model that does not load), as
+/// opposed to a usage mistake: printed as one "Error: ..." line, without the usage text.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -11,8 +11,9 @@ struct Info: ParsableCommand {
             topology of another machine (--topology, --topology-xml) it prints the plan only.
 
             Placement: compact (fill one L3/NUMA domain's cores first, SMT siblings last), scatter \
-            (round-robin across packages, NUMA nodes, L3s), cores (one thread per physical core), \
-            numa:N (only node N), cpus:0,2,4-7 (thread i on the i-th listed PU).
+            (spread over packages, NUMA nodes, L3s, L2s and cores as hwloc_distrib() does, SMT \
+            siblings last), cores (one thread per physical core), numa:N (only node N), \
+            cpus:0,2,4-7 (thread i on the i-th listed PU).
             """)
 
     @Flag(help: "Print JSON instead of text.")
@@ -32,10 +33,15 @@ struct Info: ParsableCommand {
     struct Report: Codable {
         var cpu: String
         var clockGHz: Double
+        /// What the operating system reports, and which clock that is (current, maximum, nominal).
+        var reportedClockGHz: Double?
+        var reportedClockKind: String?
+        var version = bitKernelsVersion
         var features: [String: Bool]
         var supportedVariants: [String]
         var chosenVariant: String
-        var kernelFamilies: [String: String]
+        /// Every entry of the chosen table → the variant whose code runs it.
+        var kernelEntries: [String: String]
         var override: String?
         var topology: Machine.Topology?
         var openMPThreads: Int
@@ -52,7 +58,7 @@ struct Info: ParsableCommand {
         let cpu = CPUFeatures.current
         let topo = try topologyOptions.load()
         if let path = exportTopology {
-            do { try topo.exportXML(to: path) } catch { throw ValidationError(error.description) }
+            do { try topo.exportXML(to: path) } catch { throw Failure(error.description) }
         }
         var binding: BindingReport?
         var plan: PlacementPlan?
@@ -60,15 +66,16 @@ struct Info: ParsableCommand {
             plan = try makePlan(topo, try parsePolicy(p), threads: threads ?? Machine.openMPThreads)
             if topo.isThisSystem { binding = topo.bind(plan!) }
         }
-        let families = ["popcount", "pair_counts", "and_counts", "row_popcounts", "masked_flip", "random_bits",
-                        "quantize_token", "ternary_matmul"]
+        let entries = kernels.entries
         let report = Report(
             cpu: cpu.brand.isEmpty ? "unknown" : cpu.brand,
             clockGHz: (Machine.measureClockHz(seconds: 0.05) / 1e7).rounded() / 100,
+            reportedClockGHz: Machine.reportedClock.map { ($0.hz / 1e7).rounded() / 100 },
+            reportedClockKind: Machine.reportedClock?.kind,
             features: Dictionary(uniqueKeysWithValues: cpu.flags.map { ($0.name, $0.present) }),
             supportedVariants: ISA.supported.map(\.rawValue),
             chosenVariant: kernels.isa.rawValue,
-            kernelFamilies: Dictionary(uniqueKeysWithValues: families.map { ($0, kernels.isa.rawValue) }),
+            kernelEntries: Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.isa.rawValue) }),
             override: ProcessInfo.processInfo.environment["BITKERNELS_ISA"],
             topology: topo.summary,
             openMPThreads: Machine.openMPThreads,
@@ -79,12 +86,13 @@ struct Info: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("CPU            \(report.cpu), \(report.clockGHz) GHz measured")
+        let os = report.reportedClockGHz.map { "; the OS reports \($0) GHz (\(report.reportedClockKind ?? "?"))" } ?? ""
+        print("CPU            \(report.cpu), \(report.clockGHz) GHz measured\(os)")
         print("features       " + cpu.flags.filter(\.present).map(\.name).joined(separator: " "))
         print("variants       \(report.supportedVariants.joined(separator: ", ")) (this CPU can run)")
         let how = report.override.map { "forced by BITKERNELS_ISA=\($0)" } ?? "best for this CPU"
-        print("chosen         \(report.chosenVariant) (\(how))")
-        for f in families { print("  \(f.padding(toLength: 16, withPad: " ", startingAt: 0))\(kernels.isa)") }
+        print("chosen         the \(report.chosenVariant) table (\(how)), one choice for all \(entries.count) kernels:")
+        for line in describe(entries, table: kernels.isa) { print(line) }
         if let t = report.topology {
             print("topology       \(t.packages) package(s), \(t.numaNodes) NUMA node(s), \(t.l3Caches) L3, \(t.cores) core(s), \(t.processingUnits) PU(s)")
             print("caches         L1d \(bytes(t.l1dBytes)), L2 \(bytes(t.l2Bytes)), L3 \(bytes(t.l3Bytes)); memory \(bytes(t.memoryBytes))")
@@ -103,10 +111,24 @@ struct Info: ParsableCommand {
     }
 }
 
-func bytes(_ n: Int) -> String {
-    if n == 0 { return "?" }
-    if n >= 1 << 30 { return String(format: "%.1f GiB", Double(n) / Double(1 << 30)) }
-    if n >= 1 << 20 { return String(format: "%.0f MiB", Double(n) / Double(1 << 20)) }
-    if n >= 1 << 10 { return String(format: "%.0f KiB", Double(n) / Double(1 << 10)) }
-    return "\(n) B"
+/// The table's entries grouped by the variant whose code runs them, the table's own first, in
+/// lines that fit a terminal: "  avx512 code: popcount, pair_counts, ...".
+func describe(_ entries: [Kernels.Entry], table: ISA) -> [String] {
+    let variants = [table] + ISA.allCases.filter { $0 != table && entries.map(\.isa).contains($0) }
+    var lines: [String] = []
+    for isa in variants {
+        let names = entries.filter { $0.isa == isa }.map(\.name)
+        guard !names.isEmpty else { continue }
+        var line = "  \(isa) code:"
+        for (i, name) in names.enumerated() {
+            let item = " " + name + (i + 1 < names.count ? "," : "")
+            if line.count + item.count > 100 {
+                lines.append(line)
+                line = String(repeating: " ", count: "  \(isa) code:".count)
+            }
+            line += item
+        }
+        lines.append(line)
+    }
+    return lines
 }

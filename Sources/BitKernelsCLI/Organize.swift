@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNeurons
 import Foundation
 
@@ -14,14 +15,17 @@ struct Organize: ParsableCommand {
             of the same density and against another dataset, and the mean distance between neurons.
 
             --data is a folder with the four IDX files (train/t10k images/labels, .gz or not), e.g. \
-            ../shared/data/mnist. Without it, the small MNIST subset committed under Tests/ is used.
+            ../shared/data/mnist. Without it, the small MNIST subset of the source tree is used: \
+            the folder $BITKERNELS_DATA names, else Tests/BitNeuronsTests/Fixtures/mnist under the \
+            current directory (a checkout), else PREFIX/share/bitkernels/mnist beside \
+            PREFIX/bin/bitkernels (an install).
             --continual trains on classes 0-4 first, then streams 5-9, and reports how well the \
             first classes are retained.
 
             Example: bitkernels organize --data ../shared/data/mnist --neurons 100 --other ../shared/data/fashion-mnist
             """)
 
-    @Option(help: "Dataset folder (IDX files). Default: the MNIST subset under Tests/.")
+    @Option(help: ArgumentHelp("Dataset folder (IDX files). " + DefaultDataset.help, valueName: "dir"))
     var data: String?
 
     @Option(help: "A second dataset whose test images should look novel (cross-dataset novelty).")
@@ -32,6 +36,12 @@ struct Organize: ParsableCommand {
 
     @Option(help: "Bits set by rank encoding.")
     var k = 118
+
+    @Option(help: "Rank encoding: which pixels of the cut-off intensity win — index (reading order), blur (brightest 3×3 neighbourhood), distance (nearest ink) or ink (none: sparse images set fewer than k bits).")
+    var ties = "index"
+
+    @Option(help: "Evaluate on a sparse variant of the dataset (train, test and --other alike): thinned (strokes eroded by a pixel), edges or dropout (half the ink).")
+    var variant: String?
 
     @Option(help: "Score: jaccard or basic (shared minus differing bits).")
     var score = "jaccard"
@@ -66,7 +76,7 @@ struct Organize: ParsableCommand {
     @Option(help: "Use only the first N training images.")
     var limit: Int?
 
-    @Option(help: "Random seed (masks, corruption, noise).")
+    @Option(help: "Random seed (stream order, starting neurons, masks, corruption, noise).")
     var seed: UInt64 = 1
 
     @Flag(help: "Continual learning: classes 0-4, then 5-9; report retention.")
@@ -78,6 +88,18 @@ struct Organize: ParsableCommand {
     @Option(help: "Save the trained population to this file.")
     var save: String?
 
+    @Option(help: "Spoken digits (--data a folder of {digit}_{speaker}_{index}.wav, e.g. ../shared/data/fsdd): published (indices 0-4 test), loso (leave each speaker out in turn) or speaker:NAME.")
+    var split = "published"
+
+    @Option(help: "Spoken digits: runs per split, with seeds --seed, --seed+1, ...")
+    var runs = 1
+
+    @Option(help: "Spoken digits: neurons of a first layer on parts (windows of the time-frequency grid); --neurons then counts the second layer. 0: one flat population.")
+    var parts = 0
+
+    @Flag(help: "Stream the training inputs in file order (default: shuffled by --seed, which so also picks the starting neurons).")
+    var noShuffle = false
+
     func validate() throws {
         guard ["rank", "threshold"].contains(encoding) else { throw ValidationError("--encoding is rank or threshold") }
         guard ["jaccard", "basic"].contains(score) else { throw ValidationError("--score is jaccard or basic") }
@@ -86,10 +108,9 @@ struct Organize: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard learningRate >= 0 && learningRate <= 1 else { throw ValidationError("--learning-rate must be in 0...1") }
         guard k >= 1 && k <= 784 else { throw ValidationError("--k must be in 1...784") }
+        guard RankTieRule(rawValue: ties) != nil else { throw ValidationError("--ties is index, blur, distance or ink") }
+        guard variant.map({ ImageVariant(rawValue: $0) != nil }) ?? true else { throw ValidationError("--variant is thinned, edges or dropout") }
     }
-
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../Tests/BitNeuronsTests/Fixtures/mnist").standardized.path
 
     struct Report: Codable {
         var data: String
@@ -106,6 +127,7 @@ struct Organize: ParsableCommand {
         var meanNeuronBits: Double
         var imagesPerSecond: Double
         var continual: Continual?
+        var perClass: [Metrics.ClassStats]
     }
 
     struct Continual: Codable {
@@ -116,15 +138,33 @@ struct Organize: ParsableCommand {
     }
 
     func run() throws {
-        let dir = data ?? Self.fixture
+        let kernels = try resolveKernels()
+        if let d = data, AudioOrganize.isAudioFolder(d) {
+            guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be in 1...100") }
+            guard parts >= 0 && parts <= 100_000 else { throw ValidationError("--parts must be in 0...100000") }
+            try AudioOrganize(
+                directory: d, split: split, k: k, neurons: neurons, learningRate: learningRate,
+                scoring: score == "jaccard" ? .jaccard : .basic, seeds: (0..<UInt64(runs)).map { seed &+ $0 },
+                shuffle: !noShuffle, other: other, json: json, parts: parts, kernels: kernels
+            ).run()
+            return
+        }
+        let dir = try data ?? DefaultDataset.locate()
         if data == nil { print("no --data: using the MNIST subset at \(dir)") }
-        let train: LabeledImages, test: LabeledImages
+        var train: LabeledImages, test: LabeledImages
         do {
             train = try LabeledImages(directory: dir, split: "train", limit: limit)
             test = try LabeledImages(directory: dir, split: "t10k")
-        } catch { throw ValidationError(error.description) }
+        } catch { throw Failure(error.description) }
+        let sparse = variant.flatMap(ImageVariant.init(rawValue:))
+        if let v = sparse {
+            train = train.transformed(v)
+            test = test.transformed(v)
+        }
         let pixels = train.pixelsPerImage
-        let encoder: ImageEncoder = encoding == "rank" ? .rank(k: k, pixels: pixels) : .threshold(127, pixels: pixels)
+        let encoder: ImageEncoder = encoding == "rank"
+            ? .rank(k: k, pixels: pixels, columns: train.columns, ties: RankTieRule(rawValue: ties)!, using: kernels)
+            : .threshold(127, pixels: pixels, using: kernels)
         let config = BitPopulation.Configuration(
             neurons: grow ? 0 : neurons, scoring: score == "jaccard" ? .jaccard : .basic,
             start: start == "dense" ? .randomDense : .inputs, mode: unbounded ? .unbounded : .winnerTakeAll,
@@ -132,7 +172,14 @@ struct Organize: ParsableCommand {
             capacity: capacity, seed: seed)
 
         var enc = encoder
-        var trainSet = EncodedSet(inputs: (0..<train.count).map { enc.encode(train.image($0)) }, labels: train.labels.map(Int.init))
+        // The stream order: shuffled by the seed unless --no-shuffle (IDX files may be sorted by
+        // class); the seed so also picks the starting neurons (evenly spaced along the stream).
+        var order = Array(0..<train.count)
+        if !noShuffle {
+            var rng = SplitMix64(seed: seed)
+            order.shuffle(using: &rng)
+        }
+        var trainSet = EncodedSet(inputs: order.map { enc.encode(train.image($0)) }, labels: order.map { Int(train.labels[$0]) })
         let testSet = EncodedSet(inputs: (0..<test.count).map { enc.encode(test.image($0)) }, labels: test.labels.map(Int.init))
         var continualReport: Continual?
         var oldLabels: [Int] = []
@@ -149,9 +196,9 @@ struct Organize: ParsableCommand {
         let oldCount = continual ? trainSet.labels.filter { $0 < 5 }.count : 0
         let pool = continual ? oldCount : trainSet.count
         let seeds = config.start != .inputs || grow ? []
-            : start == "spread" ? BitPopulation.spreadSeeds(from: Array(trainSet.inputs.prefix(min(pool, 5000))), count: neurons)
+            : start == "spread" ? BitPopulation.spreadSeeds(from: Array(trainSet.inputs.prefix(min(pool, 5000))), count: neurons, using: kernels)
             : stride(from: 0, to: pool, by: max(pool / max(neurons, 1), 1)).prefix(neurons).map { trainSet.inputs[$0] }
-        var population = BitPopulation(width: pixels, configuration: config, seedInputs: seeds)
+        var population = BitPopulation(width: pixels, configuration: config, seedInputs: seeds, using: kernels)
         // The timed online loop: encode (again, as a stream would), score, winner, flip.
         var stream = encoder
         var x = BitVector(width: pixels)
@@ -169,7 +216,7 @@ struct Organize: ParsableCommand {
                 if continual {
                     x = trainSet.inputs[i]
                 } else {
-                    stream.encode(train.image(i), into: &x)
+                    stream.encode(train.image(order[i]), into: &x)
                 }
                 population.learn(x)
                 if n % 4096 == 0 { progress("organize: epoch \(epoch + 1)/\(epochs), image \(n)/\(trainIndices.count), \(population.neurons.rowCount) neurons") }
@@ -189,15 +236,17 @@ struct Organize: ParsableCommand {
         var otherAUROC: Double?
         if let o = other {
             do {
-                let t = try LabeledImages(directory: o, split: "t10k")
+                var t = try LabeledImages(directory: o, split: "t10k")
+                if let v = sparse { t = t.transformed(v) }
                 var e = encoder
                 let novel = (0..<t.count).map { e.encode(t.image($0)) }
                 otherAUROC = Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: novel)
-            } catch { throw ValidationError(error.description) }
+            } catch { throw Failure(error.description) }
         }
         let report = Report(
             data: dir, trainImages: train.count * epochs, testImages: test.count,
-            encoding: encoding == "rank" ? "rank k=\(k)" : "threshold >127", configuration: config,
+            encoding: (encoding == "rank" ? "rank k=\(k) ties=\(ties)" : "threshold >127") + (variant.map { " on \($0) images" } ?? ""),
+            configuration: config,
             neurons: population.neurons.rowCount,
             purity: Metrics.purity(population, on: testSet),
             accuracy: Metrics.accuracy(population, labels: labels, on: testSet),
@@ -207,10 +256,11 @@ struct Organize: ParsableCommand {
             meanPairwiseDistance: population.meanPairwiseDistance,
             meanNeuronBits: Double(population.neurons.rows.reduce(0) { $0 + $1.setBitCount }) / Double(max(population.neurons.rowCount, 1)),
             imagesPerSecond: Double(trainIndices.count * epochs) / seconds,
-            continual: continualReport)
+            continual: continualReport,
+            perClass: Metrics.perClass(population, labels: labels, on: testSet))
         printReport(report)
         if let path = save {
-            do { try population.save(to: path) } catch { throw ValidationError(error.description) }
+            do { try population.save(to: path) } catch { throw Failure(error.description) }
             print("saved \(path)")
         }
         if let path = json {
@@ -231,56 +281,7 @@ struct Organize: ParsableCommand {
         if let ct = r.continual {
             print("  continual: old classes \(format(ct.oldClassesBefore, 3)) → \(format(ct.oldClassesAfter, 3)) (retention \(format(ct.retention, 3))); new classes \(format(ct.newClasses, 3))")
         }
+        print("  per class: specialists/purity " + r.perClass.map { "\($0.label): \($0.specialists)/\(format($0.purity, 2))" }.joined(separator: "  "))
         print("  online loop                  \(format(r.imagesPerSecond / 1000, 1))k images/s (encode, score, winner, flip; 1 thread)")
-    }
-}
-
-/// `bench neurons`: images per second of the online loop (encode, score, winner, flip) for
-/// population sizes from cache-resident to 100,000 neurons (10 MB of patterns scanned per image).
-struct NeuronBench {
-    let data: String
-    let sizes: [Int]
-    let threads: Int
-    let repeats: Int
-
-    struct Row: Codable {
-        var neurons: Int
-        var threads: Int
-        var imagesPerSecond: Sample
-        var microsecondsPerImage: Double
-        var bytesScannedPerImage: Int
-    }
-
-    func run() throws -> [Row] {
-        let train: LabeledImages
-        do { train = try LabeledImages(directory: data, split: "train") } catch { throw ValidationError(error.description) }
-        var encoder = ImageEncoder.rank(k: 118, pixels: train.pixelsPerImage)
-        let seeds = (0..<min(train.count, 5000)).map { encoder.encode(train.image($0)) }
-        print("bench neurons: \(data), \(train.count) images, rank k=118, Jaccard, \(threads) thread(s), median of \(repeats)")
-        print("neurons    images/s (min–max)                 µs/image   pattern bytes scanned per image")
-        var rows: [Row] = []
-        for n in sizes {
-            progress("bench neurons: N = \(n)")
-            var p = BitPopulation(width: train.pixelsPerImage, configuration: .init(neurons: n),
-                                  seedInputs: (0..<n).map { seeds[$0 % seeds.count] })
-            let images = max(min(train.count, 20_000_000 / max(n, 1)), 200)
-            var x = BitVector(width: train.pixelsPerImage)
-            var next = 0
-            let s = measure(repeats: repeats, minSeconds: 0.2) {
-                for _ in 0..<images {
-                    encoder.encode(train.image(next), into: &x)
-                    next = next + 1 == train.count ? 0 : next + 1
-                    p.learnReturningWinner(x, threads: threads)
-                }
-            }
-            let perImage = s.median / Double(images)
-            let row = Row(neurons: n, threads: threads,
-                          imagesPerSecond: Sample(median: 1 / perImage, min: Double(images) / s.max, max: Double(images) / s.min),
-                          microsecondsPerImage: perImage * 1e6, bytesScannedPerImage: n * 13 * 8)
-            rows.append(row)
-            clearProgress()
-            print("\(String(n).leftPad(7))    \((format(row.imagesPerSecond.median / 1e3, 1) + "k (" + format(row.imagesPerSecond.min / 1e3, 1) + "–" + format(row.imagesPerSecond.max / 1e3, 1) + "k)").padding(toLength: 32, withPad: " ", startingAt: 0))   \(format(row.microsecondsPerImage, 3).leftPad(8))   \(row.bytesScannedPerImage)")
-        }
-        return rows
     }
 }

@@ -40,19 +40,8 @@ func describe(_ plan: PlacementPlan, on topo: HardwareTopology, observed: [Int] 
     plan.processingUnits.enumerated().map { i, os in
         let pu = topo.processingUnits.first { $0.osIndex == os }
         var line = "  thread \(i) → PU \(os)"
-        if let pu { line += " (core \(pu.core), L3 \(pu.l3), NUMA \(pu.numa), package \(pu.package))" }
+        if let pu { line += " (core \(pu.core), L2 \(pu.l2), L3 \(pu.l3), NUMA \(pu.numa), package \(pu.package))" }
         if i < observed.count { line += observed[i] == os ? "  verified" : "  found on PU \(observed[i])" }
         return line
-    }
-}
-
-/// The environment that reproduces a policy with OpenMP's own binding, where one exists.
-func openMPEquivalent(_ policy: PlacementPolicy, threads: Int) -> String {
-    switch policy {
-    case .compact: "OMP_NUM_THREADS=\(threads) OMP_PLACES=cores OMP_PROC_BIND=close"
-    case .scatter: "OMP_NUM_THREADS=\(threads) OMP_PLACES=cores OMP_PROC_BIND=spread"
-    case .cores: "OMP_NUM_THREADS=\(threads) OMP_PLACES=cores OMP_PROC_BIND=close"
-    case .numa(let n): "OMP_NUM_THREADS=\(threads) numactl --cpunodebind=\(n) --membind=\(n)"
-    case .cpus(let list): "OMP_NUM_THREADS=\(threads) OMP_PLACES=\"\(list.prefix(threads).map { "{\($0)}" }.joined(separator: ","))\" OMP_PROC_BIND=true"
     }
 }

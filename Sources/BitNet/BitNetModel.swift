@@ -1,13 +1,12 @@
 import BitKernels
-import CBitKernels
 import Foundation
 
 /// A float matrix the model keeps outside the ternary kernels (embedding, LM head): bf16 as
 /// checkpoints store it, float32, or int8 with one scale per row (the optional compact head).
-enum FloatRows: @unchecked Sendable {
-    case bf16([UInt16])
+enum FloatRows: Sendable {
+    case bf16(BFloat16Matrix)
     case float([Float])
-    case int8([Int8], scales: [Float])
+    case int8(Int8Matrix)
 
     /// Row-wise absmax int8: q = round(w · 127 / max |w_row|).
     func quantizedInt8(rows: Int, columns: Int) -> FloatRows {
@@ -19,24 +18,24 @@ enum FloatRows: @unchecked Sendable {
             scales[r] = m / 127
             for c in 0..<columns where m > 0 { q[r * columns + c] = Int8((row[c] * 127 / m).rounded(.toNearestOrEven)) }
         }
-        return .int8(q, scales: scales)
+        return .int8(Int8Matrix(values: q, rowScales: scales, rows: rows, columns: columns))
     }
 
     func value(_ i: Int) -> Float {
         switch self {
-        case .bf16(let v): bk_bf16_to_f32(v[i])
+        case .bf16(let m): Float(bfloat16Bits: m.bits[i])
         case .float(let v): v[i]
-        case .int8(let v, let s): Float(v[i]) * s[i / (v.count / s.count)]
+        case .int8(let m): Float(m.values[i]) * m.rowScales[i / m.columns]
         }
     }
 
     /// out[r] = row r · x for every row.
-    func products(_ x: UnsafePointer<Float>, columns: Int, rows: Int, out: UnsafeMutablePointer<Float>, threads: Int) {
-        let k = bk_kernels_best() ?? bk_kernels_for(BK_ISA_SCALAR)!
+    func products(_ x: UnsafePointer<Float>, columns: Int, rows: Int, out: UnsafeMutablePointer<Float>, threads: Int,
+                  kernels: Kernels) {
+        let xs = UnsafeBufferPointer(start: x, count: columns), outs = UnsafeMutableBufferPointer(start: out, count: rows)
         switch self {
-        case .bf16(let v): v.withUnsafeBufferPointer { bk_bf16_matvec(k, $0.baseAddress, columns, columns, rows, x, out, Int32(threads)) }
-        case .int8(let v, let s):
-            v.withUnsafeBufferPointer { w in s.withUnsafeBufferPointer { bk_i8_matvec(k, w.baseAddress, columns, columns, rows, $0.baseAddress, x, out, Int32(threads)) } }
+        case .bf16(let m): m.products(xs, into: outs, threads: threads, using: kernels)
+        case .int8(let m): m.products(xs, into: outs, threads: threads, using: kernels)
         case .float(let v):
             v.withUnsafeBufferPointer { e in for r in 0..<rows { out[r] = dot(x, e.baseAddress! + r * columns, columns) } }
         }
@@ -44,9 +43,9 @@ enum FloatRows: @unchecked Sendable {
 
     var bytes: Int {
         switch self {
-        case .bf16(let v): v.count * 2
+        case .bf16(let m): m.bits.count * 2
         case .float(let v): v.count * 4
-        case .int8(let v, let s): v.count + s.count * 4
+        case .int8(let m): m.values.count + m.rowScales.count * 4
         }
     }
 }
@@ -59,6 +58,8 @@ enum FloatRows: @unchecked Sendable {
 /// let cache = model.makeCache()
 /// let logits = try model.forward([1, 2, 3], cache: cache)     // 3 × vocabulary, then decode more tokens
 /// ```
+///
+/// One `Kernels` value, chosen at load (`using:`), runs every layer and the LM head.
 public final class BitNetModel: @unchecked Sendable {
     // Immutable after loading; forward passes only read it.
     public let config: BitNetConfig
@@ -67,10 +68,14 @@ public final class BitNetModel: @unchecked Sendable {
     let layers: [DecoderLayer]
     let finalNorm: RMSNorm
     let rope: Rope
+    /// The kernels every product of this model runs on: each layer's ternary matrices and the LM
+    /// head. Chosen at load: `try BitNetModel.load(path: p, using: try .variant(.avx2)).kernels.isa  // .avx2`
+    public let kernels: Kernels
 
     init(config: BitNetConfig, embedding: FloatRows, head: FloatRows?, layers: [DecoderLayer], finalNorm: RMSNorm,
-         int8Head: Bool) {
+         int8Head: Bool, kernels: Kernels) {
         self.config = config
+        self.kernels = kernels
         self.embedding = embedding
         let h = head ?? embedding
         self.head = int8Head ? h.quantizedInt8(rows: config.vocabularySize, columns: config.hiddenSize) : h
@@ -82,12 +87,17 @@ public final class BitNetModel: @unchecked Sendable {
     /// Loads a directory holding `config.json` and `model.safetensors` (the Hugging Face layout of
     /// the released checkpoint), or a `.gguf` file. `int8Head` keeps the LM head as int8 with a
     /// scale per row (half the bytes of bf16 read per token, at a small cost in logit accuracy).
-    public static func load(path: String, int8Head: Bool = false) throws(BitNetError) -> BitNetModel {
+    /// `kernels` runs every layer and the LM head of the loaded model.
+    ///
+    /// ```swift
+    /// let model = try BitNetModel.load(path: "model.gguf", using: try Kernels.variant(.avx2))
+    /// ```
+    public static func load(path: String, int8Head: Bool = false, using kernels: Kernels = .default) throws(BitNetError) -> BitNetModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .missingFile(path) }
-        if !isDirectory.boolValue { return try loadGGUF(path: path, int8Head: int8Head) }
+        if !isDirectory.boolValue { return try loadGGUF(path: path, int8Head: int8Head, kernels: kernels) }
         let config = try BitNetConfig(configJSON: path + "/config.json")
-        return try loadSafeTensors(path: path + "/model.safetensors", config: config, int8Head: int8Head)
+        return try loadSafeTensors(path: path + "/model.safetensors", config: config, int8Head: int8Head, kernels: kernels)
     }
 
     /// Bytes of weights read per generated token: the ternary matrices and the LM head.
@@ -96,7 +106,7 @@ public final class BitNetModel: @unchecked Sendable {
             + head.bytes
     }
 
-    static func loadSafeTensors(path: String, config c: BitNetConfig, int8Head: Bool) throws(BitNetError) -> BitNetModel {
+    static func loadSafeTensors(path: String, config c: BitNetConfig, int8Head: Bool, kernels: Kernels) throws(BitNetError) -> BitNetModel {
         let st = try SafeTensorsFile(path: path)
         func norm(_ name: String, _ size: Int) throws(BitNetError) -> RMSNorm {
             RMSNorm(weight: try st.floats(name, shape: [size]), epsilon: c.rmsNormEpsilon)
@@ -112,12 +122,7 @@ public final class BitNetModel: @unchecked Sendable {
         }
         let h = c.hiddenSize
         // Hugging Face names (linear layers without their ".weight" / ".weight_scale" suffix).
-        let names: [DecoderLayer.Part: String] = [
-            .inputNorm: "input_layernorm.weight", .attentionSubNorm: "self_attn.attn_sub_norm.weight",
-            .postAttentionNorm: "post_attention_layernorm.weight", .ffnSubNorm: "mlp.ffn_sub_norm.weight",
-            .q: "self_attn.q_proj", .k: "self_attn.k_proj", .v: "self_attn.v_proj", .o: "self_attn.o_proj",
-            .gate: "mlp.gate_proj", .up: "mlp.up_proj", .down: "mlp.down_proj",
-        ]
+        let names = DecoderLayer.huggingFaceNames
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
             layers.append(try DecoderLayer(c, name: { "model.layers.\(i)." + names[$0]! }, norm: norm,
@@ -126,7 +131,7 @@ public final class BitNetModel: @unchecked Sendable {
         let embedding = try st.rows("model.embed_tokens.weight", shape: [c.vocabularySize, h])
         let head = c.tiedEmbeddings ? nil : try st.rows("lm_head.weight", shape: [c.vocabularySize, h])
         return BitNetModel(config: c, embedding: embedding, head: head, layers: layers,
-                           finalNorm: try norm("model.norm.weight", h), int8Head: int8Head)
+                           finalNorm: try norm("model.norm.weight", h), int8Head: int8Head, kernels: kernels)
     }
 
     /// A cache for up to `capacity` positions (default: the model's maximum).
@@ -142,7 +147,7 @@ public final class BitNetModel: @unchecked Sendable {
         guard cache.count + tokens.count <= cache.capacity else { throw .contextFull(limit: cache.capacity) }
         let start = cache.count
         for (i, layer) in layers.enumerated() {
-            x = layer(x, tokens: tokens.count, start: start, cache: cache, layer: i, rope: rope, threads: threads)
+            x = layer(x, tokens: tokens.count, start: start, cache: cache, layer: i, rope: rope, threads: threads, kernels: kernels)
         }
         cache.count += tokens.count
         if lastOnly, !tokens.isEmpty {
@@ -158,7 +163,7 @@ public final class BitNetModel: @unchecked Sendable {
         var x = try embed(tokens)
         var stream = [x]
         for (i, layer) in layers.enumerated() {
-            x = layer(x, tokens: tokens.count, start: 0, cache: cache, layer: i, rope: rope, threads: threads)
+            x = layer(x, tokens: tokens.count, start: 0, cache: cache, layer: i, rope: rope, threads: threads, kernels: kernels)
             stream.append(x)
         }
         return stream
@@ -168,7 +173,7 @@ public final class BitNetModel: @unchecked Sendable {
     /// per-layer check against a reference's own hidden states.
     public func layerOutput(_ index: Int, input: [Float], tokens: Int, threads: Int = 0) -> [Float] {
         precondition(input.count == tokens * config.hiddenSize, "input: expected \(tokens) × \(config.hiddenSize) values, got \(input.count)")
-        return layers[index](input, tokens: tokens, start: 0, cache: makeCache(capacity: tokens), layer: index, rope: rope, threads: threads)
+        return layers[index](input, tokens: tokens, start: 0, cache: makeCache(capacity: tokens), layer: index, rope: rope, threads: threads, kernels: kernels)
     }
 
     /// Final norm and LM head on hidden states (tokens × hidden).
@@ -180,7 +185,8 @@ public final class BitNetModel: @unchecked Sendable {
         normed.withUnsafeBufferPointer { n in
             out.withUnsafeMutableBufferPointer { o in
                 for t in 0..<tokens {
-                    head.products(n.baseAddress! + t * h, columns: h, rows: vocab, out: o.baseAddress! + t * vocab, threads: headThreads)
+                    head.products(n.baseAddress! + t * h, columns: h, rows: vocab, out: o.baseAddress! + t * vocab,
+                                  threads: headThreads, kernels: kernels)
                 }
             }
         }

@@ -174,13 +174,25 @@ final class GGUFFile {
     func rows(_ name: String, dims: [Int]) throws(BitNetError) -> FloatRows {
         let t = try tensor(name, dims: dims)
         if t.type == Self.bf16 {
-            return .bf16(halfWords(bytes(t)))
+            return .bf16(BFloat16Matrix(bits: halfWords(bytes(t)), rows: dims[1], columns: dims[0]))
         }
         return .float(try floats(name, dims: dims))
     }
 
     /// A ternary weight matrix stored as TQ2_0, TQ1_0, I2_S, or as floats holding scale × {-1, 0, 1}
     /// (llama.cpp's fallback when a row is not a multiple of 256).
+    /// `multiplier` names llama.cpp's optional per-tensor `.scale` (F32 [1]) the product is
+    /// multiplied by; when present, it multiplies every row scale.
+    func ternary(_ name: String, rows: Int, columns: Int, multiplier: String) throws(BitNetError) -> TernaryMatrix {
+        let m = try ternary(name, rows: rows, columns: columns)
+        guard tensors[multiplier] != nil else { return m }
+        let s = try floats(multiplier, dims: [1])[0]
+        guard s.isFinite else { throw fail("tensor '\(multiplier)' is \(s)") }
+        do { return try TernaryMatrix(values: m.values, rows: rows, columns: columns, rowScales: m.rowScales.map { $0 * s }) } catch {
+            throw fail("'\(name)': \(error)")
+        }
+    }
+
     func ternary(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> TernaryMatrix {
         let t = try tensor(name, dims: [columns, rows])
         do {
@@ -212,7 +224,7 @@ final class GGUFFile {
 extension BitNetModel {
     static let ggufArchitectures = ["bitnet", "bitnet-b1.58", "bitnet-25"]
 
-    static func loadGGUF(path: String, int8Head: Bool) throws(BitNetError) -> BitNetModel {
+    static func loadGGUF(path: String, int8Head: Bool, kernels: Kernels) throws(BitNetError) -> BitNetModel {
         let g = try GGUFFile(path: path)
         let arch = g.metadata["general.architecture"]?.string ?? "?"
         guard ggufArchitectures.contains(arch) else {
@@ -238,13 +250,9 @@ extension BitNetModel {
             RMSNorm(weight: try g.floats(name, dims: [size]), epsilon: c.rmsNormEpsilon)
         }
         func linear(_ name: String, rows: Int, columns: Int) throws(BitNetError) -> BitLinear {
-            BitLinear(weights: try g.ternary(name, rows: rows, columns: columns))
+            BitLinear(weights: try g.ternary(name, rows: rows, columns: columns, multiplier: name.dropLast(".weight".count) + ".scale"))
         }
-        let names: [DecoderLayer.Part: String] = [
-            .inputNorm: "attn_norm", .attentionSubNorm: "attn_sub_norm", .postAttentionNorm: "ffn_norm",
-            .ffnSubNorm: "ffn_sub_norm", .q: "attn_q", .k: "attn_k", .v: "attn_v", .o: "attn_output",
-            .gate: "ffn_gate", .up: "ffn_up", .down: "ffn_down",
-        ]
+        let names = DecoderLayer.ggufNames
         var layers: [DecoderLayer] = []
         for i in 0..<c.layerCount {
             layers.append(try DecoderLayer(c, name: { "blk.\(i).\(names[$0]!).weight" }, norm: norm,
@@ -253,6 +261,6 @@ extension BitNetModel {
         return BitNetModel(
             config: c, embedding: try g.rows("token_embd.weight", dims: [hidden, c.vocabularySize]),
             head: c.tiedEmbeddings ? nil : try g.rows("output.weight", dims: [hidden, c.vocabularySize]),
-            layers: layers, finalNorm: try norm("output_norm.weight", hidden), int8Head: int8Head)
+            layers: layers, finalNorm: try norm("output_norm.weight", hidden), int8Head: int8Head, kernels: kernels)
     }
 }

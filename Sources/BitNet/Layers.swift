@@ -30,8 +30,15 @@ struct RMSNorm: Sendable {
 struct BitLinear: Sendable {
     let weights: TernaryMatrix
 
-    func callAsFunction(_ x: [Float], tokens: Int, threads: Int) -> [Float] {
-        weights.apply(x, tokens: tokens, threads: threads)
+    /// On activations already quantized (one `QuantizedTokens` shared by the layers reading the
+    /// same input).
+    func callAsFunction(_ x: QuantizedTokens, threads: Int, kernels: Kernels) -> [Float] {
+        weights.multiply(x, threads: threads, using: kernels)
+    }
+
+    /// On float activations: quantizes them, then multiplies.
+    func callAsFunction(_ x: [Float], tokens: Int, threads: Int, kernels: Kernels) -> [Float] {
+        weights.apply(x, tokens: tokens, threads: threads, using: kernels)
     }
 }
 
@@ -89,12 +96,15 @@ struct DecoderLayer: Sendable {
     let heads, kvHeads, headDimension: Int
 
     /// x: tokens × hidden at positions start ..< start + tokens; appends to the cache's layer.
-    func callAsFunction(_ x: [Float], tokens: Int, start: Int, cache: KVCache, layer: Int, rope: Rope, threads: Int) -> [Float] {
+    /// Every product runs on `kernels`; q, k and v read one quantization of their shared input, and
+    /// gate and up one of theirs.
+    func callAsFunction(_ x: [Float], tokens: Int, start: Int, cache: KVCache, layer: Int, rope: Rope, threads: Int,
+                        kernels: Kernels) -> [Float] {
         let hidden = x.count / max(tokens, 1), d = headDimension, kvWidth = kvHeads * d
-        let h = inputNorm(x, tokens: tokens)
-        var queries = q(h, tokens: tokens, threads: threads)
-        var keys = k(h, tokens: tokens, threads: threads)
-        let vals = v(h, tokens: tokens, threads: threads)
+        let h = QuantizedTokens(inputNorm(x, tokens: tokens), tokens: tokens, columns: q.weights.columns, using: kernels)
+        var queries = q(h, threads: threads, kernels: kernels)
+        var keys = k(h, threads: threads, kernels: kernels)
+        let vals = v(h, threads: threads, kernels: kernels)
         for t in 0..<tokens {
             rope.apply(&queries, offset: t * heads * d, heads: heads, position: start + t)
             rope.apply(&keys, offset: t * kvWidth, heads: kvHeads, position: start + t)
@@ -109,18 +119,19 @@ struct DecoderLayer: Sendable {
         }
         let attended = attention(queries, tokens: tokens, start: start, keys: cache.keys[layer], values: cache.values[layer],
                                  threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
-        let projected = o(attentionSubNorm(attended, tokens: tokens), tokens: tokens, threads: threads)
+        let projected = o(attentionSubNorm(attended, tokens: tokens), tokens: tokens, threads: threads, kernels: kernels)
         var residual = x
         for i in 0..<residual.count { residual[i] += projected[i] }
 
-        let h2 = postAttentionNorm(residual, tokens: tokens)
-        let g = gate(h2, tokens: tokens, threads: threads), u = up(h2, tokens: tokens, threads: threads)
+        let h2 = QuantizedTokens(postAttentionNorm(residual, tokens: tokens), tokens: tokens, columns: gate.weights.columns,
+                                 using: kernels)
+        let g = gate(h2, threads: threads, kernels: kernels), u = up(h2, threads: threads, kernels: kernels)
         var m = [Float](repeating: 0, count: g.count)
         for i in 0..<g.count {
             let r = max(g[i], 0)
             m[i] = r * r * u[i]
         }
-        let ffn = down(ffnSubNorm(m, tokens: tokens), tokens: tokens, threads: threads)
+        let ffn = down(ffnSubNorm(m, tokens: tokens), tokens: tokens, threads: threads, kernels: kernels)
         for i in 0..<residual.count { residual[i] += ffn[i] }
         precondition(residual.count == tokens * hidden)
         return residual

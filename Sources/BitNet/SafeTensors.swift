@@ -1,4 +1,4 @@
-import CBitKernels
+import BitKernels
 import Foundation
 
 /// Why a model could not be loaded or run.
@@ -10,6 +10,12 @@ public enum BitNetError: Error, Equatable, CustomStringConvertible {
     case wrongShape(tensor: String, expected: [Int], actual: [Int])
     case contextFull(limit: Int)
     case badToken(id: Int, vocabulary: Int)
+    /// A tensor given in memory (`BitNetWeights`) that a model cannot use: a NaN, the wrong kind.
+    case invalidTensor(name: String, reason: String)
+    /// A configuration no model can have (a zero size, heads that do not divide the width).
+    case invalidConfig(String)
+    /// An output file or directory could not be written.
+    case cannotWrite(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +26,9 @@ public enum BitNetError: Error, Equatable, CustomStringConvertible {
         case let .wrongShape(name, expected, actual): "tensor '\(name)' has shape \(actual), expected \(expected)"
         case .contextFull(let limit): "the context is full: the model takes at most \(limit) positions"
         case let .badToken(id, vocabulary): "token id \(id) is outside the vocabulary (0..<\(vocabulary))"
+        case let .invalidTensor(name, reason): "tensor '\(name)' \(reason)"
+        case .invalidConfig(let reason): "invalid configuration: \(reason)"
+        case let .cannotWrite(path, reason): "cannot write \(path): \(reason)"
         }
     }
 }
@@ -118,7 +127,7 @@ final class SafeTensorsFile {
     func rows(_ name: String, shape: [Int]) throws(BitNetError) -> FloatRows {
         let e = try entry(name, shape: shape)
         if e.dtype == .bf16 {
-            return .bf16(halfWords(bytes(e)))
+            return .bf16(BFloat16Matrix(bits: halfWords(bytes(e)), rows: shape[0], columns: shape[1]))
         }
         return .float(try toFloats(bytes(e), dtype: e.dtype, name: name))
     }
@@ -141,8 +150,8 @@ func toFloats(_ raw: UnsafeRawBufferPointer, dtype: DType, name: String) throws(
     let n = raw.count / dtype.size
     switch dtype {
     case .f32: return (0..<n).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-    case .f16: return halfWords(raw).map(bk_f16_to_f32)
-    case .bf16: return halfWords(raw).map(bk_bf16_to_f32)
+    case .f16: return halfWords(raw).map { Float(float16Bits: $0) }
+    case .bf16: return halfWords(raw).map { Float(bfloat16Bits: $0) }
     default: throw .unsupported("tensor '\(name)' is \(dtype.rawValue), expected a float type")
     }
 }

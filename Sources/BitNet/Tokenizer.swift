@@ -12,12 +12,14 @@ import Foundation
 /// ```
 public final class Tokenizer: @unchecked Sendable {
     // Immutable after init; NSRegularExpression is documented thread-safe for matching.
-    private let ranks: [[UInt8]: Int]  // merged bytes → merge priority (lower first)
-    private let ids: [[UInt8]: Int]  // token bytes → id
-    private let bytesOf: [Int: [UInt8]]  // id → bytes
+    let ranks: [[UInt8]: Int]  // merged bytes → merge priority (lower first)
+    let ids: [[UInt8]: Int]  // token bytes → id
+    let bytesOf: [Int: [UInt8]]  // id → bytes
     /// Special tokens (`<|begin_of_text|>`, …) by text.
     public let specialTokens: [String: Int]
     private let splitter: NSRegularExpression
+    /// The split pattern (kept so that exporters can write it).
+    let pattern: String
 
     /// cl100k_base's split pattern (tiktoken 0.14): also LLaMA-3's, written with possessive quantifiers.
     public static let cl100kPattern = #"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#
@@ -35,6 +37,7 @@ public final class Tokenizer: @unchecked Sendable {
         for (bytes, id) in ids { inverse[id] = bytes }
         for (text, id) in special { inverse[id] = Array(text.utf8) }
         bytesOf = inverse
+        self.pattern = pattern
         do { splitter = try NSRegularExpression(pattern: pattern) } catch {
             throw .malformed(file: source, reason: "the split pattern is not a valid regular expression")
         }
@@ -194,7 +197,8 @@ extension Tokenizer {
         if case .array(let t)? = g.metadata["tokenizer.ggml.token_type"] { types = t.compactMap(\.int) }
         for (id, v) in tokenValues.enumerated() {
             guard let s = v.string else { continue }
-            // llama.cpp token types: 1 normal, 3 control, 4 user-defined
+            // llama.cpp token types: 1 normal, 3 control, 4 user-defined, 5 unused (padding)
+            if id < types.count, types[id] == 5 { continue }
             if id < types.count, types[id] == 3 || types[id] == 4 { special[s] = id } else { vocab[s] = id }
         }
         var merges: [String] = []

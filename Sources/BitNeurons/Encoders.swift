@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 
 /// Turns inputs into fixed-width bit-vectors for the population.
 ///
@@ -15,12 +14,15 @@ public struct ImageEncoder: Sendable {
         /// pixel indices (so an image with fewer than k non-zero pixels also sets the first
         /// background pixels in reading order — 22% of MNIST digits have fewer than 118).
         case rank(k: Int)
+        /// Exactly k bits (at most k for `.ink`): the k brightest pixels, ties at the cut-off
+        /// intensity chosen by `ties` (see ``RankTieRule``) in an image `columns` pixels wide.
+        case rankTies(k: Int, ties: RankTieRule, columns: Int)
     }
 
     public let kind: Kind
     public let width: Int
-    private var words: [UInt64]
-    private nonisolated(unsafe) let table: UnsafePointer<bk_kernels>  // a static C table: safe to share
+    /// The kernels that encode: `ImageEncoder.rank(k: 118, pixels: 784, using: try .variant(.scalar)).kernels`.
+    public let kernels: Kernels
 
     public static func threshold(_ level: UInt8 = 127, pixels: Int, using kernels: Kernels = .default) -> ImageEncoder {
         ImageEncoder(kind: .threshold(level: level), width: pixels, kernels: kernels)
@@ -30,13 +32,23 @@ public struct ImageEncoder: Sendable {
         return ImageEncoder(kind: .rank(k: k), width: pixels, kernels: kernels)
     }
 
+    /// Rank encoding with a tie rule: `.index` is ``rank(k:pixels:using:)`` (the encode kernels);
+    /// the others choose which pixels of the cut-off intensity are set by the image's content.
+    ///
+    /// ```swift
+    /// var encoder = ImageEncoder.rank(k: 118, pixels: 784, columns: 28, ties: .blur)
+    /// ```
+    public static func rank(k: Int, pixels: Int, columns: Int, ties: RankTieRule, using kernels: Kernels = .default) -> ImageEncoder {
+        precondition(k >= 0 && k <= pixels, "rank encoding needs 0 ≤ k ≤ \(pixels), got \(k)")
+        precondition(columns >= 1 && pixels % columns == 0, "an image of \(pixels) pixels is not \(columns) columns wide")
+        if ties == .index { return rank(k: k, pixels: pixels, using: kernels) }
+        return ImageEncoder(kind: .rankTies(k: k, ties: ties, columns: columns), width: pixels, kernels: kernels)
+    }
+
     init(kind: Kind, width: Int, kernels: Kernels) {
         self.kind = kind
         self.width = width
-        words = [UInt64](repeating: 0, count: max((width + 63) / 64, 1))
-        var isa = BK_ISA_SCALAR
-        _ = bk_isa_from_name(kernels.isa.rawValue, &isa)
-        table = bk_kernels_for(isa)!
+        self.kernels = kernels
     }
 
     /// Encodes one image (exactly `width` pixels).
@@ -50,16 +62,12 @@ public struct ImageEncoder: Sendable {
     public mutating func encode(_ pixels: ArraySlice<UInt8>, into v: inout BitVector) {
         precondition(pixels.count == width, "image has \(pixels.count) pixels, the encoder \(width)")
         precondition(v.width == width, "vector is \(v.width) bits, the encoder \(width)")
-        let n = width, t = table
-        pixels.withUnsafeBufferPointer { p in
-            words.withUnsafeMutableBufferPointer { w in
-                switch kind {
-                case .threshold(let level): t.pointee.encode_threshold(p.baseAddress, n, level, w.baseAddress)
-                case .rank(let k): t.pointee.encode_rank(p.baseAddress, n, k, w.baseAddress)
-                }
-            }
+        switch kind {
+        case .threshold(let level): v.encode(pixels: pixels, above: level, using: kernels)
+        case .rank(let k): v.encode(pixels: pixels, brightest: k, using: kernels)
+        case .rankTies(let k, let ties, let columns):
+            v = BitVector(width: width, setBits: ties.rankBits(pixels, columns: columns, k: k))
         }
-        if words.count == v.wordCount { v.assign(words: words) }
     }
 }
 

@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Testing
 
 @Suite struct BitVectorTests {
@@ -120,26 +119,37 @@ import Testing
     @Test func forcingAnUnsupportedVariantIsAnErrorNotACrash() {
         for isa in ISA.allCases where !isa.isSupported {
             #expect(throws: BitKernelsError.unsupportedISA(isa)) { try Kernels.variant(isa) }
-            var error: UnsafePointer<CChar>?
-            #expect(bk_kernels_resolve(isa.rawValue, &error) == nil)
-            #expect(String(cString: error!).contains("cannot run the \(isa.rawValue) variant"))
+            #expect(throws: BitKernelsError.invalidOverride(
+                "BITKERNELS_ISA=\(isa.rawValue): this CPU (or its OS) cannot run the \(isa.rawValue) variant")) {
+                try Kernels.resolve(override: isa.rawValue)
+            }
         }
         #expect(throws: BitKernelsError.unknownISA("sse9")) { try Kernels.variant(named: "sse9") }
-        var error: UnsafePointer<CChar>?
-        #expect(bk_kernels_resolve("bogus", &error) == nil)
-        #expect(String(cString: error!).contains("not a variant"))
+        #expect(throws: BitKernelsError.invalidOverride("BITKERNELS_ISA=bogus is not a variant; use scalar, avx2, avx512 or neon")) {
+            try Kernels.resolve(override: "bogus")
+        }
         // On x86-64 NEON can never run; on aarch64 AVX2 never can: one of them is always absent.
         #expect(!(ISA.neon.isSupported && ISA.avx2.isSupported))
     }
 
     @Test func bestIsTheHighestSupportedUnlessOverridden() throws {
-        var error: UnsafePointer<CChar>?
-        let auto = bk_kernels_resolve(nil, &error)
         let expected: ISA = [.avx512, .avx2, .neon].first { $0.isSupported } ?? .scalar
-        #expect(auto?.pointee.isa == expected.cTestValue)
-        #expect(bk_kernels_resolve("SCALAR", &error)?.pointee.isa == BK_ISA_SCALAR)
+        #expect(try Kernels.resolve(override: nil).isa == expected)
+        #expect(try Kernels.resolve(override: "").isa == expected)
+        #expect(try Kernels.resolve(override: "SCALAR").isa == .scalar)
         #expect(try Kernels.variant(.scalar).isa == .scalar)
         #expect(ISA.supported.contains(try Kernels.best().isa))
+    }
+
+    /// `entries` lists every function pointer of the C table, by its C name, with the variant whose
+    /// code runs it: today each table holds only its own variant's code.
+    @Test(arguments: ISA.supported)
+    func everyTableEntryIsListed(isa: ISA) throws {
+        let entries = try Kernels.variant(isa).entries
+        #expect(entries.count == Kernels.tableEntryCount && entries.count == 12)
+        #expect(entries.map(\.name) == ["popcount", "pair_counts", "and_counts", "row_popcounts", "masked_flip", "random_bits",
+                                        "quantize_token", "ternary_matmul", "bf16_dots", "i8_dots", "encode_threshold", "encode_rank"])
+        #expect(entries.allSatisfy { $0.isa == isa })
     }
 
     @Test func cpuFeaturesAreConsistent() {
@@ -161,7 +171,11 @@ import Testing
         let mask = BitMask.random(width: 784, density: 0.1, seed: 42)
         let before = a
         a.flip(toward: b, where: mask)
-        #expect(a == before.flipped(toward: b, where: mask))
+        // Independently of the kernel: b's bit where the mask is set, the old bit elsewhere.
+        let masked = Set(mask.setBitIndices)
+        let expected = BitVector((0..<784).map { masked.contains($0) ? b[$0] : before[$0] })
+        #expect(a == expected)
+        #expect(before.flipped(toward: b, where: mask) == expected)
         var neurons = BitMatrix(width: 784)
         neurons.append(a)
         neurons.append(b)

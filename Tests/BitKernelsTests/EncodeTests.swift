@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Testing
 
 /// Image encoders: every variant bit-identical to the scalar reference, on random images with many
@@ -22,19 +21,42 @@ import Testing
                 }
                 for level: UInt8 in [0, 127, 254, 255] {
                     var fast = [UInt64](repeating: ~0, count: words + 1), ref = fast
-                    k.pointee.encode_threshold(image, n, level, &fast)
-                    reference.pointee.encode_threshold(image, n, level, &ref)
+                    k.encodeThreshold(image, count: n, level: level, into: &fast)
+                    reference.encodeThreshold(image, count: n, level: level, into: &ref)
                     #expect(fast == ref, "threshold isa \(isa) n \(n) style \(style) level \(level)")
                 }
                 for kk in Set([0, 1, n / 7, n / 2, max(n - 1, 0), n]) where kk <= n {
                     var fast = [UInt64](repeating: ~0, count: words + 1), ref = fast
-                    k.pointee.encode_rank(image, n, kk, &fast)
-                    reference.pointee.encode_rank(image, n, kk, &ref)
+                    k.encodeRank(image, count: n, k: kk, into: &fast)
+                    reference.encodeRank(image, count: n, k: kk, into: &ref)
                     #expect(fast == ref, "rank isa \(isa) n \(n) style \(style) k \(kk)")
                     let set = ref.prefix(words).reduce(0) { $0 + $1.nonzeroBitCount }
                     #expect(set == kk, "rank sets exactly k bits")
                 }
             }
+        }
+    }
+
+    /// The public BitVector entry points call the same kernels, in place.
+    @Test(arguments: ISA.supported)
+    func bitVectorEncodingMatchesTheKernels(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var v = BitVector(width: 4)
+        v.encode(pixels: [0, 200, 90, 255], above: 127, using: kernels)
+        #expect(v.setBitIndices == [1, 3])
+        v.encode(pixels: [0, 200, 90, 255], brightest: 3, using: kernels)
+        #expect(v.setBitIndices == [1, 2, 3])
+        var rng = SplitMix64(seed: 5)
+        for n in [0, 1, 63, 64, 65, 784, 1000] {
+            let image = (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next() % 7 * 40) }
+            var w = BitVector(width: n)
+            var words = [UInt64](repeating: 0, count: (n + 63) / 64 + 1)
+            w.encode(pixels: image[...], above: 100, using: kernels)
+            reference.encodeThreshold(image, count: n, level: 100, into: &words)
+            #expect(w.words == Array(words.prefix(w.wordCount)), "threshold n \(n)")
+            w.encode(pixels: image[...], brightest: n / 3, using: kernels)
+            reference.encodeRank(image, count: n, k: n / 3, into: &words)
+            #expect(w.words == Array(words.prefix(w.wordCount)) && w.setBitCount == n / 3, "rank n \(n)")
         }
     }
 }

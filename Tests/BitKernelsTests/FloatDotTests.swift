@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Testing
 
 /// bf16 and int8 row products: every variant bit-identical to the scalar reference (they follow
@@ -22,17 +21,60 @@ import Testing
                 let w8 = (0..<(rows * stride)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
                 let x = (0..<n).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
                 var fast = [Float](repeating: .nan, count: rows), ref = fast
-                k.pointee.bf16_dots(bf, stride, n, rows, x, &fast)
-                reference.pointee.bf16_dots(bf, stride, n, rows, x, &ref)
+                k.bf16Dots(rows: bf, stride: stride, count: n, rowCount: rows, x: x, into: &fast)
+                reference.bf16Dots(rows: bf, stride: stride, count: n, rowCount: rows, x: x, into: &ref)
                 #expect(fast.map(\.bitPattern) == ref.map(\.bitPattern), "bf16 isa \(isa) n \(n) rows \(rows)")
                 for r in 0..<rows {
-                    let exact = (0..<n).reduce(0.0) { $0 + Double(bk_bf16_to_f32(bf[r * stride + $1])) * Double(x[$1]) }
+                    let exact = (0..<n).reduce(0.0) { $0 + Double(Float(bfloat16Bits: bf[r * stride + $1])) * Double(x[$1]) }
                     #expect(abs(Double(ref[r]) - exact) <= 1e-5 * Double(max(n, 1)), "bf16 reference n \(n)")
                 }
-                k.pointee.i8_dots(w8, stride, n, rows, x, &fast)
-                reference.pointee.i8_dots(w8, stride, n, rows, x, &ref)
+                k.i8Dots(rows: w8, stride: stride, count: n, rowCount: rows, x: x, into: &fast)
+                reference.i8Dots(rows: w8, stride: stride, count: n, rowCount: rows, x: x, into: &ref)
                 #expect(fast.map(\.bitPattern) == ref.map(\.bitPattern), "int8 isa \(isa) n \(n) rows \(rows)")
             }
         }
     }
 }
+
+/// The public float matrices over those kernels, and the half-precision conversions.
+@Suite struct FloatMatrixTests {
+    @Test func conversionsKnownAnswers() {
+        #expect(Float(bfloat16Bits: 0x3FC0) == 1.5 && Float(bfloat16Bits: 0xC000) == -2)
+        #expect(Float(float16Bits: 0x3C00) == 1 && Float(float16Bits: 0xC100) == -2.5)
+        #expect(Float(float16Bits: 0x0001) == 0x1p-24, "the smallest subnormal half")
+        #expect(Float(float16Bits: 0x7C00) == .infinity && Float(float16Bits: 0x7E00).isNaN)
+    }
+
+    @Test(arguments: ISA.supported)
+    func productsMatchTheDefinitionAndTheKernels(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 3)
+        for (rows, columns) in [(1, 1), (5, 37), (9, 2563)] {
+            let bits: [UInt16] = (0..<(rows * columns)).map { _ in UInt16(Float(Double(rng.next() % 4000) / 1000 - 2).bitPattern >> 16) }
+            let values = (0..<(rows * columns)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
+            let scales = (0..<rows).map { _ in Float(rng.next() % 100 + 1) / 1000 }
+            let x = (0..<columns).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+            let bf = BFloat16Matrix(bits: bits, rows: rows, columns: columns)
+            let q = Int8Matrix(values: values, rowScales: scales, rows: rows, columns: columns)
+            let yb = bf.products(x, threads: 1, using: kernels), yq = q.products(x, threads: 2, using: kernels)
+            // The kernels' own summation order, then the scale: bit for bit.
+            var dots = [Float](repeating: 0, count: rows)
+            kernels.bf16Dots(rows: bits, stride: columns, count: columns, rowCount: rows, x: x, into: &dots)
+            #expect(yb.map(\.bitPattern) == dots.map(\.bitPattern))
+            kernels.i8Dots(rows: values, stride: columns, count: columns, rowCount: rows, x: x, into: &dots)
+            #expect(yq.map(\.bitPattern) == zip(dots, scales).map { ($0 * $1).bitPattern })
+            for r in 0..<rows {
+                let exactB = (0..<columns).reduce(0.0) { $0 + Double(bf[r, $1]) * Double(x[$1]) }
+                let exactQ = (0..<columns).reduce(0.0) { $0 + Double(q[r, $1]) * Double(x[$1]) }
+                #expect(abs(Double(yb[r]) - exactB) <= 1e-5 * Double(columns), "bf16 row \(r) of \(rows) × \(columns)")
+                #expect(abs(Double(yq[r]) - exactQ) <= 1e-5 * Double(columns), "int8 row \(r) of \(rows) × \(columns)")
+            }
+            var into = [Float](repeating: .nan, count: rows)
+            x.withUnsafeBufferPointer { xs in into.withUnsafeMutableBufferPointer { bf.products(xs, into: $0, using: kernels) } }
+            #expect(into.map(\.bitPattern) == yb.map(\.bitPattern))
+        }
+        #expect(BFloat16Matrix(bits: [0x3F80, 0x4000], rows: 1, columns: 2).products([3, 4], using: kernels) == [11])
+        #expect(Int8Matrix(values: [1, 2], rowScales: [0.5], rows: 1, columns: 2).products([3, 4], using: kernels) == [5.5])
+    }
+}
+

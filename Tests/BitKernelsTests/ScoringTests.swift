@@ -1,15 +1,9 @@
 import BitKernels
-import CBitKernels
 import Testing
 
 /// One-vs-many and many-vs-many scoring, every variant (scalar included) against a plain Swift
 /// reference computed word by word, with and without kept row popcounts, at 1 and 2 threads.
 @Suite struct ScoringTests {
-    static let kinds: [(bk_score_kind, Score)] = [
-        (BK_SCORE_SHARED, .shared), (BK_SCORE_DIFFERING, .differing),
-        (BK_SCORE_SHARED_MINUS_DIFFERING, .sharedMinusDiffering), (BK_SCORE_JACCARD, .jaccard),
-    ]
-
     /// The reference score of one row, straight from the definitions.
     static func referenceScore(_ kind: Score, _ q: ArraySlice<UInt64>, _ r: ArraySlice<UInt64>) -> (score: Double, a: Int, x: Int) {
         var a = 0, x = 0, o = 0
@@ -68,28 +62,27 @@ import Testing
             }
             let query = randomRows(width: width, rows: 1, stride: words, offset: 0, rng: &rng)
             var pops = [UInt32](repeating: 0, count: rowCount)
-            reference.pointee.row_popcounts(rows, stride, words, rowCount, &pops)
-            for (ckind, kind) in Self.kinds {
+            reference.rowPopcounts(rows: rows, strideWords: stride, wordCount: words, rowCount: rowCount, into: &pops)
+            for kind in Score.allCases {
                 let order = Self.referenceOrder(kind, query: query, rows: rows, stride: stride, words: words, count: rowCount)
-                for threads: Int32 in [1, 2] {
+                for threads in [1, 2] {
                     for keepPopcounts in [true, false] {
                         rows.withUnsafeBufferPointer { rp in
                             pops.withUnsafeBufferPointer { pp in
-                                var view = bk_rows(words: rp.baseAddress, stride_words: stride, word_count: words,
-                                                   row_count: rowCount, row_popcounts: keepPopcounts ? pp.baseAddress : nil)
+                                let view = RowsView(words: rp.baseAddress, strideWords: stride, wordCount: words,
+                                                    rowCount: rowCount, rowPopcounts: keepPopcounts ? pp.baseAddress : nil)
                                 let label = "isa \(isa) width \(width) rows \(rowCount) \(kind) threads \(threads) pops \(keepPopcounts)"
-                                let w = bk_score_winner(k, ckind, query, &view, threads)
-                                #expect(w.row == (order.first.map(Int64.init) ?? -1), "winner: \(label)")
-                                if let best = order.first {
+                                let w = k.scoreWinner(kind, query: query, rows: view, threads: threads)
+                                #expect(w?.row == order.first, "winner: \(label)")
+                                if let best = order.first, let w {
                                     let ref = Self.referenceScore(kind, query[0..<words], rows[(best * stride)..<(best * stride + words)])
                                     #expect(Double(w.score) == Double(Float(ref.score)), "winner score: \(label)")
                                     #expect(Int(w.shared) == ref.a && Int(w.differing) == ref.x, "winner counts: \(label)")
                                 }
-                                var top = [bk_match](repeating: bk_match(), count: 5)
-                                let n = bk_score_top(k, ckind, query, &view, 5, &top, threads)
-                                #expect(top.prefix(n).map { Int($0.row) } == Array(order.prefix(5)), "top-5: \(label)")
+                                let top = k.scoreTop(kind, query: query, rows: view, top: 5, threads: threads)
+                                #expect(top.map(\.row) == Array(order.prefix(5)), "top-5: \(label)")
                                 var scores = [Float](repeating: .nan, count: rowCount)
-                                bk_score_rows(k, ckind, query, &view, &scores, threads)
+                                k.scoreRows(kind, query: query, rows: view, into: &scores, threads: threads)
                                 for r in Swift.stride(from: 0, to: rowCount, by: max(1, rowCount / 97)) {
                                     let ref = Self.referenceScore(kind, query[0..<words], rows[(r * stride)..<(r * stride + words)])
                                     #expect(scores[r] == Float(ref.score), "score of row \(r): \(label)")

@@ -1,24 +1,13 @@
 import BitKernels
-import CBitKernels
 
 /// The optimized variants this CPU can run (the scalar reference is what they are checked against).
 let optimizedISAs: [ISA] = ISA.supported.filter { $0 != .scalar }
 
 /// The scalar reference table.
-nonisolated(unsafe) let reference: UnsafePointer<bk_kernels> = bk_kernels_for(BK_ISA_SCALAR)!  // a constant C table
+let reference = try! Kernels.variant(.scalar)
 
-func table(_ isa: ISA) -> UnsafePointer<bk_kernels> { bk_kernels_for(isa.cTestValue)! }
-
-extension ISA {
-    var cTestValue: bk_isa {
-        switch self {
-        case .scalar: BK_ISA_SCALAR
-        case .avx2: BK_ISA_AVX2
-        case .avx512: BK_ISA_AVX512
-        case .neon: BK_ISA_NEON
-        }
-    }
-}
+/// The table of a variant this CPU runs (test arguments come from `ISA.supported`).
+func table(_ isa: ISA) -> Kernels { try! Kernels.variant(isa) }
 
 /// Random words with a chosen density of set bits (0.5 = uniform); dense and sparse data reach
 /// different carry paths in the Harley–Seal adders.

@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Foundation
 import Testing
 
@@ -87,7 +86,7 @@ func fixture(_ name: String) throws -> [UInt8] {
     @Test func bitnetCheckpointLayoutsAgree() throws {
         let hf = try fixture("bitnet_tiny_k_proj.hf"), tq2 = try fixture("bitnet_tiny_k_proj.tq2_0")
         let scaleBits = try fixture("bitnet_tiny_k_proj_scale.bf16")
-        let scale = bk_bf16_to_f32(UInt16(scaleBits[0]) | UInt16(scaleBits[1]) << 8)
+        let scale = Float(bfloat16Bits: UInt16(scaleBits[0]) | UInt16(scaleBits[1]) << 8)
         let fromHF = try TernaryMatrix(huggingFacePacked: hf, rows: 64, columns: 256, scale: scale)
         let fromGGUF = try TernaryMatrix(tq2_0: tq2, rows: 64, columns: 256)
         #expect(fromHF.values == fromGGUF.values)

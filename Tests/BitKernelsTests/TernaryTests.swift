@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Testing
 
 /// Random ternary weights: each -1, 0 or +1.
@@ -135,25 +134,57 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
         }
     }
 
-    /// The packed layout bitkernels.h documents, byte for byte: rows in groups of four, block by
+    /// A batch whose int32 products (885 KB for 32 tokens × 6,912 rows, BitNet's FFN width) once
+    /// went through a heap scratch that aborted when the estimate was wrong: the float outputs are
+    /// the integer products times rowScale / tokenScale, bit for bit, on every variant and team.
+    @Test(arguments: ISA.supported)
+    func floatOutputsOfALargeBatch(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 32)
+        let rows = 6912, columns = 256, tokens = 32
+        let scales = (0..<rows).map { _ in Float(rng.next() % 1000 + 1) / 997 }
+        let m = try TernaryMatrix(values: randomTernary(rows * columns, rng: &rng), rows: rows, columns: columns, rowScales: scales)
+        let x = (0..<(tokens * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 300 }
+        let q = QuantizedTokens(x, tokens: tokens, columns: columns, using: kernels)
+        let products = m.integerProducts(q, threads: 1, using: .scalarReference)
+        let expected = (0..<(tokens * rows)).map { i in Float(products[i]) * (scales[i % rows] / q.scales[i / rows]) }
+        for threads in [1, 2] {
+            #expect(m.multiply(q, threads: threads, using: kernels) == expected, "isa \(isa) threads \(threads)")
+        }
+    }
+
+    /// The packed layout bitkernels/matrices.h documents, byte for byte: rows in groups of four, block by
     /// block; the code w + 1 of column c in bit pair (c % 256) / 64 of byte c % 64 of its block;
     /// padding columns hold code 1 (weight 0).
-    @Test func packedLayoutIsAsDocumented() {
+    @Test func packedLayoutIsAsDocumented() throws {
         let rows = 6, columns = 300  // two blocks per row, and a last group of two rows
-        let blocks = bk_ternary_block_count(columns)
-        #expect(blocks == 2 && bk_ternary_packed_bytes(rows, columns) == 8 * 2 * 64)
-        #expect(bk_ternary_block_offset(blocks, 5, 1) == 832)  // group 1, block 1, row 1 of 4
+        let blocks = TernaryMatrix.blockCount(columns: columns)
+        #expect(blocks == 2 && TernaryMatrix.packedByteCount(rows: rows, columns: columns) == 8 * 2 * 64)
+        #expect(TernaryMatrix.blockOffset(blockCount: blocks, row: 5, block: 1) == 832)  // group 1, block 1, row 1 of 4
         var rng = SplitMix64(seed: 77)
         let w = randomTernary(rows * columns, rng: &rng)
-        var packed = [UInt8](repeating: 0xff, count: bk_ternary_packed_bytes(rows, columns))
-        #expect(bk_ternary_pack(w, rows, columns, &packed) == -1)
+        let packed = try TernaryMatrix(values: w, rows: rows, columns: columns).packedLayout
+        #expect(packed.count == 8 * 2 * 64)
         for r in 0..<rows {
             for c in 0..<(blocks * 256) {
-                let byte = packed[bk_ternary_block_offset(blocks, r, c / 256) + c % 64]
+                let byte = packed[TernaryMatrix.blockOffset(blockCount: blocks, row: r, block: c / 256) + c % 64]
                 let code = Int(byte >> (2 * UInt8(c % 256 / 64))) & 3
                 #expect(code == (c < columns ? Int(w[r * columns + c]) + 1 : 1), "row \(r) column \(c)")
             }
         }
+    }
+
+    /// The worked byte example of the header: w[0] = +1, w[64] = -1, w[128] = 0, w[192] = +1
+    /// give byte 0 = 0x92; a block of zeros is 64 bytes of 0x55.
+    @Test func packedLayoutWorkedExample() throws {
+        var w = [Int8](repeating: 0, count: 2 * 256)
+        w[0] = 1
+        w[64] = -1
+        w[192] = 1
+        let packed = try TernaryMatrix(values: w, rows: 2, columns: 256).packedLayout
+        #expect(packed.count == TernaryMatrix.packedByteCount(rows: 2, columns: 256))
+        #expect(packed[0] == 0x92 && packed[1..<64].allSatisfy { $0 == 0x55 })
+        #expect(packed[64..<128].allSatisfy { $0 == 0x55 })  // row 1: all zeros
     }
 
     @Test func absmeanTernarization() {

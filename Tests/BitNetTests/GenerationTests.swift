@@ -1,3 +1,4 @@
+import BitKernels
 import BitNet
 import Foundation
 import Testing
@@ -218,5 +219,21 @@ import Testing
         let one = try m.forward(Fixture.sequences["B"]!, cache: m.makeCache(), threads: 1)
         let two = try m.forward(Fixture.sequences["B"]!, cache: m.makeCache(), threads: 2)
         #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
+    }
+}
+
+@Suite struct KernelChoiceTests {
+    /// A model loaded `using:` a variant keeps that one handle for every layer and the head, and
+    /// every variant gives the same logits bit for bit (the kernels agree exactly), int8 head too.
+    @Test(arguments: ISA.supported, [false, true])
+    func chosenVariantRunsTheWholeModel(isa: ISA, int8Head: Bool) throws {
+        let kernels = try Kernels.variant(isa)
+        let m = try BitNetModel.load(path: Fixture.directory, int8Head: int8Head, using: kernels)
+        #expect(m.kernels == kernels)
+        let reference = try BitNetModel.load(path: Fixture.directory, int8Head: int8Head, using: try Kernels.variant(.scalar))
+        let tokens = Fixture.sequences["A"]!
+        let got = try m.forward(tokens, cache: m.makeCache(), threads: 1)
+        let want = try reference.forward(tokens, cache: reference.makeCache(), threads: 1)
+        #expect(got.map(\.bitPattern) == want.map(\.bitPattern))
     }
 }

@@ -1,4 +1,3 @@
-import ArgumentParser
 import BitKernels
 import Foundation
 
@@ -6,8 +5,18 @@ import Foundation
 import Glibc
 #endif
 
+/// Why a benchmark could not run: a file it cannot read or write, a model that does not load.
+///
+/// ```swift
+/// throw BenchError("cannot read rows.bin")
+/// ```
+package struct BenchError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
+}
+
 /// Monotonic seconds.
-func now() -> Double {
+package func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
@@ -15,22 +24,28 @@ func now() -> Double {
 
 /// Keeps a result alive so the optimizer cannot drop the work that produced it.
 @inline(never)
-func blackHole<T>(_ value: T) {
+package func blackHole<T>(_ value: T) {
     withUnsafePointer(to: value) { sink = UnsafeRawPointer($0).load(as: UInt8.self) }
 }
 nonisolated(unsafe) var sink: UInt8 = 0
 
 /// The median, minimum and maximum seconds per call over repeated samples.
-struct Sample: Codable {
-    var median: Double
-    var min: Double
-    var max: Double
+package struct Sample: Codable, Sendable {
+    package var median: Double
+    package var min: Double
+    package var max: Double
+
+    package init(median: Double, min: Double, max: Double) {
+        self.median = median
+        self.min = min
+        self.max = max
+    }
 }
 
 /// Times `body`: each sample runs it enough times to last at least `minSeconds` (so short
 /// calls are not lost in timer resolution), and the median of `repeats` samples is reported,
 /// since the machines this runs on are shared and noisy.
-func measure(repeats: Int, minSeconds: Double, _ body: () -> Void) -> Sample {
+package func measure(repeats: Int, minSeconds: Double, _ body: () -> Void) -> Sample {
     body()  // warm caches and page in the buffers
     var inner = 1
     while true {
@@ -51,11 +66,11 @@ func measure(repeats: Int, minSeconds: Double, _ body: () -> Void) -> Sample {
 }
 
 /// A 64-byte-aligned, randomly filled word buffer for benchmarks, freed on deinit.
-final class BenchBuffer {
-    let words: UnsafeMutablePointer<UInt64>
-    let count: Int
+package final class BenchBuffer {
+    package let words: UnsafeMutablePointer<UInt64>
+    package let count: Int
 
-    init(words count: Int, seed: UInt64, density: Double = 0.5) {
+    package init(words count: Int, seed: UInt64, density: Double = 0.5) {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 8, alignment: 64)
         words = raw.bindMemory(to: UInt64.self, capacity: max(count, 1))
@@ -64,25 +79,44 @@ final class BenchBuffer {
     }
 
     deinit { UnsafeMutableRawPointer(words).deallocate() }
+
+    /// The read bandwidth over this buffer in GB/s: the summing loop with `threads` threads, the
+    /// median of `repeats` samples.
+    package func readBandwidth(threads: Int, repeats: Int, minSeconds: Double) -> Double {
+        let s = measure(repeats: repeats, minSeconds: minSeconds) {
+            blackHole(Yardstick.readSum(words, count: count, threads: threads))
+        }
+        return Double(count * 8) / s.median / 1e9
+    }
 }
 
-func format(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+package func format(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+
+extension String {
+    /// Right-aligned in `n` columns.
+    package func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
 
 /// Writes `value` as sorted, indented JSON (NaN and infinities as strings), or fails with the reason.
-func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+package func writeJSON<T: Encodable>(_ value: T, to path: String) throws(BenchError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     do { try encoder.encode(value).write(to: URL(fileURLWithPath: path)) } catch {
-        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+        throw BenchError("cannot write \(path): \(error.localizedDescription)")
     }
 }
 
 /// A progress line on terminals only (stderr), erased by `clearProgress` before a result prints.
-func progress(_ message: String) {
+package func progress(_ message: String) {
     if isatty(2) != 0 { FileHandle.standardError.write("  \(message)...\r".data(using: .utf8)!) }
 }
 
-func clearProgress() {
+package func clearProgress() {
     if isatty(2) != 0 { FileHandle.standardError.write("\u{1B}[2K\r".data(using: .utf8)!) }
+}
+
+/// A line on stderr (notes that are not results).
+package func note(_ message: String) {
+    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
 }

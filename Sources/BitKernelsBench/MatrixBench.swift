@@ -1,12 +1,10 @@
-import ArgumentParser
 import BitKernels
-import CBitKernels
 import Foundation
 
 /// The matrix kernels of `bench`: ternary (BitNet b1.58) and binary (±1) GEMV/GEMM over model
 /// shapes, cache-warm (one matrix called again and again) and streamed from DRAM (a rotation of
 /// matrices several times the L3, as a whole model's layers are).
-struct MatrixBench {
+package struct MatrixBench {
     let shapes: [(rows: Int, columns: Int)]
     let tokenCounts: [Int]
     let variants: [Kernels]
@@ -17,7 +15,7 @@ struct MatrixBench {
     let clockHz: Double
     let l3Bytes: Int
 
-    struct Row: Codable {
+    package struct Row: Codable {
         var kernel, level, isa, shape: String
         var tokens, threads: Int
         var weightBytes: Int
@@ -27,21 +25,13 @@ struct MatrixBench {
         var weightBytesPerCycle: Double
         var vsScalar: Double?
         var vsOneToken: Double?
-        var vsLlamaCpp: Double?
     }
-
-    /// llama.cpp CPU backend (ggml, AVX2 build), TQ2_0, one thread, f32 activations quantized in the
-    /// op, µs per call: the figures of issue 3, measured on the development machine (not in this run).
-    static let llamaCppTQ2_0: [String: [Int: Double]] = [
-        "2560x2560": [1: 142, 8: 1084], "6912x2560": [1: 459, 8: 3658],
-        "2560x6912": [1: 419, 8: 4736], "4096x4096": [1: 393, 8: 3798],
-    ]
 
     func run(kernel: String, into rows: inout [Row], bandwidth: inout [String: Double]) {
         for shape in shapes {
             let name = "\(shape.rows)x\(shape.columns)"
             let weightBytes = kernel == "ternary"
-                ? shape.rows * bk_ternary_block_count(shape.columns) * Int(BK_TERNARY_BLOCK_BYTES)
+                ? shape.rows * TernaryMatrix.blockCount(columns: shape.columns) * TernaryMatrix.blockBytes
                 : shape.rows * ((shape.columns + 63) / 64) * 8
             for level in levels {
                 // DRAM: enough distinct matrices to exceed twice the L3, visited in turn.
@@ -68,15 +58,13 @@ struct MatrixBench {
                         if k.isa == .scalar { scalarSeconds = s.median }
                         if n == 1 { oneToken[k.isa] = s.median }
                         let gbps = Double(weightBytes) / s.median / 1e9
-                        let llama = kernel == "ternary" && threads == 1 ? Self.llamaCppTQ2_0[name]?[n] : nil
                         let row = Row(
                             kernel: kernel, level: level, isa: k.isa.rawValue, shape: name, tokens: n,
                             threads: threads, weightBytes: weightBytes, seconds: s, weightGBps: gbps,
                             fractionOfReadBandwidth: gbps / bw,
                             weightBytesPerCycle: clockHz > 0 ? Double(weightBytes) / (s.median * clockHz) : 0,
                             vsScalar: k.isa != .scalar ? scalarSeconds.map { $0 / s.median } : nil,
-                            vsOneToken: n > 1 ? oneToken[k.isa].map { s.median / $0 } : nil,
-                            vsLlamaCpp: llama.map { $0 * 1e-6 / s.median })
+                            vsOneToken: n > 1 ? oneToken[k.isa].map { s.median / $0 } : nil)
                         rows.append(row)
                         clearProgress()
                         Self.printRow(row)
@@ -87,15 +75,11 @@ struct MatrixBench {
     }
 
     func readBandwidth(bytes: Int, cacheWarm: Bool) -> Double {
-        let buffer = BenchBuffer(words: bytes / 8, seed: 3)
-        let s = measure(repeats: repeats, minSeconds: minSeconds) {
-            blackHole(bk_read_sum_parallel(buffer.words, buffer.count, Int32(threads)))
-        }
-        return Double(buffer.count * 8) / s.median / 1e9
+        BenchBuffer(words: bytes / 8, seed: 3).readBandwidth(threads: threads, repeats: repeats, minSeconds: minSeconds)
     }
 
     static func printHeader() {
-        print("kernel   shape      n  level isa      µs/call (min–max)          weight-GB/s  %readBW  B/cycle  ×scalar  ×n=1-time  ×llama.cpp")
+        print("kernel   shape      n  level isa      µs/call (min–max)          weight-GB/s  %readBW  B/cycle  ×scalar  ×n=1-time")
     }
 
     static func printRow(_ r: Row) {
@@ -112,7 +96,6 @@ struct MatrixBench {
             format(r.weightBytesPerCycle, 1).leftPad(8),
             (r.vsScalar.map { format($0, 1) } ?? "-").leftPad(8),
             (r.vsOneToken.map { format($0, 2) } ?? "-").leftPad(10),
-            (r.vsLlamaCpp.map { format($0, 2) } ?? "-").leftPad(11),
         ]
         print(cols.joined(separator: " "))
     }

@@ -1,0 +1,161 @@
+import CBitKernels
+
+extension Float {
+    /// The float a bfloat16 bit pattern stands for (exact: bf16 is the top half of a float32).
+    ///
+    /// ```swift
+    /// Float(bfloat16Bits: 0x3FC0)   // 1.5
+    /// ```
+    public init(bfloat16Bits bits: UInt16) { self = bk_bf16_to_f32(bits) }
+
+    /// The float an IEEE half-precision bit pattern stands for (exact, subnormals, infinities and
+    /// NaN included).
+    ///
+    /// ```swift
+    /// Float(float16Bits: 0x3C00)   // 1.0
+    /// ```
+    public init(float16Bits bits: UInt16) { self = bk_f16_to_f32(bits) }
+}
+
+/// A float matrix stored as bfloat16 (as checkpoints store embeddings and LM heads), multiplied
+/// by float vectors with the `bf16_dots` kernel: every variant gives the same bits.
+///
+/// ```swift
+/// let head = BFloat16Matrix(bits: storedBits, rows: 32_000, columns: 2560)
+/// let logits = head.products(hidden)        // 32,000 dot products
+/// ```
+public struct BFloat16Matrix: Sendable {
+    /// The number of rows (outputs of `products`).
+    public let rows: Int
+    /// The number of columns (inputs of `products`).
+    public let columns: Int
+    /// The bf16 bit patterns, row-major (`rows × columns`).
+    public let bits: [UInt16]
+
+    /// A matrix over row-major bf16 bit patterns; `bits.count` must be `rows × columns`.
+    ///
+    /// ```swift
+    /// let m = BFloat16Matrix(bits: [0x3F80, 0x4000], rows: 1, columns: 2)   // [[1, 2]]
+    /// ```
+    public init(bits: [UInt16], rows: Int, columns: Int) {
+        precondition(rows >= 0 && columns >= 0, "negative shape \(rows) × \(columns)")
+        precondition(bits.count == rows * columns, "bf16 values: expected \(rows) × \(columns) = \(rows * columns), got \(bits.count)")
+        self.rows = rows
+        self.columns = columns
+        self.bits = bits
+    }
+
+    /// The element at (`row`, `column`) as a float.
+    ///
+    /// ```swift
+    /// m[0, 1]   // 2.0
+    /// ```
+    public subscript(row: Int, column: Int) -> Float {
+        precondition(row >= 0 && row < rows && column >= 0 && column < columns,
+                     "index (\(row), \(column)) out of range \(rows) × \(columns)")
+        return Float(bfloat16Bits: bits[row * columns + column])
+    }
+
+    /// `out[r]` = row r · x for every row; `x` holds `columns` floats.
+    ///
+    /// ```swift
+    /// BFloat16Matrix(bits: [0x3F80, 0x4000], rows: 1, columns: 2).products([3, 4])   // [11]
+    /// ```
+    /// - Parameter threads: OpenMP threads sharing the rows (0 = OpenMP's default).
+    public func products(_ x: [Float], threads: Int = 0, using kernels: Kernels = .default) -> [Float] {
+        precondition(x.count == columns, "vector has \(x.count) values, the matrix \(columns) columns")
+        return [Float](unsafeUninitializedCapacity: rows) { out, initialized in
+            x.withUnsafeBufferPointer { products($0, into: out, threads: threads, using: kernels) }
+            initialized = rows
+        }
+    }
+
+    /// The same products, from and into caller memory (`x.count == columns`, `out.count == rows`):
+    /// for a loop that must not allocate, such as an LM head run once per token.
+    ///
+    /// ```swift
+    /// x.withUnsafeBufferPointer { xs in logits.withUnsafeMutableBufferPointer { head.products(xs, into: $0) } }
+    /// ```
+    public func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
+                         using kernels: Kernels = .default) {
+        precondition(x.count == columns && out.count == rows,
+                     "products of a \(rows) × \(columns) matrix need \(columns) inputs and \(rows) outputs, got \(x.count) and \(out.count)")
+        bits.withUnsafeBufferPointer { w in
+            bk_bf16_matvec(kernels.table, w.baseAddress, columns, columns, rows, x.baseAddress, out.baseAddress, Int32(threads))
+        }
+    }
+}
+
+/// A float matrix stored as int8 with one scale per row (value = scale · q), multiplied by float
+/// vectors with the `i8_dots` kernel: half the bytes of bf16, every variant giving the same bits.
+///
+/// ```swift
+/// let m = Int8Matrix(values: [127, -64], rowScales: [0.01], rows: 1, columns: 2)
+/// let y = m.products([1, 1])     // [0.01 · (127 − 64)]
+/// ```
+public struct Int8Matrix: Sendable {
+    /// The number of rows (outputs of `products`).
+    public let rows: Int
+    /// The number of columns (inputs of `products`).
+    public let columns: Int
+    /// The int8 values, row-major (`rows × columns`).
+    public let values: [Int8]
+    /// One scale per row: element (r, c) is `rowScales[r] · values[r * columns + c]`.
+    public let rowScales: [Float]
+
+    /// A matrix over row-major int8 values and one scale per row.
+    ///
+    /// ```swift
+    /// let m = Int8Matrix(values: [1, 2, 3, 4], rowScales: [0.5, 2], rows: 2, columns: 2)
+    /// ```
+    public init(values: [Int8], rowScales: [Float], rows: Int, columns: Int) {
+        precondition(rows >= 0 && columns >= 0, "negative shape \(rows) × \(columns)")
+        precondition(values.count == rows * columns, "int8 values: expected \(rows) × \(columns) = \(rows * columns), got \(values.count)")
+        precondition(rowScales.count == rows, "row scales: expected \(rows), got \(rowScales.count)")
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+        self.rowScales = rowScales
+    }
+
+    /// The element at (`row`, `column`) as a float: `rowScales[row] · value`.
+    ///
+    /// ```swift
+    /// m[1, 0]   // 6.0
+    /// ```
+    public subscript(row: Int, column: Int) -> Float {
+        precondition(row >= 0 && row < rows && column >= 0 && column < columns,
+                     "index (\(row), \(column)) out of range \(rows) × \(columns)")
+        return Float(values[row * columns + column]) * rowScales[row]
+    }
+
+    /// `out[r]` = row r · x for every row; `x` holds `columns` floats.
+    ///
+    /// ```swift
+    /// Int8Matrix(values: [1, 2], rowScales: [0.5], rows: 1, columns: 2).products([3, 4])   // [5.5]
+    /// ```
+    public func products(_ x: [Float], threads: Int = 0, using kernels: Kernels = .default) -> [Float] {
+        precondition(x.count == columns, "vector has \(x.count) values, the matrix \(columns) columns")
+        return [Float](unsafeUninitializedCapacity: rows) { out, initialized in
+            x.withUnsafeBufferPointer { products($0, into: out, threads: threads, using: kernels) }
+            initialized = rows
+        }
+    }
+
+    /// The same products, from and into caller memory (`x.count == columns`, `out.count == rows`).
+    ///
+    /// ```swift
+    /// x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { m.products(xs, into: $0) } }
+    /// ```
+    public func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
+                         using kernels: Kernels = .default) {
+        precondition(x.count == columns && out.count == rows,
+                     "products of a \(rows) × \(columns) matrix need \(columns) inputs and \(rows) outputs, got \(x.count) and \(out.count)")
+        values.withUnsafeBufferPointer { w in
+            rowScales.withUnsafeBufferPointer { s in
+                bk_i8_matvec(kernels.table, w.baseAddress, columns, columns, rows, s.baseAddress, x.baseAddress,
+                             out.baseAddress, Int32(threads))
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+import CBitKernels
+
+// The kernel table behind a `Kernels` handle, entry by entry, for the package's own layers, its
+// benchmark harness and its tests: this file and the other files of this module are the only
+// Swift code that reaches the C library. Each `package` method calls one table entry with the
+// arguments and meaning `bitkernels.h` documents; nothing is checked, so callers pass valid
+// pointers and sizes. The public API (BitVector, BitMatrix, TernaryMatrix, ...) is the safe door.
+
+extension Kernels {
+    /// One entry of a kernel table and the variant whose code runs it.
+    ///
+    /// ```swift
+    /// for e in Kernels.default.entries { print(e.name, e.isa) }   // popcount avx2, pair_counts avx2, ...
+    /// ```
+    public struct Entry: Sendable, Equatable, CustomStringConvertible {
+        /// The entry's name in the C table (`popcount`, `ternary_matmul`, ...).
+        public let name: String
+        /// The variant whose code the entry points to. A table is chosen as a whole, so this is the
+        /// table's own variant unless that variant reuses another one's code for the entry.
+        public let isa: ISA
+
+        public var description: String { "\(name) \(isa)" }
+    }
+
+    /// Every entry of this table, in table order, with the variant whose code runs it.
+    ///
+    /// ```swift
+    /// let table = try Kernels.variant(.scalar)
+    /// table.entries.count                     // 12
+    /// table.entries.allSatisfy { $0.isa == .scalar }   // true
+    /// ```
+    public var entries: [Entry] {
+        // Candidates in order of generality: the first table holding the same function pointer names
+        // the code (a table that borrows another variant's function shows that variant).
+        let tables = ISA.allCases.compactMap { isa in bk_kernels_for(isa.cValue).map { (isa, $0.pointee) } }
+        let mine = table.pointee
+        return Self.entryAccessors.map { name, entry in
+            let pointer = entry(mine)
+            let owner = tables.first { entry($0.1) == pointer }?.0 ?? isa
+            return Entry(name: name, isa: owner)
+        }
+    }
+
+    /// Each table entry's name and its function pointer as a raw address, in `bk_kernels` order.
+    static let entryAccessors: [(String, @Sendable (bk_kernels) -> UnsafeRawPointer?)] = [
+        ("popcount", { unsafeBitCast($0.popcount, to: UnsafeRawPointer?.self) }),
+        ("pair_counts", { unsafeBitCast($0.pair_counts, to: UnsafeRawPointer?.self) }),
+        ("and_counts", { unsafeBitCast($0.and_counts, to: UnsafeRawPointer?.self) }),
+        ("row_popcounts", { unsafeBitCast($0.row_popcounts, to: UnsafeRawPointer?.self) }),
+        ("masked_flip", { unsafeBitCast($0.masked_flip, to: UnsafeRawPointer?.self) }),
+        ("random_bits", { unsafeBitCast($0.random_bits, to: UnsafeRawPointer?.self) }),
+        ("quantize_token", { unsafeBitCast($0.quantize_token, to: UnsafeRawPointer?.self) }),
+        ("ternary_matmul", { unsafeBitCast($0.ternary_matmul, to: UnsafeRawPointer?.self) }),
+        ("bf16_dots", { unsafeBitCast($0.bf16_dots, to: UnsafeRawPointer?.self) }),
+        ("i8_dots", { unsafeBitCast($0.i8_dots, to: UnsafeRawPointer?.self) }),
+        ("encode_threshold", { unsafeBitCast($0.encode_threshold, to: UnsafeRawPointer?.self) }),
+        ("encode_rank", { unsafeBitCast($0.encode_rank, to: UnsafeRawPointer?.self) }),
+    ]
+
+    /// How many function pointers the C table holds (its size after the `isa` field): a test checks
+    /// that `entries` lists every one, so a kernel added in C cannot be missing here.
+    package static var tableEntryCount: Int {
+        (MemoryLayout<bk_kernels>.size - MemoryLayout<bk_kernels>.offset(of: \.popcount)!) / MemoryLayout<UnsafeRawPointer>.size
+    }
+
+    /// The choice `best()` makes for a given override (nil or empty: none), made afresh without
+    /// reading the environment: for tests of the dispatcher.
+    ///
+    /// ```swift
+    /// try Kernels.resolve(override: "SCALAR").isa   // .scalar
+    /// ```
+    package static func resolve(override name: String?) throws(BitKernelsError) -> Kernels {
+        var error: UnsafePointer<CChar>?
+        guard let table = bk_kernels_resolve(name, &error) else {
+            throw .invalidOverride(error.map { String(cString: $0) } ?? "BITKERNELS_ISA=\(name ?? ""): no variant")
+        }
+        return Kernels(table: table)
+    }
+}
+
+// MARK: - The twelve entries
+
+extension Kernels {
+    /// Σ popcount(words[i]) for i < count (entry `popcount`).
+    ///
+    /// ```swift
+    /// let n = Kernels.default.popcount(words, count: words.count)
+    /// ```
+    @inline(__always)
+    package func popcount(_ words: UnsafePointer<UInt64>?, count: Int) -> UInt64 {
+        table.pointee.popcount(words, count)
+    }
+
+    /// |a AND b|, |a XOR b|, |a OR b| over `count` words (entry `pair_counts`).
+    @inline(__always)
+    package func pairCounts(_ a: UnsafePointer<UInt64>?, _ b: UnsafePointer<UInt64>?, count: Int) -> PairCounts {
+        let c = table.pointee.pair_counts(a, b, count)
+        return PairCounts(shared: Int(c.and_count), differing: Int(c.xor_count), union: Int(c.or_count))
+    }
+
+    /// out[r] = |query AND row r| for rows at `rows + r * strideWords` (entry `and_counts`).
+    @inline(__always)
+    package func andCounts(query: UnsafePointer<UInt64>?, rows: UnsafePointer<UInt64>?, strideWords: Int, wordCount: Int,
+                           rowCount: Int, into out: UnsafeMutablePointer<UInt32>?) {
+        table.pointee.and_counts(query, rows, strideWords, wordCount, rowCount, out)
+    }
+
+    /// out[r] = popcount(row r) (entry `row_popcounts`).
+    @inline(__always)
+    package func rowPopcounts(rows: UnsafePointer<UInt64>?, strideWords: Int, wordCount: Int, rowCount: Int,
+                              into out: UnsafeMutablePointer<UInt32>?) {
+        table.pointee.row_popcounts(rows, strideWords, wordCount, rowCount, out)
+    }
+
+    /// cur[i] ^= (target[i] ^ cur[i]) & mask[i] for i < count (entry `masked_flip`).
+    @inline(__always)
+    package func maskedFlip(_ cur: UnsafeMutablePointer<UInt64>?, toward target: UnsafePointer<UInt64>?,
+                            where mask: UnsafePointer<UInt64>?, count: Int) {
+        table.pointee.masked_flip(cur, target, mask, count)
+    }
+
+    /// Fills `count` words with bits set with probability threshold / 65536, advancing the
+    /// generator (entry `random_bits`; `BitMask.threshold(density:)` gives the threshold).
+    ///
+    /// ```swift
+    /// var g = BitMask(seed: 1)
+    /// kernels.randomBits(&g, into: buffer, count: 16, threshold: BitMask.threshold(density: 0.1))
+    /// ```
+    @inline(__always)
+    package func randomBits(_ generator: inout BitMask, into out: UnsafeMutablePointer<UInt64>?, count: Int, threshold: UInt32) {
+        table.pointee.random_bits(&generator.rng, out, count, threshold)
+    }
+
+    /// Absmax int8 quantization of one token of `count` floats into `q`; returns the scale and
+    /// sets `sum` = Σ q (entry `quantize_token`).
+    @inline(__always)
+    package func quantizeToken(_ x: UnsafePointer<Float>?, count: Int, into q: UnsafeMutablePointer<Int8>?,
+                               sum: inout Int32) -> Float {
+        table.pointee.quantize_token(x, count, q, &sum)
+    }
+
+    /// Exact int32 products of packed ternary rows with int8 tokens (entry `ternary_matmul`;
+    /// arguments as `bitkernels.h` documents them).
+    @inline(__always)
+    package func ternaryMatmul(packed: UnsafePointer<UInt8>?, blockCount: Int, rowCount: Int, x: UnsafePointer<Int8>?,
+                               xStride: Int, xSums: UnsafePointer<Int32>?, tokenCount: Int,
+                               into out: UnsafeMutablePointer<Int32>?, outStride: Int) {
+        table.pointee.ternary_matmul(packed, blockCount, rowCount, x, xStride, xSums, tokenCount, out, outStride)
+    }
+
+    /// out[r] = Σ_i bf16 row r[i] · x[i], rows `stride` elements apart (entry `bf16_dots`).
+    @inline(__always)
+    package func bf16Dots(rows: UnsafePointer<UInt16>?, stride: Int, count n: Int, rowCount: Int,
+                          x: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) {
+        table.pointee.bf16_dots(rows, stride, n, rowCount, x, out)
+    }
+
+    /// out[r] = Σ_i int8 row r[i] · x[i], rows `stride` elements apart (entry `i8_dots`).
+    @inline(__always)
+    package func i8Dots(rows: UnsafePointer<Int8>?, stride: Int, count n: Int, rowCount: Int,
+                        x: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) {
+        table.pointee.i8_dots(rows, stride, n, rowCount, x, out)
+    }
+
+    /// `count` pixels to bits, bit i = pixel i > level, into ceil(count / 64) words (entry `encode_threshold`).
+    @inline(__always)
+    package func encodeThreshold(_ pixels: UnsafePointer<UInt8>?, count: Int, level: UInt8, into out: UnsafeMutablePointer<UInt64>?) {
+        table.pointee.encode_threshold(pixels, count, level, out)
+    }
+
+    /// `count` pixels to exactly k bits, the k brightest (ties: lowest index) (entry `encode_rank`).
+    @inline(__always)
+    package func encodeRank(_ pixels: UnsafePointer<UInt8>?, count: Int, k: Int, into out: UnsafeMutablePointer<UInt64>?) {
+        table.pointee.encode_rank(pixels, count, k, out)
+    }
+}
+
+// MARK: - Scoring over rows in caller memory
+
+/// Rows of bit-vectors in caller memory (the C `bk_rows`): `rowCount` rows of `wordCount` words,
+/// row r at `words + r * strideWords`, with each row's popcount when `rowPopcounts` is not nil.
+///
+/// ```swift
+/// let view = RowsView(words: p, strideWords: 13, wordCount: 13, rowCount: n, rowPopcounts: nil)
+/// let best = kernels.scoreWinner(.jaccard, query: q, rows: view, threads: 1)
+/// ```
+package struct RowsView {
+    package var words: UnsafePointer<UInt64>?
+    package var strideWords: Int
+    package var wordCount: Int
+    package var rowCount: Int
+    package var rowPopcounts: UnsafePointer<UInt32>?
+
+    package init(words: UnsafePointer<UInt64>?, strideWords: Int, wordCount: Int, rowCount: Int,
+                 rowPopcounts: UnsafePointer<UInt32>?) {
+        self.words = words
+        self.strideWords = strideWords
+        self.wordCount = wordCount
+        self.rowCount = rowCount
+        self.rowPopcounts = rowPopcounts
+    }
+
+    var c: bk_rows {
+        bk_rows(words: words, stride_words: strideWords, word_count: wordCount, row_count: rowCount, row_popcounts: rowPopcounts)
+    }
+}
+
+extension Kernels {
+    /// Every row's score into `scores[0 ..< rows.rowCount]` (`bk_score_rows`).
+    package func scoreRows(_ score: Score, query: UnsafePointer<UInt64>?, rows: RowsView,
+                           into scores: UnsafeMutablePointer<Float>?, threads: Int) {
+        var view = rows.c
+        bk_score_rows(table, score.cValue, query, &view, scores, Int32(threads))
+    }
+
+    /// The best row, or nil when there are no rows (`bk_score_winner`).
+    package func scoreWinner(_ score: Score, query: UnsafePointer<UInt64>?, rows: RowsView, threads: Int) -> Match? {
+        var view = rows.c
+        return Match(bk_score_winner(table, score.cValue, query, &view, Int32(threads)))
+    }
+
+    /// The best min(top, rowCount) rows, best first (`bk_score_top`).
+    package func scoreTop(_ score: Score, query: UnsafePointer<UInt64>?, rows: RowsView, top: Int, threads: Int) -> [Match] {
+        var view = rows.c
+        var out = [bk_match](repeating: bk_match(), count: top)
+        let n = bk_score_top(table, score.cValue, query, &view, top, &out, Int32(threads))
+        return out.prefix(n).compactMap(Match.init)
+    }
+}
+
+// MARK: - Yardsticks
+
+/// The loops benchmarks compare kernels against, measured in the same run: a summing read of a
+/// buffer (the read bandwidth) and plain POPCNT-instruction loops.
+///
+/// ```swift
+/// let sum = Yardstick.readSum(buffer, count: n, threads: 2)
+/// ```
+package enum Yardstick {
+    /// Sums `count` words as fast as the CPU reads them, each of `threads` OpenMP threads a
+    /// contiguous share (0 = the default team).
+    package static func readSum(_ words: UnsafePointer<UInt64>?, count: Int, threads: Int) -> UInt64 {
+        bk_read_sum_parallel(words, count, Int32(threads))
+    }
+
+    /// The scalar popcount loop compiled with the POPCNT instruction (x86 CPUs with POPCNT only).
+    package static func popcountLoop(_ words: UnsafePointer<UInt64>?, count: Int) -> UInt64 {
+        bk_popcount_popcnt_loop(words, count)
+    }
+
+    /// The scalar pair-counts loop compiled with the POPCNT instruction (x86 CPUs with POPCNT only).
+    package static func pairCountsLoop(_ a: UnsafePointer<UInt64>?, _ b: UnsafePointer<UInt64>?, count: Int) -> PairCounts {
+        let c = bk_pair_counts_popcnt_loop(a, b, count)
+        return PairCounts(shared: Int(c.and_count), differing: Int(c.xor_count), union: Int(c.or_count))
+    }
+}
+
+extension BitMask {
+    /// A density in 0...1 as the generator's threshold: round(p · 65536).
+    package static func threshold(density p: Double) -> UInt32 { bk_density_threshold(p) }
+}
+
+extension TernaryMatrix {
+    /// Weights per packed block (256) and bytes per block (64).
+    package static let blockWeights = Int(BK_TERNARY_BLOCK), blockBytes = Int(BK_TERNARY_BLOCK_BYTES)
+
+    /// Blocks per packed row: ceil(columns / 256).
+    package static func blockCount(columns: Int) -> Int { bk_ternary_block_count(columns) }
+
+    /// Bytes of a packed rows × columns matrix (rows rounded up to a multiple of four).
+    package static func packedByteCount(rows: Int, columns: Int) -> Int { bk_ternary_packed_bytes(rows, columns) }
+
+    /// Where block `block` of row `row` starts in a packed matrix of `blockCount` blocks per row.
+    package static func blockOffset(blockCount: Int, row: Int, block: Int) -> Int {
+        bk_ternary_block_offset(blockCount, row, block)
+    }
+
+    /// The packed bytes exactly as the kernels read them (`packedByteCount(rows:columns:)` bytes).
+    package var packedLayout: [UInt8] {
+        Array(UnsafeBufferPointer(start: packedBytes, count: Self.packedByteCount(rows: rows, columns: columns)))
+    }
+}

@@ -1,0 +1,66 @@
+import BitKernels
+import BitNeurons
+import Foundation
+
+/// `bench neurons`: images per second of the online loop (encode, score, winner, flip) for
+/// population sizes from cache-resident to 100,000 neurons (10 MB of patterns scanned per image).
+///
+/// ```swift
+/// let rows = try NeuronBench(data: "mnist", sizes: [50, 1000], threads: 1, repeats: 5, kernels: .default).run()
+/// ```
+package struct NeuronBench {
+    package var data: String
+    package var sizes: [Int]
+    package var threads: Int
+    package var repeats: Int
+    package var kernels: Kernels
+
+    package init(data: String, sizes: [Int], threads: Int, repeats: Int, kernels: Kernels) {
+        self.data = data
+        self.sizes = sizes
+        self.threads = threads
+        self.repeats = repeats
+        self.kernels = kernels
+    }
+
+    package struct Row: Codable {
+        var neurons: Int
+        var threads: Int
+        var imagesPerSecond: Sample
+        var microsecondsPerImage: Double
+        var bytesScannedPerImage: Int
+    }
+
+    package func run() throws(BenchError) -> [Row] {
+        let train: LabeledImages
+        do { train = try LabeledImages(directory: data, split: "train") } catch { throw BenchError(error.description) }
+        var encoder = ImageEncoder.rank(k: 118, pixels: train.pixelsPerImage, using: kernels)
+        let seeds = (0..<min(train.count, 5000)).map { encoder.encode(train.image($0)) }
+        print("bench neurons: \(data), \(train.count) images, rank k=118, Jaccard, \(kernels.isa), \(threads) thread(s), median of \(repeats)")
+        print("neurons    images/s (min–max)                 µs/image   pattern bytes scanned per image")
+        var rows: [Row] = []
+        for n in sizes {
+            progress("bench neurons: N = \(n)")
+            var p = BitPopulation(width: train.pixelsPerImage, configuration: .init(neurons: n),
+                                  seedInputs: (0..<n).map { seeds[$0 % seeds.count] }, using: kernels)
+            let images = max(min(train.count, 20_000_000 / max(n, 1)), 200)
+            var x = BitVector(width: train.pixelsPerImage)
+            var next = 0
+            let s = measure(repeats: repeats, minSeconds: 0.2) {
+                for _ in 0..<images {
+                    encoder.encode(train.image(next), into: &x)
+                    next = next + 1 == train.count ? 0 : next + 1
+                    p.learnReturningWinner(x, threads: threads)
+                }
+            }
+            let perImage = s.median / Double(images)
+            let row = Row(neurons: n, threads: threads,
+                          imagesPerSecond: Sample(median: 1 / perImage, min: Double(images) / s.max, max: Double(images) / s.min),
+                          microsecondsPerImage: perImage * 1e6, bytesScannedPerImage: n * 13 * 8)
+            rows.append(row)
+            clearProgress()
+            print("\(String(n).leftPad(7))    \((format(row.imagesPerSecond.median / 1e3, 1) + "k (" + format(row.imagesPerSecond.min / 1e3, 1) + "–" + format(row.imagesPerSecond.max / 1e3, 1) + "k)").padding(toLength: 32, withPad: " ", startingAt: 0))   \(format(row.microsecondsPerImage, 3).leftPad(8))   \(row.bytesScannedPerImage)")
+        }
+        return rows
+    }
+}

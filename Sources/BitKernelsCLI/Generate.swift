@@ -1,0 +1,130 @@
+import ArgumentParser
+import BitKernels
+import BitNet
+import Foundation
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate tokens with a BitNet b1.58 model, streaming them, then report speed and memory.",
+        discussion: """
+            The model is a directory with config.json and model.safetensors (the Hugging Face layout) \
+            or a .gguf file (TQ2_0, TQ1_0 or I2_S ternary tensors). The prompt is processed in one \
+            batch (ternary GEMM), then each new token is one GEMV pass. Without a tokenizer, give \
+            token ids with --prompt-ids; the generated ids are printed as they come. With a tokenizer \
+            (the checkpoint's tokenizer.json, the GGUF's vocabulary, or --tokenizer) text goes in \
+            with --prompt and comes out as text. A text prompt starts with BOS when the tokenizer \
+            config adds one (--no-bos), and generation stops at the model's EOS ids (--ignore-eos).
+
+            Example: bitkernels generate --model bitnet-tiny --prompt-ids 979,976,987 --tokens 16
+            """)
+
+    @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
+    var model: String
+
+    @Option(help: "Prompt text (needs a tokenizer: the model's own, or --tokenizer).")
+    var prompt: String?
+
+    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated (instead of --prompt).")
+    var promptIDs: String?
+
+    @Option(help: "A tokenizer.json or tiktoken ranks file, if the model has no tokenizer of its own.")
+    var tokenizer: String?
+
+    @Option(help: "New tokens to generate at most.")
+    var tokens = 32
+
+    @Option(help: "Sampling temperature (0 = greedy).")
+    var temperature: Float = 0
+
+    @Option(help: "Keep only the k most likely tokens (0 = all).")
+    var topK = 40
+
+    @Option(help: "Keep the smallest set of tokens with this much probability.")
+    var topP: Float = 0.95
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Stop after any of these token ids, comma-separated (besides the model's EOS).")
+    var stop: String?
+
+    @Flag(name: .customLong("no-bos"), help: "Do not start a text prompt with BOS (added when the tokenizer config says so).")
+    var noBOS = false
+
+    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at the model's EOS ids (generation_config.json, config.json, GGUF).")
+    var ignoreEOS = false
+
+    @Option(help: "Context length limit (default: the model's maximum positions).")
+    var context: Int?
+
+    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    var threads = 0
+
+    @Option(help: "Pin the team first: compact, scatter, cores, numa:N or cpus:LIST.")
+    var placement: String?
+
+    func validate() throws {
+        guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give --prompt TEXT or --prompt-ids IDS (one of them)") }
+        guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
+        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
+    }
+
+    func run() throws {
+        let kernels = try resolveKernels()
+        var stopTokens = Set(try stop.map { try parseIDs($0, what: "--stop") } ?? [])
+        let givenIDs = try promptIDs.map { try parseIDs($0, what: "--prompt-ids") }
+        let m = try loadModel(model, kernels: kernels)
+        let tok: Tokenizer?
+        do throws(BitNetError) {
+            if let file = tokenizer { tok = try Tokenizer.load(file: file) } else { tok = try Tokenizer.load(modelPath: model) }
+        } catch { throw Failure(error.description) }
+        let special: SpecialTokens
+        do { special = try SpecialTokens(modelPath: model, tokenizer: tok) } catch { throw Failure(error.description) }
+        if !ignoreEOS { stopTokens.formUnion(special.eos) }
+        var ids: [Int]
+        if let text = prompt {
+            guard let tok else { throw Failure("\(model) has no tokenizer: pass --tokenizer FILE or use --prompt-ids") }
+            ids = tok.encode(text)
+            guard !ids.isEmpty else { throw Failure("the prompt encodes to no tokens") }
+            if !noBOS, special.addsBOS, let bos = special.bos, ids.first != bos { ids.insert(bos, at: 0) }
+        } else {
+            ids = givenIDs!
+        }
+        let team = threads > 0 ? threads : Machine.openMPThreads
+        try pin(threads: team, placement: placement)
+        let sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        // Text when a tokenizer is present (printed as soon as its UTF-8 is complete), else ids.
+        var generated: [Int] = []
+        var printed = ""
+        if let tok, prompt != nil { print(tok.decode(ids), terminator: "") } else { print(ids.map(String.init).joined(separator: " "), terminator: " |") }
+        let result: (tokens: [Int], stats: GenerationStats)
+        do {
+            result = try m.generate(prompt: ids, maxNewTokens: tokens, sampler: sampler, stopTokens: stopTokens,
+                                    contextLimit: context, threads: threads) { id in
+                if !special.eos.contains(id) || ignoreEOS { generated.append(id) }
+                if let tok, prompt != nil {
+                    let text = tok.decode(generated)
+                    if !text.hasSuffix("\u{FFFD}"), text.count > printed.count {
+                        print(text.dropFirst(printed.count), terminator: "")
+                        printed = text
+                    }
+                } else {
+                    print(" \(id)", terminator: "")
+                }
+                FileHandle.standardOutput.synchronizeFile()
+                return true
+            }
+        } catch { throw Failure(error.description) }
+        print("")
+        let s = result.stats
+        FileHandle.standardError.write("""
+            prompt: \(s.promptTokens) tokens in \(String(format: "%.1f", s.promptSeconds * 1e3)) ms (\(String(format: "%.1f", s.promptTokensPerSecond)) tokens/s)
+            generation: \(s.generatedTokens) tokens in \(String(format: "%.1f", s.generationSeconds * 1e3)) ms (\(String(format: "%.2f", s.generationTokensPerSecond)) tokens/s), \(team) thread(s)
+            peak memory: \(bytes(peakMemoryBytes()))
+
+            """.data(using: .utf8)!)
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import BitKernels
+import BitNet
+import Foundation
+
+struct Logits: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the logits of every position of a token sequence (float32 [sequence, vocabulary]).",
+        discussion: """
+            One forward pass from an empty cache, written as raw little-endian float32, row-major \
+            [sequence length, vocabulary], no header: the layout of the bitnet-tiny fixture, to \
+            compare any model with another implementation.
+            """)
+
+    @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
+    var model: String
+
+    @Option(help: "Token ids, comma-separated.")
+    var tokens: String
+
+    @Option(help: "Output file.")
+    var out: String
+
+    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    var threads = 0
+
+    func run() throws {
+        let kernels = try resolveKernels()
+        let ids = try parseIDs(tokens, what: "--tokens")  // before the (slow) load
+        let m = try loadModel(model, kernels: kernels)
+        let logits: [Float]
+        do { logits = try m.forward(ids, cache: m.makeCache(capacity: ids.count), threads: threads) } catch {
+            throw Failure(error.description)
+        }
+        let data = logits.withUnsafeBufferPointer { Data(buffer: $0) }
+        do { try data.write(to: URL(fileURLWithPath: out)) } catch {
+            throw Failure("cannot write \(out): \(error.localizedDescription)")
+        }
+        print("wrote \(out): \(ids.count) × \(m.config.vocabularySize) float32")
+    }
+}

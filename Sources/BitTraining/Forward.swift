@@ -1,0 +1,394 @@
+import BitKernels
+import Foundation
+
+/// What one layer's forward pass keeps for its backward pass.
+final class LayerTape {
+    var x: Buffer!  // layer input, N × H
+    var r1: [Float] = []  // 1 / rms per token, input norm
+    var h1: Buffer!  // BitLinear input of q, k, v: dequantized int8 (or the normed values in float)
+    var q: Buffer!, k: Buffer!, v: Buffer!  // q, k after RoPE
+    var probs: Buffer!  // B × heads × T × T, causal softmax
+    var att: Buffer!  // attention output, N × heads·d
+    var r2: [Float] = []
+    var a2: Buffer!  // o's input (dequantized)
+    var x1: Buffer!  // residual after attention
+    var r3: [Float] = []
+    var h2: Buffer!  // gate/up input (dequantized)
+    var g: Buffer!, u: Buffer!
+    var m: Buffer!  // relu(g)² · u
+    var r4: [Float] = []
+    var m2: Buffer!  // down's input (dequantized)
+}
+
+@inline(__always)
+func gemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+          _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, threads: Int) {
+    FloatGEMM.multiply(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                       beta: beta, c: c, ldc: ldc, threads: threads)
+}
+
+extension TrainableModel {
+    // MARK: - Elementwise pieces
+
+    /// RMSNorm as inference computes it (sum of squares in double, w · (x · r)); returns r per token.
+    func rmsNorm(_ x: UnsafePointer<Float>, weight: Int, tokens: Int, width d: Int, out: UnsafeMutablePointer<Float>) -> [Float] {
+        let w = weights[weight].p, eps = configuration.epsilon
+        var rs = [Float](repeating: 0, count: tokens)
+        rs.withUnsafeMutableBufferPointer { rp in
+            nonisolated(unsafe) let rp = rp
+            parallelFor(tokens, threads: tokens * d >= 1 << 15 ? threads : 1) { t in
+                let xs = x + t * d, o = out + t * d
+                var sum = 0.0
+                for i in 0..<d { sum += Double(xs[i]) * Double(xs[i]) }
+                let r = 1 / (Float(sum / Double(d)) + eps).squareRoot()
+                for i in 0..<d { o[i] = w[i] * (xs[i] * r) }
+                rp[t] = r
+            }
+        }
+        return rs
+    }
+
+    /// dx = r (g − n · mean(g ⊙ n)), g = w ⊙ dy, n = x r; dw += Σ_t dy ⊙ n. Adds dx into `dx`.
+    func rmsNormBackward(_ x: UnsafePointer<Float>, r: [Float], weight: Int, tokens: Int, width d: Int,
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        let w = weights[weight].p, dw = grads[weight].p
+        var dwd = [Double](repeating: 0, count: d)
+        for t in 0..<tokens {
+            let xs = x + t * d, g = dy + t * d, o = dx + t * d, rt = r[t]
+            var dot: Float = 0
+            for i in 0..<d {
+                let n = xs[i] * rt
+                dwd[i] += Double(g[i] * n)
+                dot += w[i] * g[i] * n
+            }
+            let mean = dot / Float(d)
+            for i in 0..<d { o[i] += rt * (w[i] * g[i] - xs[i] * rt * mean) }
+        }
+        for i in 0..<d { dw[i] += Float(dwd[i]) }
+    }
+
+    // MARK: - BitLinear
+
+    /// y (N × out) = BitLinear(x): quantized on the inference kernels (absmax int8 tokens, packed
+    /// codes, `TernaryMatrix.multiply`), or a float GEMM for `.float`. When `keep` is given it
+    /// receives the input the weight gradient needs: the dequantized int8 tokens q / s.
+    func linear(_ x: UnsafePointer<Float>, tokens n: Int, parameter i: Int, out y: UnsafeMutablePointer<Float>, keep: Buffer?) {
+        let rows = layout[i].shape[0], columns = layout[i].shape[1]
+        guard let matrix = packed[i] else {
+            gemm(false, true, n, rows, columns, 1, x, columns, weights[i].p, columns, 0, y, rows, threads: threads)
+            keep?.p.update(from: x, count: n * columns)
+            return
+        }
+        let workers = min(threads, max(n / 16, 1))
+        nonisolated(unsafe) let kept = keep?.p
+        parallelFor(workers, threads: workers) { w in
+            let lo = n * w / workers, hi = n * (w + 1) / workers
+            let chunk = Array(UnsafeBufferPointer(start: x + lo * columns, count: (hi - lo) * columns))
+            let q = QuantizedTokens(chunk, tokens: hi - lo, columns: columns)
+            let out = matrix.multiply(q, threads: 1)
+            out.withUnsafeBufferPointer { y.advanced(by: lo * rows).update(from: $0.baseAddress!, count: (hi - lo) * rows) }
+            if let kept {
+                // The kernel's quantizer (quantize.c): s = 127 / max(max|x|, 1e-5), q = rint(x · s)
+                // (half to even) clamped to [-128, 127]; the same float operations, so the same codes.
+                for t in lo..<hi {
+                    let xs = x + t * columns, o = kept + t * columns
+                    var m: Float = 0
+                    for c in 0..<columns { m = max(m, abs(xs[c])) }
+                    let s = 127 / max(m, 1e-5)
+                    for c in 0..<columns {
+                        let v = (xs[c] * s).rounded(.toNearestOrEven)
+                        o[c] = min(max(v, -128), 127) / s
+                    }
+                }
+            }
+        }
+    }
+
+    /// STE backward of y = x Wqᵀ: dW += dyᵀ · x̂ (x̂ the kept input), dx (+)= dy · Ŵ.
+    func linearBackward(dy: UnsafePointer<Float>, kept: Buffer, tokens n: Int, parameter i: Int,
+                        dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let rows = layout[i].shape[0], columns = layout[i].shape[1]
+        gemm(true, false, rows, columns, n, 1, dy, rows, kept.p, columns, 1, grads[i].p, columns, threads: threads)
+        let w = dequantized[i]?.p ?? weights[i].p
+        gemm(false, false, n, columns, rows, 1, dy, rows, w, columns, accumulate ? 1 : 0, dx, columns, threads: threads)
+    }
+
+    // MARK: - Forward and backward
+
+    /// Mean cross-entropy of the batch; with `gradients`, also fills `gradients` (zeroed first).
+    func run(_ batch: Batch, gradients: Bool, hidden: ((Int, UnsafePointer<Float>) -> Void)? = nil, logitsOut: Buffer? = nil) -> Float {
+        let c = configuration, bsz = batch.count, T = batch.length, N = batch.tokenCount
+        let H = c.width, F = c.mlpHidden, d = c.headDimension, heads = c.heads, kvh = c.kvHeads
+        let qw = heads * d, kw = kvh * d, V = c.vocabularySize, half = d / 2
+        let (cosT, sinT) = rope.table(length: T)
+
+        // Embedding
+        var x = Buffer(N * H)
+        let emb = weights[0].p
+        for t in 0..<N { (x.p + t * H).update(from: emb + Int(batch.inputs[t]) * H, count: H) }
+        hidden?(0, x.p)
+
+        var tapes: [LayerTape] = []
+        for l in 0..<c.layers {
+            let tape = LayerTape()
+            tape.x = x
+            let h1 = Buffer(N * H)
+            tape.r1 = rmsNorm(x.p, weight: c.index(layer: l, .inputNorm), tokens: N, width: H, out: h1.p)
+            let q = Buffer(N * qw), k = Buffer(N * kw), v = Buffer(N * kw)
+            let kept1 = gradients ? Buffer(N * H) : nil
+            linear(h1.p, tokens: N, parameter: c.index(layer: l, .q), out: q.p, keep: kept1)
+            linear(h1.p, tokens: N, parameter: c.index(layer: l, .k), out: k.p, keep: nil)
+            linear(h1.p, tokens: N, parameter: c.index(layer: l, .v), out: v.p, keep: nil)
+            tape.h1 = kept1
+            applyRope(q.p, tokens: N, length: T, heads: heads, d: d, cos: cosT, sin: sinT, inverse: false)
+            applyRope(k.p, tokens: N, length: T, heads: kvh, d: d, cos: cosT, sin: sinT, inverse: false)
+            tape.q = q; tape.k = k; tape.v = v
+            let probs = Buffer(bsz * heads * T * T), att = Buffer(N * qw)
+            attentionForward(q: q.p, k: k.p, v: v.p, probs: probs.p, out: att.p, batch: bsz, length: T)
+            tape.probs = probs; tape.att = att
+            let a2 = Buffer(N * qw)
+            tape.r2 = rmsNorm(att.p, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, out: a2.p)
+            let o = Buffer(N * H)
+            let kept2 = gradients ? Buffer(N * qw) : nil
+            linear(a2.p, tokens: N, parameter: c.index(layer: l, .o), out: o.p, keep: kept2)
+            tape.a2 = kept2
+            let x1 = Buffer(N * H)
+            for i in 0..<(N * H) { x1.p[i] = x.p[i] + o.p[i] }
+            tape.x1 = x1
+            let h2 = Buffer(N * H)
+            tape.r3 = rmsNorm(x1.p, weight: c.index(layer: l, .postAttentionNorm), tokens: N, width: H, out: h2.p)
+            let g = Buffer(N * F), u = Buffer(N * F)
+            let kept3 = gradients ? Buffer(N * H) : nil
+            linear(h2.p, tokens: N, parameter: c.index(layer: l, .gate), out: g.p, keep: kept3)
+            linear(h2.p, tokens: N, parameter: c.index(layer: l, .up), out: u.p, keep: nil)
+            tape.h2 = kept3; tape.g = g; tape.u = u
+            let m = Buffer(N * F)
+            for i in 0..<(N * F) {
+                let r = max(g.p[i], 0)
+                m.p[i] = r * r * u.p[i]
+            }
+            tape.m = m
+            let m2 = Buffer(N * F)
+            tape.r4 = rmsNorm(m.p, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, out: m2.p)
+            let down = Buffer(N * H)
+            let kept4 = gradients ? Buffer(N * F) : nil
+            linear(m2.p, tokens: N, parameter: c.index(layer: l, .down), out: down.p, keep: kept4)
+            tape.m2 = kept4
+            let x2 = Buffer(N * H)
+            for i in 0..<(N * H) { x2.p[i] = x1.p[i] + down.p[i] }
+            if gradients { tapes.append(tape) }
+            x = x2
+            hidden?(l + 1, x.p)
+        }
+
+        // Final norm, head, cross-entropy
+        let hn = Buffer(N * H)
+        let rf = rmsNorm(x.p, weight: c.finalNormIndex, tokens: N, width: H, out: hn.p)
+        let logits = logitsOut ?? Buffer(N * V)
+        let head = weights[c.headIndex].p
+        gemm(false, true, N, V, H, 1, hn.p, H, head, H, 0, logits.p, V, threads: threads)
+        if logitsOut != nil && !gradients { return 0 }
+        var total = 0.0
+        let dlogits = gradients ? Buffer(N * V) : nil
+        for t in 0..<N {
+            let row = logits.p + t * V
+            var best = -Float.infinity
+            for j in 0..<V { best = max(best, row[j]) }
+            var sum = 0.0
+            for j in 0..<V { sum += Double(Foundation.exp(row[j] - best)) }
+            let target = Int(batch.targets[t])
+            total += Double(best) + Foundation.log(sum) - Double(row[target])
+            if let dl = dlogits?.p {
+                let inv = 1 / sum, scale = 1 / Float(N)
+                for j in 0..<V { dl[t * V + j] = Float(Double(Foundation.exp(row[j] - best)) * inv) * scale }
+                dl[t * V + target] -= scale
+            }
+        }
+        let loss = Float(total / Double(N))
+        guard gradients, let dl = dlogits else { return loss }
+
+        for g in grads { g.zero() }
+        // Head: dhn = dlogits · head, dHead += dlogitsᵀ · hn
+        let dhn = Buffer(N * H)
+        gemm(false, false, N, H, V, 1, dl.p, V, head, H, 0, dhn.p, H, threads: threads)
+        gemm(true, false, V, H, N, 1, dl.p, V, hn.p, H, 1, grads[c.headIndex].p, H, threads: threads)
+        var dx = Buffer(N * H)
+        rmsNormBackward(x.p, r: rf, weight: c.finalNormIndex, tokens: N, width: H, dy: dhn.p, dx: dx.p)
+
+        for l in stride(from: c.layers - 1, through: 0, by: -1) {
+            let tape = tapes[l]
+            // x2 = x1 + down(norm(m)); dx is ∂/∂x2 and becomes ∂/∂x1 by adding the MLP path.
+            let dm2 = Buffer(N * F)
+            linearBackward(dy: dx.p, kept: tape.m2, tokens: N, parameter: c.index(layer: l, .down), dx: dm2.p, accumulate: false)
+            let dm = Buffer(N * F)
+            rmsNormBackward(tape.m.p, r: tape.r4, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, dy: dm2.p, dx: dm.p)
+            let dg = Buffer(N * F), du = Buffer(N * F)
+            for i in 0..<(N * F) {
+                let r = max(tape.g.p[i], 0)
+                du.p[i] = dm.p[i] * r * r
+                dg.p[i] = dm.p[i] * tape.u.p[i] * 2 * r
+            }
+            let dh2 = Buffer(N * H)
+            linearBackward(dy: dg.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .gate), dx: dh2.p, accumulate: false)
+            linearBackward(dy: du.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .up), dx: dh2.p, accumulate: true)
+            rmsNormBackward(tape.x1.p, r: tape.r3, weight: c.index(layer: l, .postAttentionNorm), tokens: N, width: H, dy: dh2.p, dx: dx.p)
+            // x1 = x + o(subnorm(att))
+            let da2 = Buffer(N * qw)
+            linearBackward(dy: dx.p, kept: tape.a2, tokens: N, parameter: c.index(layer: l, .o), dx: da2.p, accumulate: false)
+            let datt = Buffer(N * qw)
+            rmsNormBackward(tape.att.p, r: tape.r2, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, dy: da2.p, dx: datt.p)
+            let dq = Buffer(N * qw), dk = Buffer(N * kw), dv = Buffer(N * kw)
+            attentionBackward(q: tape.q.p, k: tape.k.p, v: tape.v.p, probs: tape.probs.p, dOut: datt.p, dq: dq.p, dk: dk.p, dv: dv.p,
+                              batch: bsz, length: T)
+            applyRope(dq.p, tokens: N, length: T, heads: heads, d: d, cos: cosT, sin: sinT, inverse: true)
+            applyRope(dk.p, tokens: N, length: T, heads: kvh, d: d, cos: cosT, sin: sinT, inverse: true)
+            let dh1 = Buffer(N * H)
+            linearBackward(dy: dq.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .q), dx: dh1.p, accumulate: false)
+            linearBackward(dy: dk.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .k), dx: dh1.p, accumulate: true)
+            linearBackward(dy: dv.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .v), dx: dh1.p, accumulate: true)
+            rmsNormBackward(tape.x.p, r: tape.r1, weight: c.index(layer: l, .inputNorm), tokens: N, width: H, dy: dh1.p, dx: dx.p)
+            _ = half
+        }
+        let dE = grads[0].p
+        for t in 0..<N {
+            let row = dE + Int(batch.inputs[t]) * H, g = dx.p + t * H
+            for i in 0..<H { row[i] += g[i] }
+        }
+        dx = Buffer(0)
+        return loss
+    }
+
+    /// Half-split RoPE in place on `heads` vectors of d per token (position t mod length); `inverse`
+    /// rotates back (the backward pass).
+    func applyRope(_ x: UnsafeMutablePointer<Float>, tokens: Int, length: Int, heads: Int, d: Int, cos: [Float], sin: [Float], inverse: Bool) {
+        let half = d / 2
+        cos.withUnsafeBufferPointer { cp in
+            sin.withUnsafeBufferPointer { sp in
+                for t in 0..<tokens {
+                    let pos = t % length
+                    let cs = cp.baseAddress! + pos * half, sn = sp.baseAddress! + pos * half
+                    for h in 0..<heads {
+                        let base = x + (t * heads + h) * d
+                        for i in 0..<half {
+                            let x1 = base[i], x2 = base[i + half], s = inverse ? -sn[i] : sn[i]
+                            base[i] = x1 * cs[i] - x2 * s
+                            base[i + half] = x2 * cs[i] + x1 * s
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Causal softmax attention per (sequence, head), query head h reading kv head h / (heads / kvHeads);
+    /// scores and products through the float GEMM, sequences split among the threads.
+    func attentionForward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                          out: UnsafeMutablePointer<Float>, batch: Int, length T: Int) {
+        let c = configuration, heads = c.heads, d = c.headDimension, group = c.heads / c.kvHeads
+        let qw = heads * d, kw = c.kvHeads * d, scale = 1 / Float(d).squareRoot()
+        nonisolated(unsafe) let q = q, k = k, v = v, probs = probs, out = out
+        parallelFor(batch, threads: threads) { b in
+            for h in 0..<heads {
+                let kvh = h / group
+                let qp = q + b * T * qw + h * d, kp = k + b * T * kw + kvh * d, vp = v + b * T * kw + kvh * d
+                let P = probs + (b * heads + h) * T * T
+                gemm(false, true, T, T, d, scale, qp, qw, kp, kw, 0, P, T, threads: 1)
+                for i in 0..<T {
+                    let row = P + i * T
+                    var best = -Float.infinity
+                    for j in 0...i { best = max(best, row[j]) }
+                    var sum: Float = 0
+                    for j in 0...i {
+                        row[j] = Foundation.exp(row[j] - best)
+                        sum += row[j]
+                    }
+                    let inv = 1 / sum
+                    for j in 0...i { row[j] *= inv }
+                    for j in (i + 1)..<T { row[j] = 0 }
+                }
+                gemm(false, false, T, d, T, 1, P, T, vp, kw, 0, out + b * T * qw + h * d, qw, threads: 1)
+            }
+        }
+    }
+
+    /// dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = s · dS K, dK += s · dSᵀ Q, dV += Pᵀ dO.
+    func attentionBackward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+                           dOut: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+                           dv: UnsafeMutablePointer<Float>, batch: Int, length T: Int) {
+        let c = configuration, heads = c.heads, d = c.headDimension, group = c.heads / c.kvHeads
+        let qw = heads * d, kw = c.kvHeads * d, scale = 1 / Float(d).squareRoot()
+        nonisolated(unsafe) let q = q, k = k, v = v, probs = probs, dOut = dOut, dq = dq, dk = dk, dv = dv
+        parallelFor(batch, threads: threads) { b in
+            let dS = UnsafeMutablePointer<Float>.allocate(capacity: T * T)
+            defer { dS.deallocate() }
+            for h in 0..<heads {
+                let kvh = h / group
+                let qp = q + b * T * qw + h * d, kp = k + b * T * kw + kvh * d, vp = v + b * T * kw + kvh * d
+                let dop = dOut + b * T * qw + h * d
+                let P = probs + (b * heads + h) * T * T
+                gemm(false, true, T, T, d, 1, dop, qw, vp, kw, 0, dS, T, threads: 1)
+                for i in 0..<T {
+                    let p = P + i * T, s = dS + i * T
+                    var dot: Float = 0
+                    for j in 0...i { dot += p[j] * s[j] }
+                    for j in 0...i { s[j] = p[j] * (s[j] - dot) }
+                    for j in (i + 1)..<T { s[j] = 0 }
+                }
+                gemm(false, false, T, d, T, scale, dS, T, kp, kw, 0, dq + b * T * qw + h * d, qw, threads: 1)
+                gemm(true, false, T, d, T, scale, dS, T, qp, qw, 1, dk + b * T * kw + kvh * d, kw, threads: 1)
+                gemm(true, false, T, d, T, 1, P, T, dop, qw, 1, dv + b * T * kw + kvh * d, kw, threads: 1)
+            }
+        }
+    }
+}
+
+// MARK: - Public entry points
+
+extension TrainableModel {
+    /// Mean next-token cross-entropy of `batch` and every parameter's gradient (in `gradients`),
+    /// the straight-through estimator through weight and activation quantization.
+    ///
+    /// ```swift
+    /// let loss = model.lossAndGradients(Batch(windows: [[1, 2, 3, 4]]))
+    /// ```
+    public func lossAndGradients(_ batch: Batch) -> Float {
+        validate(batch)
+        return run(batch, gradients: true)
+    }
+
+    /// Mean next-token cross-entropy of `batch` (forward only).
+    public func loss(_ batch: Batch) -> Float {
+        validate(batch)
+        return run(batch, gradients: false)
+    }
+
+    /// Logits (tokens × vocabulary) of one sequence at positions 0 ..< tokens.count.
+    public func logits(_ tokens: [Int]) -> [Float] {
+        let batch = Batch(windows: [tokens.map(Int32.init) + [0]])
+        validate(batch)
+        let out = Buffer(tokens.count * configuration.vocabularySize)
+        _ = run(batch, gradients: false, logitsOut: out)
+        return out.array
+    }
+
+    /// The residual stream of one sequence: [0] the embedding rows, [i] the output of layer i
+    /// (tokens × width each), as `BitNetModel.residualStream` reports it.
+    public func hiddenStates(_ tokens: [Int]) -> [[Float]] {
+        let batch = Batch(windows: [tokens.map(Int32.init) + [0]])
+        validate(batch)
+        var states: [[Float]] = []
+        let n = tokens.count * configuration.width
+        _ = run(batch, gradients: false, hidden: { _, p in states.append(Array(UnsafeBufferPointer(start: p, count: n))) },
+                logitsOut: Buffer(tokens.count * configuration.vocabularySize))
+        return states
+    }
+
+    /// The embedding matrix (vocabulary × width, row-major).
+    public var embeddingMatrix: [Float] { weights[0].array }
+
+    private func validate(_ batch: Batch) {
+        let v = configuration.vocabularySize
+        precondition(batch.inputs.allSatisfy { $0 >= 0 && Int($0) < v } && batch.targets.allSatisfy { $0 >= 0 && Int($0) < v },
+                     "batch: token ids must be in 0..<\(v)")
+    }
+}

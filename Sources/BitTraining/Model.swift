@@ -1,0 +1,226 @@
+import BitKernels
+import Dispatch
+import Foundation
+
+/// A batch of `count` sequences of `length` positions: inputs and next-token targets, row-major.
+///
+/// ```swift
+/// let b = Batch(windows: [[1, 2, 3, 4]])   // inputs [1, 2, 3], targets [2, 3, 4]
+/// ```
+public struct Batch: Sendable, Equatable {
+    public let count: Int
+    public let length: Int
+    public let inputs: [Int32]
+    public let targets: [Int32]
+
+    /// Windows of `length + 1` tokens each: position t predicts token t + 1.
+    public init(windows: [[Int32]]) {
+        precondition(!windows.isEmpty && windows[0].count >= 2, "a batch needs windows of at least 2 tokens")
+        let n = windows[0].count - 1
+        precondition(windows.allSatisfy { $0.count == n + 1 }, "windows of different lengths")
+        count = windows.count
+        length = n
+        inputs = windows.flatMap { $0.dropLast() }
+        targets = windows.flatMap { $0.dropFirst() }
+    }
+
+    public var tokenCount: Int { count * length }
+}
+
+/// The BitNet b1.58 decoder with latent float weights, trained with the straight-through
+/// estimator: the forward pass runs the quantized BitLinear layers on the inference kernels
+/// (`TernaryMatrix.multiply` on absmax-int8 tokens), the backward pass treats both quantizers as the
+/// identity, and the latent weights take the update. Call `requantize()` after changing
+/// `parameters` (the optimizer does).
+///
+/// ```swift
+/// let model = try TrainableModel(configuration: c, seed: 1)
+/// let loss = model.lossAndGradients(batch)     // fills model.gradients
+/// ```
+public final class TrainableModel: @unchecked Sendable {
+    public let configuration: ModelConfiguration
+    /// Worker threads for every phase (float GEMM bands, kernel token chunks, attention batches).
+    public var threads: Int
+    let layout: [(name: String, shape: [Int], kind: Parameter.Kind)]
+    // Latent weights and gradients, in layout order (Hugging Face names).
+    let weights: [Buffer]
+    let grads: [Buffer]
+    // Per BitLinear parameter index: the packed matrix the kernels read, its dequantized float copy
+    // (codes · scale, the weight the backward pass multiplies by), its codes and scale.
+    var packed: [Int: TernaryMatrix] = [:]
+    var dequantized: [Int: Buffer] = [:]
+    var codes: [Int: [Int8]] = [:]
+    var scales: [Int: Float] = [:]
+    var centres: [Int: Float] = [:]
+    /// Codes that changed at the last `requantize()`, per parameter index.
+    public internal(set) var lastFlips: [Int: Int] = [:]
+    let rope: RopeTable
+
+    /// A model with weights drawn from N(0, 0.02) (norms at 1) by SplitMix64 from `seed`.
+    public init(configuration: ModelConfiguration, seed: UInt64, threads: Int = 1) {
+        self.configuration = configuration
+        self.threads = max(threads, 1)
+        layout = configuration.parameterLayout()
+        var sampler = NormalSampler(generator: SplitMix64(seed: seed))
+        weights = layout.map { l in
+            let b = Buffer(l.shape.reduce(1, *))
+            for j in 0..<b.count { b.p[j] = l.kind == .norm ? 1 : Float(0.02 * sampler.next()) }
+            return b
+        }
+        grads = layout.map { Buffer($0.shape.reduce(1, *)) }
+        rope = RopeTable(headDimension: configuration.headDimension, theta: configuration.ropeTheta)
+        requantize()
+    }
+
+    /// A model with given latent weights (name → values, every tensor of the layout).
+    public init(configuration: ModelConfiguration, weights named: [String: [Float]], threads: Int = 1) throws(TrainingError) {
+        self.configuration = configuration
+        self.threads = max(threads, 1)
+        layout = configuration.parameterLayout()
+        var ws: [Buffer] = []
+        for l in layout {
+            guard let v = named[l.name] else { throw .invalid("weights: '\(l.name)' is missing") }
+            guard v.count == l.shape.reduce(1, *) else {
+                throw .invalid("weights: '\(l.name)' has \(v.count) values, expected \(l.shape.reduce(1, *)) for shape \(l.shape)")
+            }
+            guard v.allSatisfy(\.isFinite) else { throw .invalid("weights: '\(l.name)' holds NaN or infinity") }
+            ws.append(Buffer(v))
+        }
+        weights = ws
+        grads = layout.map { Buffer($0.shape.reduce(1, *)) }
+        rope = RopeTable(headDimension: configuration.headDimension, theta: configuration.ropeTheta)
+        requantize()
+    }
+
+    /// Latent weights, in `ModelConfiguration.parameterLayout()` order (Hugging Face names).
+    /// Setting them re-packs the quantized matrices.
+    public var parameters: [Parameter] {
+        get { layout.indices.map { i in Parameter(name: layout[i].name, shape: layout[i].shape, kind: layout[i].kind, values: weights[i].array) } }
+        set {
+            precondition(newValue.count == layout.count, "parameters: expected \(layout.count) tensors, got \(newValue.count)")
+            for i in layout.indices {
+                precondition(newValue[i].values.count == weights[i].count, "\(layout[i].name): expected \(weights[i].count) values, got \(newValue[i].values.count)")
+                newValue[i].values.withUnsafeBufferPointer { weights[i].p.update(from: $0.baseAddress!, count: weights[i].count) }
+            }
+            requantize()
+        }
+    }
+
+    /// ∂loss/∂parameter from the last `lossAndGradients` call, same layout as `parameters`.
+    public var gradients: [[Float]] { grads.map(\.array) }
+
+    /// Re-packs every BitLinear matrix from its latent weights (after each optimizer step) and counts
+    /// the codes that changed (`lastFlips`). Ternary: absmean per tensor, codes round(W / s) clipped
+    /// to ±1 with the kernel's rounding (half to even, as `bk_ternarize_absmean`'s `rintf`). Binary:
+    /// codes sign(W − mean W) with sign(0) = +1, scale mean |W|.
+    public func requantize() {
+        guard configuration.precision != .float else { return }
+        for (i, l) in layout.enumerated() where l.kind == .linear {
+            let rows = l.shape[0], columns = l.shape[1]
+            let w = weights[i].p, n = weights[i].count
+            var c = [Int8](repeating: 0, count: n)
+            var scale: Float = 0, centre: Float = 0
+            var total = 0.0
+            for j in 0..<n { total += Double(abs(w[j])) }
+            let mean = Float(total / Double(n))
+            switch configuration.precision {
+            case .ternary:
+                scale = max(mean, 1e-5)
+                let inverse = 1 / scale
+                for j in 0..<n {
+                    let v = (w[j] * inverse).rounded(.toNearestOrEven)
+                    c[j] = v > 1 ? 1 : v < -1 ? -1 : Int8(v)
+                }
+            case .binary:
+                var sum = 0.0
+                for j in 0..<n { sum += Double(w[j]) }
+                centre = Float(sum / Double(n))
+                scale = max(mean, 1e-5)
+                for j in 0..<n { c[j] = w[j] >= centre ? 1 : -1 }
+            case .float: break
+            }
+            if let old = codes[i] {
+                var flips = 0
+                for j in 0..<n where c[j] != old[j] { flips += 1 }
+                lastFlips[i] = flips
+            } else {
+                lastFlips[i] = 0
+            }
+            let dq = dequantized[i] ?? Buffer(n)
+            for j in 0..<n { dq.p[j] = Float(c[j]) * scale }
+            dequantized[i] = dq
+            codes[i] = c
+            scales[i] = scale
+            centres[i] = centre
+            packed[i] = try! TernaryMatrix(values: c, rows: rows, columns: columns, scale: scale)  // codes are ternary by construction
+        }
+    }
+
+    /// The packed matrix the forward pass uses for a BitLinear tensor (nil for `.float` or other tensors).
+    public func packedMatrix(_ name: String) -> TernaryMatrix? {
+        guard let i = layout.firstIndex(where: { $0.name == name }) else { return nil }
+        return packed[i]
+    }
+}
+
+/// A fixed-size float buffer owned by one object (the training tapes and weights; no copy on write).
+final class Buffer: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(_ count: Int) {
+        self.count = count
+        p = .allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    init(_ values: [Float]) {
+        count = values.count
+        p = .allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+        values.withUnsafeBufferPointer { if count > 0 { p.update(from: $0.baseAddress!, count: count) } }
+    }
+
+    deinit { p.deallocate() }
+
+    var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
+    func zero() { p.update(repeating: 0, count: count) }
+}
+
+/// cos and sin of pos · θ^(−2i/d) in float, as inference computes them (`Rope` in BitNet).
+struct RopeTable {
+    let inverseFrequencies: [Float]
+
+    init(headDimension d: Int, theta: Double) {
+        inverseFrequencies = (0..<(d / 2)).map { i in 1 / Float(pow(theta, Double(Float(2 * i) / Float(d)))) }
+    }
+
+    func table(length: Int) -> (cos: [Float], sin: [Float]) {
+        let half = inverseFrequencies.count
+        var c = [Float](repeating: 0, count: length * half), s = c
+        for p in 0..<length {
+            for i in 0..<half {
+                let angle = Float(p) * inverseFrequencies[i]
+                c[p * half + i] = Float(Foundation.cos(Double(angle)))
+                s[p * half + i] = Float(Foundation.sin(Double(angle)))
+            }
+        }
+        return (c, s)
+    }
+}
+
+/// Runs body(i) for i in 0..<count, split into `threads` contiguous ranges.
+@inline(__always)
+func parallelFor(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+    let workers = min(max(threads, 1), count)
+    if workers <= 1 {
+        for i in 0..<count { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for i in (count * w / workers)..<(count * (w + 1) / workers) { body(i) }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+#ifndef BK_COPENBLAS_SHIM_H
+#define BK_COPENBLAS_SHIM_H
+#include <cblas.h>
+#endif
