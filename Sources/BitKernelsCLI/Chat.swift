@@ -1,4 +1,5 @@
 import ArgumentParser
+import BitKernels
 import BitNet
 import BitServer
 import Foundation
@@ -58,9 +59,10 @@ struct Chat: ParsableCommand {
     }
 
     func run() throws {
-        let served = try loadServedModel(model, tokenizer: tokenizer, chatTemplate: chatTemplate, context: context)
+        let kernels = try resolveKernels()
+        let served = try loadServedModel(model, tokenizer: tokenizer, chatTemplate: chatTemplate, context: context, kernels: kernels)
         guard let tok = served.tokenizer, let template = served.template else {
-            throw ValidationError("\(model) cannot chat: \(served.templateProblem ?? "no chat template")")
+            throw Failure("\(model) cannot chat: \(served.templateProblem ?? "no chat template")")
         }
         let interactive = isatty(0) != 0
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
@@ -77,7 +79,7 @@ struct Chat: ParsableCommand {
             messages.append(ChatMessage(role: "user", content: text))
             let prompt = tok.encode(template.render(messages, bos: served.special.bosText(tok)))
             guard prompt.count < served.contextLimit else {
-                throw ValidationError("the conversation (\(prompt.count) tokens) no longer fits the context of \(served.contextLimit); /reset to start again")
+                throw Failure("the conversation (\(prompt.count) tokens) no longer fits the context of \(served.contextLimit); /reset to start again")
             }
             var reply: [Int] = [], printed = 0
             let eos = served.chatStopTokens
@@ -96,7 +98,7 @@ struct Chat: ParsableCommand {
                     return true
                 }
                 _ = result
-            } catch { throw ValidationError(error.description) }
+            } catch { throw Failure(error.description) }
             print("")
             // A different seed per turn, the same sequence for the same seed.
             sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed &+ UInt64(messages.count))

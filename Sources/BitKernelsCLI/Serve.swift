@@ -1,14 +1,17 @@
 import ArgumentParser
+import BitKernels
 import BitNet
 import BitServer
 import Foundation
 
-/// Loads a model for serving or chatting, or exits with the reason.
-func loadServedModel(_ path: String, tokenizer: String?, chatTemplate: String?, context: Int?, name: String? = nil) throws -> ServedModel {
+/// Loads a model for serving or chatting on `kernels`, or stops with the reason.
+func loadServedModel(_ path: String, tokenizer: String?, chatTemplate: String?, context: Int?, name: String? = nil,
+                     kernels: Kernels) throws -> ServedModel {
     FileHandle.standardError.write("loading \(path)...\n".data(using: .utf8)!)
     do {
-        return try ServedModel(path: path, name: name, tokenizerFile: tokenizer, templateName: chatTemplate, contextLimit: context)
-    } catch { throw ValidationError(error.description) }
+        return try ServedModel(path: path, name: name, tokenizerFile: tokenizer, templateName: chatTemplate, contextLimit: context,
+                               using: kernels)
+    } catch { throw Failure(error.description) }
 }
 
 /// Runs async work to completion from a synchronous command.
@@ -77,7 +80,9 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let served = try loadServedModel(model, tokenizer: tokenizer, chatTemplate: chatTemplate, context: context, name: alias)
+        let kernels = try resolveKernels()
+        let served = try loadServedModel(model, tokenizer: tokenizer, chatTemplate: chatTemplate, context: context, name: alias,
+                                         kernels: kernels)
         let scheduler = BatchScheduler(model: served.model, parallel: parallel, queueLimit: queue, threads: threads)
         scheduler.start()
         defer { scheduler.stop() }

@@ -1,5 +1,4 @@
 import BitKernels
-import CBitKernels
 import Foundation
 
 extension BitNetModel {
@@ -7,8 +6,8 @@ extension BitNetModel {
     /// cache, and the logits come back token-major (`steps.count × vocabulary`). Every ternary
     /// projection multiplies all the steps' activations in one token-batched product (the GEMM path
     /// of `TernaryMatrix.apply`), so the weights are read once per step instead of once per
-    /// sequence; attention runs per sequence against its own cache. Each row equals what
-    /// `forward([token], cache:)` gives for that sequence alone.
+    /// sequence; attention runs per sequence against its own cache. Every product runs on
+    /// `kernels`. Each row equals what `forward([token], cache:)` gives for that sequence alone.
     ///
     /// ```swift
     /// let a = model.makeCache(), b = model.makeCache()
@@ -23,7 +22,7 @@ extension BitNetModel {
         for cache in caches where cache.count >= cache.capacity { throw .contextFull(limit: cache.capacity) }
         var x = try embed(steps.map(\.token))
         for (i, layer) in layers.enumerated() {
-            x = layer.step(x, caches: caches, layer: i, rope: rope, threads: threads)
+            x = layer.step(x, caches: caches, layer: i, rope: rope, threads: threads, kernels: kernels)
         }
         for cache in caches { cache.count += 1 }
         let normed = finalNorm(x, tokens: steps.count)
@@ -31,7 +30,7 @@ extension BitNetModel {
         normed.withUnsafeBufferPointer { n in
             out.withUnsafeMutableBufferPointer { o in
                 head.products(tokens: steps.count, n.baseAddress!, columns: config.hiddenSize, rows: config.vocabularySize,
-                              out: o.baseAddress!, threads: threads)
+                              out: o.baseAddress!, threads: threads, kernels: kernels)
             }
         }
         return out
@@ -45,28 +44,25 @@ extension FloatRows {
     /// LM head of a 2B model (0.66 GB of bf16) is read once per step instead of once per sequence.
     /// The same OpenMP team splits each block's rows, as `products` does (a second pool of threads
     /// would compete with OpenMP's spinning workers).
-    func products(tokens: Int, _ x: UnsafePointer<Float>, columns: Int, rows: Int, out: UnsafeMutablePointer<Float>, threads: Int) {
+    func products(tokens: Int, _ x: UnsafePointer<Float>, columns: Int, rows: Int, out: UnsafeMutablePointer<Float>, threads: Int,
+                  kernels: Kernels) {
         if tokens == 1 || isFloat {
-            for t in 0..<tokens { products(x + t * columns, columns: columns, rows: rows, out: out + t * rows, threads: threads) }
+            for t in 0..<tokens {
+                products(x + t * columns, columns: columns, rows: rows, out: out + t * rows, threads: threads, kernels: kernels)
+            }
             return
         }
         let team = threads > 0 ? threads : Machine.openMPThreads
         let bytesPerRow = max(columns * (isInt8 ? 1 : 2), 1)
         let blockRows = max(64, team * (1 << 20) / bytesPerRow)
-        let k = bk_kernels_best() ?? bk_kernels_for(BK_ISA_SCALAR)!
         for begin in stride(from: 0, to: rows, by: blockRows) {
-            let count = min(rows, begin + blockRows) - begin
+            let block = begin..<min(rows, begin + blockRows)
             for t in 0..<tokens {
-                let xt = x + t * columns, ot = out + t * rows + begin
+                let xt = UnsafeBufferPointer(start: x + t * columns, count: columns)
+                let ot = UnsafeMutableBufferPointer(start: out + t * rows + begin, count: block.count)
                 switch self {
-                case .bf16(let v):
-                    v.withUnsafeBufferPointer { bk_bf16_matvec(k, $0.baseAddress! + begin * columns, columns, columns, count, xt, ot, Int32(threads)) }
-                case .int8(let v, let s):
-                    v.withUnsafeBufferPointer { w in
-                        s.withUnsafeBufferPointer {
-                            bk_i8_matvec(k, w.baseAddress! + begin * columns, columns, columns, count, $0.baseAddress! + begin, xt, ot, Int32(threads))
-                        }
-                    }
+                case .bf16(let m): m.products(rows: block, xt, into: ot, threads: threads, using: kernels)
+                case .int8(let m): m.products(rows: block, xt, into: ot, threads: threads, using: kernels)
                 case .float: break
                 }
             }
@@ -81,12 +77,12 @@ extension DecoderLayer {
     /// `x`: one token per cache (caches.count × hidden), each at its cache's next position; appends
     /// each token's key and value to its own cache's layer. The same arithmetic per token as
     /// `callAsFunction` with one token.
-    func step(_ x: [Float], caches: [KVCache], layer: Int, rope: Rope, threads: Int) -> [Float] {
+    func step(_ x: [Float], caches: [KVCache], layer: Int, rope: Rope, threads: Int, kernels: Kernels) -> [Float] {
         let n = caches.count, d = headDimension, kvWidth = kvHeads * d, qWidth = heads * d
-        let h = inputNorm(x, tokens: n)
-        var queries = q(h, tokens: n, threads: threads)
-        var keys = k(h, tokens: n, threads: threads)
-        let vals = v(h, tokens: n, threads: threads)
+        let h = QuantizedTokens(inputNorm(x, tokens: n), tokens: n, columns: q.weights.columns, using: kernels)
+        var queries = q(h, threads: threads, kernels: kernels)
+        var keys = k(h, threads: threads, kernels: kernels)
+        let vals = v(h, threads: threads, kernels: kernels)
         let attentionThreads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
         var attended = [Float]()
         attended.reserveCapacity(n * qWidth)
@@ -105,17 +101,17 @@ extension DecoderLayer {
             attended += attention(Array(queries[(t * qWidth)..<((t + 1) * qWidth)]), tokens: 1, start: position,
                                   keys: cache.keys[layer], values: cache.values[layer], threads: attentionThreads)
         }
-        let projected = o(attentionSubNorm(attended, tokens: n), tokens: n, threads: threads)
+        let projected = o(attentionSubNorm(attended, tokens: n), tokens: n, threads: threads, kernels: kernels)
         var residual = x
         for i in 0..<residual.count { residual[i] += projected[i] }
-        let h2 = postAttentionNorm(residual, tokens: n)
-        let g = gate(h2, tokens: n, threads: threads), u = up(h2, tokens: n, threads: threads)
+        let h2 = QuantizedTokens(postAttentionNorm(residual, tokens: n), tokens: n, columns: gate.weights.columns, using: kernels)
+        let g = gate(h2, threads: threads, kernels: kernels), u = up(h2, threads: threads, kernels: kernels)
         var m = [Float](repeating: 0, count: g.count)
         for i in 0..<g.count {
             let r = max(g[i], 0)
             m[i] = r * r * u[i]
         }
-        let ffn = down(ffnSubNorm(m, tokens: n), tokens: n, threads: threads)
+        let ffn = down(ffnSubNorm(m, tokens: n), tokens: n, threads: threads, kernels: kernels)
         for i in 0..<residual.count { residual[i] += ffn[i] }
         return residual
     }

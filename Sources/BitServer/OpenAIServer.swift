@@ -1,3 +1,4 @@
+import BitKernels
 import BitNet
 import Foundation
 import Hummingbird
@@ -38,10 +39,10 @@ public struct ServedModel: Sendable {
     }
 
     /// Loads the model at `path` with its tokenizer and special tokens; `templateName` (`llama3`,
-    /// `bitnet`) overrides the model's own chat template.
+    /// `bitnet`) overrides the model's own chat template; `kernels` runs every product of the model.
     public init(path: String, name: String? = nil, tokenizerFile: String? = nil, templateName: String? = nil,
-                contextLimit: Int? = nil) throws(BitNetError) {
-        let model = try BitNetModel.load(path: path)
+                contextLimit: Int? = nil, using kernels: Kernels = .default) throws(BitNetError) {
+        let model = try BitNetModel.load(path: path, using: kernels)
         let tokenizer: Tokenizer?
         if let tokenizerFile { tokenizer = try Tokenizer.load(file: tokenizerFile) } else { tokenizer = try Tokenizer.load(modelPath: path) }
         let special = try SpecialTokens(modelPath: path, tokenizer: tokenizer)
