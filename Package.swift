@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -51,16 +52,22 @@ let package = Package(
         // Native BitNet b1.58 training on the inference kernels (STE), float GEMMs through FloatGEMM;
         // the instruments and reports of the experiments built on it (Instruments/, Experiment/).
         .target(name: "BitTraining", dependencies: ["BitKernels", "BitNet"]),
+        // OpenAI-compatible HTTP serving with batched decoding; only the CLI links it (and Hummingbird).
+        .target(
+            name: "BitServer",
+            dependencies: ["BitNet", "BitKernels", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
-                "BitKernels", "BitNet", "BitNeurons", "BitTraining", "BitKernelsBench",
+                "BitKernels", "BitNet", "BitNeurons", "BitTraining", "BitServer", "BitKernelsBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Fixtures/ holds small data files read by path (and the script that wrote them).
         .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/bitnet-tiny: a copy of ../shared/fixtures/bitnet-tiny (transformers' own outputs).
         .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
+        // Fixtures/bitnet-tiny-chat: bitnet-tiny (symlinks) with a tokenizer and chat template (make_chat_fixture.py).
+        .testTarget(name: "BitServerTests", dependencies: ["BitServer", "BitNet"], exclude: ["Fixtures"]),
         // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.
         .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/: PyTorch float64 reference gradients and loss curves (make_reference.py wrote them).

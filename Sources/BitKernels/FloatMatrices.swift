@@ -159,3 +159,37 @@ public struct Int8Matrix: Sendable {
         }
     }
 }
+
+extension BFloat16Matrix {
+    /// `out[i]` = row `rows.lowerBound + i` · x for the rows in `rows` only (`x.count == columns`,
+    /// `out.count == rows.count`), each row the same bits as `products` gives it: for a caller that
+    /// walks a large matrix block by block (a batched LM head). C kernel: `bk_bf16_matvec`.
+    package func products(rows range: Range<Int>, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>,
+                          threads: Int = 0, using kernels: Kernels = .default) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) out of 0..<\(rows)")
+        precondition(x.count == columns && out.count == range.count,
+                     "products of rows \(range) of a \(rows) × \(columns) matrix need \(columns) inputs and \(range.count) outputs, got \(x.count) and \(out.count)")
+        bits.withUnsafeBufferPointer { w in
+            bk_bf16_matvec(kernels.table, w.baseAddress! + range.lowerBound * columns, columns, columns, range.count,
+                           x.baseAddress, out.baseAddress, Int32(threads))
+        }
+    }
+}
+
+extension Int8Matrix {
+    /// `out[i]` = row `rows.lowerBound + i` · x for the rows in `rows` only, each row the same bits
+    /// as `products` gives it (see `BFloat16Matrix.products(rows:_:into:threads:using:)`). C kernel:
+    /// `bk_i8_matvec`.
+    package func products(rows range: Range<Int>, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>,
+                          threads: Int = 0, using kernels: Kernels = .default) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) out of 0..<\(rows)")
+        precondition(x.count == columns && out.count == range.count,
+                     "products of rows \(range) of a \(rows) × \(columns) matrix need \(columns) inputs and \(range.count) outputs, got \(x.count) and \(out.count)")
+        values.withUnsafeBufferPointer { w in
+            rowScales.withUnsafeBufferPointer { s in
+                bk_i8_matvec(kernels.table, w.baseAddress! + range.lowerBound * columns, columns, columns, range.count,
+                             s.baseAddress! + range.lowerBound, x.baseAddress, out.baseAddress, Int32(threads))
+            }
+        }
+    }
+}

@@ -13,7 +13,10 @@ struct BitKernelsCommand: ParsableCommand {
             why when the forced variant cannot run here.
             """,
         version: bitKernelsVersion,
-        subcommands: [Info.self, Bench.self, SearchBenchCommand.self, Tune.self, Generate.self, Logits.self, Export.self, Organize.self, Train.self, Experiment.self])
+        subcommands: [
+            Info.self, Bench.self, SearchBenchCommand.self, Tune.self, Generate.self, Logits.self, Export.self,
+            Organize.self, Train.self, Experiment.self, Serve.self, Chat.self,
+        ])
 }
 
 /// The kernels every command runs on: the best for this CPU, or the variant BITKERNELS_ISA names.

@@ -12,7 +12,8 @@ struct Generate: ParsableCommand {
             batch (ternary GEMM), then each new token is one GEMV pass. Without a tokenizer, give \
             token ids with --prompt-ids; the generated ids are printed as they come. With a tokenizer \
             (the checkpoint's tokenizer.json, the GGUF's vocabulary, or --tokenizer) text goes in \
-            with --prompt and comes out as text.
+            with --prompt and comes out as text. A text prompt starts with BOS when the tokenizer \
+            config adds one (--no-bos), and generation stops at the model's EOS ids (--ignore-eos).
 
             Example: bitkernels generate --model bitnet-tiny --prompt-ids 979,976,987 --tokens 16
             """)
@@ -44,8 +45,14 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed for sampling.")
     var seed: UInt64 = 0
 
-    @Option(help: "Stop after any of these token ids, comma-separated.")
+    @Option(help: "Stop after any of these token ids, comma-separated (besides the model's EOS).")
     var stop: String?
+
+    @Flag(name: .customLong("no-bos"), help: "Do not start a text prompt with BOS (added when the tokenizer config says so).")
+    var noBOS = false
+
+    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at the model's EOS ids (generation_config.json, config.json, GGUF).")
+    var ignoreEOS = false
 
     @Option(help: "Context length limit (default: the model's maximum positions).")
     var context: Int?
@@ -67,18 +74,22 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let kernels = try resolveKernels()
-        let stopTokens = Set(try stop.map { try parseIDs($0, what: "--stop") } ?? [])
+        var stopTokens = Set(try stop.map { try parseIDs($0, what: "--stop") } ?? [])
         let givenIDs = try promptIDs.map { try parseIDs($0, what: "--prompt-ids") }
         let m = try loadModel(model, kernels: kernels)
         let tok: Tokenizer?
         do throws(BitNetError) {
             if let file = tokenizer { tok = try Tokenizer.load(file: file) } else { tok = try Tokenizer.load(modelPath: model) }
         } catch { throw Failure(error.description) }
-        let ids: [Int]
+        let special: SpecialTokens
+        do { special = try SpecialTokens(modelPath: model, tokenizer: tok) } catch { throw Failure(error.description) }
+        if !ignoreEOS { stopTokens.formUnion(special.eos) }
+        var ids: [Int]
         if let text = prompt {
             guard let tok else { throw Failure("\(model) has no tokenizer: pass --tokenizer FILE or use --prompt-ids") }
             ids = try tok.encode(text)
             guard !ids.isEmpty else { throw Failure("the prompt encodes to no tokens") }
+            if !noBOS, special.addsBOS, let bos = special.bos, ids.first != bos { ids.insert(bos, at: 0) }
         } else {
             ids = givenIDs!
         }
@@ -93,7 +104,7 @@ struct Generate: ParsableCommand {
         do {
             result = try m.generate(prompt: ids, maxNewTokens: tokens, sampler: sampler, stopTokens: stopTokens,
                                     contextLimit: context, threads: threads) { id in
-                generated.append(id)
+                if !special.eos.contains(id) || ignoreEOS { generated.append(id) }
                 if let tok, prompt != nil {
                     let text = tok.decode(generated)
                     if !text.hasSuffix("\u{FFFD}"), text.count > printed.count {

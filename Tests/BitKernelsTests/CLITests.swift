@@ -37,6 +37,7 @@ enum CLI {
         ["search-bench", "--rows", "r", "--queries", "q", "--width", "8"], ["tune"],
         ["generate", "--model", "no-such-model", "--prompt-ids", "1"],
         ["logits", "--model", "no-such-model", "--tokens", "1", "--out", "/dev/null"], ["organize"],
+        ["serve", "--model", "no-such-model", "--port", "0"], ["chat", "--model", "no-such-model"],
     ]
 
     /// BITKERNELS_ISA naming no variant, or one this CPU cannot run: the same one line on stderr

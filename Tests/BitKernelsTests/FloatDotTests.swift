@@ -76,5 +76,40 @@ import Testing
         #expect(BFloat16Matrix(bits: [0x3F80, 0x4000], rows: 1, columns: 2).products([3, 4], using: kernels) == [11])
         #expect(Int8Matrix(values: [1, 2], rowScales: [0.5], rows: 1, columns: 2).products([3, 4], using: kernels) == [5.5])
     }
-}
 
+    /// Products of a row range (the batched LM head's blocks) equal those rows of the whole
+    /// product, bit for bit, at the edges, in the middle and empty; with one and two threads.
+    @Test(arguments: ISA.supported)
+    func rowRangeProductsEqualWholeProductRows(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 29)
+        let rows = 300, columns = 67
+        let bits: [UInt16] = (0..<(rows * columns)).map { _ in UInt16(Float(Double(rng.next() % 4000) / 1000 - 2).bitPattern >> 16) }
+        let values = (0..<(rows * columns)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
+        let scales = (0..<rows).map { _ in Float(rng.next() % 100 + 1) / 1000 }
+        let x = (0..<columns).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+        let bf = BFloat16Matrix(bits: bits, rows: rows, columns: columns)
+        let q = Int8Matrix(values: values, rowScales: scales, rows: rows, columns: columns)
+        let wholeB = bf.products(x, threads: 1, using: kernels), wholeQ = q.products(x, threads: 1, using: kernels)
+        for range in [0..<rows, 0..<1, 0..<64, 64..<128, 299..<300, 17..<250, 5..<5] {
+            for threads in [1, 2] {
+                var b = [Float](repeating: .nan, count: range.count), i8 = b
+                x.withUnsafeBufferPointer { xs in
+                    b.withUnsafeMutableBufferPointer { bf.products(rows: range, xs, into: $0, threads: threads, using: kernels) }
+                    i8.withUnsafeMutableBufferPointer { q.products(rows: range, xs, into: $0, threads: threads, using: kernels) }
+                }
+                #expect(b.map(\.bitPattern) == wholeB[range].map(\.bitPattern), "bf16 rows \(range), \(threads) threads")
+                #expect(i8.map(\.bitPattern) == wholeQ[range].map(\.bitPattern), "int8 rows \(range), \(threads) threads")
+            }
+        }
+        // Known answer: row 1 of [[1, 2], [3, 4]] · [1, 1] = 7.
+        let ones: [Float] = [1, 1]
+        var one: [Float] = [0]
+        ones.withUnsafeBufferPointer { xs in
+            one.withUnsafeMutableBufferPointer {
+                BFloat16Matrix(bits: [0x3F80, 0x4000, 0x4040, 0x4080], rows: 2, columns: 2).products(rows: 1..<2, xs, into: $0, using: kernels)
+            }
+        }
+        #expect(one == [7])
+    }
+}

@@ -1,0 +1,253 @@
+import BitNet
+import Foundation
+
+/// What one request asks the scheduler to generate.
+///
+/// ```swift
+/// let r = GenerationRequest(prompt: [1, 2, 3], maxTokens: 16, sampler: .greedy, stopTokens: [2])
+/// ```
+public struct GenerationRequest: Sendable {
+    public var prompt: [Int]
+    public var maxTokens: Int
+    public var sampler: Sampler
+    public var stopTokens: Set<Int>
+
+    public init(prompt: [Int], maxTokens: Int, sampler: Sampler = .greedy, stopTokens: Set<Int> = []) {
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.sampler = sampler
+        self.stopTokens = stopTokens
+    }
+}
+
+/// Why a generation ended, named as OpenAI's `finish_reason`.
+public enum FinishReason: String, Sendable {
+    /// A stop token (EOS) was generated, or a stop string appeared.
+    case stop
+    /// `maxTokens` or the context was reached.
+    case length
+}
+
+/// What the scheduler reports for a request, in order: tokens, then one `finished` or `failed`.
+public enum GenerationEvent: Sendable, Equatable {
+    case token(Int)
+    case finished(FinishReason)
+    case failed(String)
+}
+
+/// Why a request was not accepted.
+public enum SchedulerError: Error, Equatable, CustomStringConvertible {
+    case queueFull(running: Int, queued: Int)
+    case stopped
+
+    public var description: String {
+        switch self {
+        case let .queueFull(running, queued): "the server is busy: \(running) requests running and \(queued) queued; try again later"
+        case .stopped: "the server is shutting down"
+        }
+    }
+}
+
+/// Counters for `/health`.
+public struct SchedulerLoad: Sendable, Equatable, Codable {
+    public var running = 0, queued = 0
+    public var completed = 0, cancelled = 0, failed = 0
+    /// Decoding steps run and the tokens they produced (their ratio is the mean batch size).
+    public var steps = 0, stepTokens = 0
+}
+
+/// Owns the model and decodes every running request together: one thread loops over steps; each
+/// step first runs the prompts of newly admitted requests (each one batch, the ternary GEMM), then
+/// one batched forward pass (`BitNetModel.forward(steps:)`) over the next token of every running
+/// request. At most `parallel` requests run; up to `queueLimit` more wait; beyond that `submit`
+/// throws `queueFull`. A request whose stream is dropped (its client went away) is removed before
+/// the next step.
+///
+/// ```swift
+/// let scheduler = BatchScheduler(model: model, parallel: 4, queueLimit: 16)
+/// scheduler.start()
+/// for await event in try scheduler.submit(GenerationRequest(prompt: ids, maxTokens: 32)).events { print(event) }
+/// scheduler.stop()
+/// ```
+public final class BatchScheduler: @unchecked Sendable {
+    // Everything below `condition` is guarded by it; `model` is only used by the loop thread.
+    public let model: BitNetModel
+    public let parallel: Int
+    public let queueLimit: Int
+    public let threads: Int
+
+    private final class Sequence: @unchecked Sendable {  // fields guarded as the scheduler's
+        let request: GenerationRequest
+        let continuation: AsyncStream<GenerationEvent>.Continuation
+        var sampler: Sampler
+        var cache: KVCache?
+        var next: Int?  // the token to feed at the next step
+        var generated = 0
+        var cancelled = false
+
+        init(_ request: GenerationRequest, _ continuation: AsyncStream<GenerationEvent>.Continuation) {
+            self.request = request
+            self.continuation = continuation
+            sampler = request.sampler
+        }
+    }
+
+    private let condition = NSCondition()
+    private var pending: [Sequence] = []
+    private var running: [Sequence] = []
+    private var counters = SchedulerLoad()
+    private var stopping = false
+    private var thread: Thread?
+    private let exited = DispatchSemaphore(value: 0)
+
+    public init(model: BitNetModel, parallel: Int = 4, queueLimit: Int = 16, threads: Int = 0) {
+        precondition(parallel >= 1 && queueLimit >= 0 && threads >= 0, "parallel \(parallel) must be ≥ 1, queueLimit \(queueLimit) and threads \(threads) ≥ 0")
+        self.model = model
+        self.parallel = parallel
+        self.queueLimit = queueLimit
+        self.threads = threads
+    }
+
+    /// Starts the decoding thread.
+    public func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard thread == nil else { return }
+        let t = Thread { [self] in loop() }
+        t.name = "bitkernels-scheduler"
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    /// Ends every request (running ones get `failed`), then stops the thread and waits for it.
+    public func stop() {
+        condition.lock()
+        let wasRunning = thread != nil && !stopping
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+        if wasRunning { exited.wait() }
+    }
+
+    /// The requests running and waiting, and totals so far.
+    public var load: SchedulerLoad {
+        condition.lock()
+        defer { condition.unlock() }
+        var l = counters
+        l.running = running.count
+        l.queued = pending.count
+        return l
+    }
+
+    /// Queues a request; its events arrive on the returned stream. `cancel` (or the task iterating
+    /// the stream being cancelled) removes the request before the next step.
+    public func submit(_ request: GenerationRequest) throws(SchedulerError) -> (events: AsyncStream<GenerationEvent>, cancel: @Sendable () -> Void) {
+        precondition(!request.prompt.isEmpty && request.maxTokens >= 1, "a request needs a prompt and maxTokens ≥ 1")
+        let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream()
+        let sequence = Sequence(request, continuation)
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { throw .stopped }
+        let free = parallel - running.count + queueLimit - pending.count
+        guard free > 0 else { throw .queueFull(running: running.count, queued: pending.count) }
+        pending.append(sequence)
+        continuation.onTermination = { [weak self, weak sequence] _ in
+            guard let self, let sequence else { return }
+            self.condition.lock()
+            sequence.cancelled = true
+            self.condition.signal()
+            self.condition.unlock()
+        }
+        condition.signal()
+        return (stream, { continuation.finish() })
+    }
+
+    private func loop() {
+        defer { exited.signal() }
+        while true {
+            condition.lock()
+            while !stopping && pending.isEmpty && running.isEmpty { condition.wait() }
+            if stopping {
+                for s in running + pending { s.continuation.yield(.failed(SchedulerError.stopped.description)); s.continuation.finish() }
+                running = []
+                pending = []
+                condition.unlock()
+                return
+            }
+            // Drop the cancelled, admit waiting requests into free slots.
+            for s in running + pending where s.cancelled { counters.cancelled += 1 }
+            running.removeAll { $0.cancelled }
+            pending.removeAll { $0.cancelled }
+            while running.count < parallel && !pending.isEmpty { running.append(pending.removeFirst()) }
+            let batch = running
+            condition.unlock()
+            step(batch)
+        }
+    }
+
+    /// Prompts of new sequences, then one batched token for all the others.
+    private func step(_ batch: [Sequence]) {
+        var decoding: [Sequence] = []
+        for s in batch {
+            if s.cache == nil {
+                let limit = min(model.config.maxPositions, s.request.prompt.count + s.request.maxTokens)
+                let cache = model.makeCache(capacity: limit)
+                s.cache = cache
+                do {
+                    let logits = try model.forward(s.request.prompt, cache: cache, threads: threads, lastOnly: true)
+                    emit(s, s.sampler.next(logits[...]))
+                } catch { fail(s, error.description) }
+            } else if s.next != nil {
+                decoding.append(s)
+            }
+        }
+        guard !decoding.isEmpty else { return }
+        let logits: [Float]
+        do {
+            logits = try model.forward(steps: decoding.map { ($0.next!, $0.cache!) }, threads: threads)
+        } catch {
+            for s in decoding { fail(s, error.description) }
+            return
+        }
+        condition.lock()
+        counters.steps += 1
+        counters.stepTokens += decoding.count
+        condition.unlock()
+        let vocab = model.config.vocabularySize
+        for (i, s) in decoding.enumerated() { emit(s, s.sampler.next(logits[(i * vocab)..<((i + 1) * vocab)])) }
+    }
+
+    private func emit(_ s: Sequence, _ token: Int) {
+        s.generated += 1
+        s.continuation.yield(.token(token))
+        if s.request.stopTokens.contains(token) {
+            finish(s, .stop)
+        } else if s.generated >= s.request.maxTokens || s.cache!.count + 1 > s.cache!.capacity {
+            finish(s, .length)
+        } else {
+            s.next = token
+        }
+    }
+
+    private func finish(_ s: Sequence, _ reason: FinishReason) {
+        s.next = nil
+        s.continuation.yield(.finished(reason))
+        remove(s) { $0.completed += 1 }
+        s.continuation.finish()
+    }
+
+    private func fail(_ s: Sequence, _ message: String) {
+        s.next = nil
+        s.continuation.yield(.failed(message))
+        remove(s) { $0.failed += 1 }
+        s.continuation.finish()
+    }
+
+    private func remove(_ s: Sequence, count: (inout SchedulerLoad) -> Void) {
+        condition.lock()
+        running.removeAll { $0 === s }
+        count(&counters)
+        condition.unlock()
+    }
+}
