@@ -77,7 +77,8 @@ struct Chat: ParsableCommand {
             if text == "/exit" { break }
             if text == "/reset" { messages = start; continue }
             messages.append(ChatMessage(role: "user", content: text))
-            let prompt = tok.encode(template.render(messages, bos: served.special.bosText(tok)))
+            let prompt: [Int]
+            do { prompt = try tok.encode(template.render(messages, bos: served.special.bosText(tok))) } catch { throw Failure("\(error)") }
             guard prompt.count < served.contextLimit else {
                 throw Failure("the conversation (\(prompt.count) tokens) no longer fits the context of \(served.contextLimit); /reset to start again")
             }

@@ -71,14 +71,17 @@ public struct ServedModel: Sendable {
             guard let tokenizer else {
                 throw .invalid("model '\(name)' has no tokenizer: send 'prompt' as an array of token ids", param: "prompt")
             }
-            var ids = tokenizer.encode(text)
+            var ids: [Int]
+            do { ids = try tokenizer.encode(text) } catch { throw .invalid("'prompt' cannot be tokenized: \(error)", param: "prompt") }
             if special.addsBOS, let bos = special.bos, ids.first != bos { ids.insert(bos, at: 0) }
             return ids
         case .chat(let messages):
             guard let tokenizer, let template else {
                 throw .invalid("model '\(name)' cannot chat: \(templateProblem ?? "no chat template"); use /v1/completions", param: "messages")
             }
-            return tokenizer.encode(template.render(messages, bos: special.bosText(tokenizer)))
+            do { return try tokenizer.encode(template.render(messages, bos: special.bosText(tokenizer))) } catch {
+                throw .invalid("'messages' cannot be tokenized: \(error)", param: "messages")
+            }
         }
     }
 

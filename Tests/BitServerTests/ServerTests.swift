@@ -97,7 +97,7 @@ enum ChatFixture {
 
     @Test func stopStringsCutTheTextAndHoldBackPrefixes() throws {
         let s = ChatFixture.served, tok = s.tokenizer!
-        let ids = tok.encode("Hello there, general Kenobi")
+        let ids = try tok.encode("Hello there, general Kenobi")
         var d = OpenAIServer.Detokenizer(served: s, stop: ["general"], eos: s.special.eos)
         var text = ""
         for id in ids where !d.stopped { text += d.add(id) }
