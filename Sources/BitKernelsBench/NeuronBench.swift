@@ -33,7 +33,7 @@ package struct NeuronBench {
 
     package func run() throws(BenchError) -> [Row] {
         let train: LabeledImages
-        do { train = try LabeledImages(directory: data, split: "train") } catch { throw BenchError(error.description) }
+        do { train = try LabeledImages(directory: data, split: "train") } catch { throw BenchError(error) }
         var encoder = ImageEncoder.rank(k: 118, pixels: train.pixelsPerImage, using: kernels)
         let seeds = (0..<min(train.count, 5000)).map { encoder.encode(train.image($0)) }
         print("bench neurons: \(data), \(train.count) images, rank k=118, Jaccard, \(kernels.isa), \(threads) thread(s), median of \(repeats)")

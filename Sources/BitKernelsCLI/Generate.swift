@@ -73,7 +73,7 @@ struct Generate: ParsableCommand {
         let tok: Tokenizer?
         do throws(BitNetError) {
             if let file = tokenizer { tok = try Tokenizer.load(file: file) } else { tok = try Tokenizer.load(modelPath: model) }
-        } catch { throw Failure(error.description) }
+        } catch { throw Failure(error) }
         let ids: [Int]
         if let text = prompt {
             guard let tok else { throw Failure("\(model) has no tokenizer: pass --tokenizer FILE or use --prompt-ids") }
@@ -106,7 +106,7 @@ struct Generate: ParsableCommand {
                 FileHandle.standardOutput.synchronizeFile()
                 return true
             }
-        } catch { throw Failure(error.description) }
+        } catch { throw Failure(error) }
         print("")
         let s = result.stats
         FileHandle.standardError.write("""

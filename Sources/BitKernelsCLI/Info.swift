@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import Foundation
 
 struct Info: ParsableCommand {
@@ -58,7 +59,7 @@ struct Info: ParsableCommand {
         let cpu = CPUFeatures.current
         let topo = try topologyOptions.load()
         if let path = exportTopology {
-            do { try topo.exportXML(to: path) } catch { throw Failure(error.description) }
+            do { try topo.exportXML(to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
         }
         var binding: BindingReport?
         var plan: PlacementPlan?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNet
 import Foundation
 
@@ -30,12 +31,10 @@ struct Logits: ParsableCommand {
         let m = try loadModel(model, kernels: kernels)
         let logits: [Float]
         do { logits = try m.forward(ids, cache: m.makeCache(capacity: ids.count), threads: threads) } catch {
-            throw Failure(error.description)
+            throw Failure(error)
         }
-        let data = logits.withUnsafeBufferPointer { Data(buffer: $0) }
-        do { try data.write(to: URL(fileURLWithPath: out)) } catch {
-            throw Failure("cannot write \(out): \(error.localizedDescription)")
-        }
+        let bytes = logits.withUnsafeBytes { [UInt8]($0) }
+        do { try writeAtomically(bytes, to: out) } catch { throw Failure(error.description, code: ExitStatus.io) }
         print("wrote \(out): \(ids.count) × \(m.config.vocabularySize) float32")
     }
 }

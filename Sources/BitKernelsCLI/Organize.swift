@@ -157,7 +157,7 @@ struct Organize: ParsableCommand {
         do {
             train = try LabeledImages(directory: dir, split: "train", limit: limit)
             test = try LabeledImages(directory: dir, split: "t10k")
-        } catch { throw Failure(error.description) }
+        } catch { throw Failure(error) }
         let sparse = variant.flatMap(ImageVariant.init(rawValue:))
         if let v = sparse {
             train = train.transformed(v)
@@ -245,7 +245,7 @@ struct Organize: ParsableCommand {
                 otherAUROC = Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: novel)
                 let relative = Metrics.relativeNovelty(population, reference: trainSet.inputs)
                 otherRelative = Metrics.noveltyAUROC(familiar: testSet.inputs.map(relative), novel: novel.map(relative))
-            } catch { throw Failure(error.description) }
+            } catch { throw Failure(error) }
         }
         let report = Report(
             data: dir, trainImages: train.count * epochs, testImages: test.count,
@@ -265,7 +265,7 @@ struct Organize: ParsableCommand {
             perClass: Metrics.perClass(population, labels: labels, on: testSet))
         printReport(report)
         if let path = save {
-            do { try population.save(to: path) } catch { throw Failure(error.description) }
+            do { try population.save(to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
             print("saved \(path)")
         }
         if let path = json {

@@ -97,7 +97,7 @@ struct AudioOrganize {
 
     func run() throws {
         let data: SpokenDigits
-        do { data = try SpokenDigits(directory: directory) } catch { throw Failure(error.description) }
+        do { data = try SpokenDigits(directory: directory) } catch { throw Failure(error) }
         let mel = LogMelFeatures(sampleRate: 8000, bands: 28, segments: 28)
         progress("organize: log-mel features of \(data.recordings.count) recordings")
         let t0 = now()
@@ -135,7 +135,7 @@ struct AudioOrganize {
                 }
                 var e = ImageEncoder.rank(k: k, pixels: t.pixelsPerImage)
                 otherImages = (0..<min(t.count, 2000)).map { e.encode(t.image($0)) }
-            } catch let error as DatasetError { throw Failure(error.description) }
+            } catch let error as DatasetError { throw Failure(error) }
         }
 
         var results: [Fold] = []

@@ -1,12 +1,13 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNet
 import Foundation
 
 /// Loads a model on `kernels`, or fails with the reason.
 func loadModel(_ path: String, int8Head: Bool = false, kernels: Kernels) throws -> BitNetModel {
     FileHandle.standardError.write("loading \(path)\(int8Head ? " (int8 head)" : "")...\n".data(using: .utf8)!)
-    do { return try BitNetModel.load(path: path, int8Head: int8Head, using: kernels) } catch { throw Failure(error.description) }
+    do { return try BitNetModel.load(path: path, int8Head: int8Head, using: kernels) } catch { throw Failure(error) }
 }
 
 func parseIDs(_ text: String, what: String) throws -> [Int] {
@@ -39,7 +40,7 @@ func peakMemoryBytes() -> Int {
 func pin(threads: Int, placement: String?) throws {
     guard let p = placement else { return }
     let topo: HardwareTopology
-    do { topo = try HardwareTopology.current() } catch { throw Failure(error.description) }
+    do { topo = try HardwareTopology.current() } catch { throw Failure(error) }
     let binding = topo.bind(try makePlan(topo, try parsePolicy(p), threads: threads))
     FileHandle.standardError.write("placement \(p): PUs \(binding.plan.processingUnits)\(binding.verified ? ", pinned" : "; \(binding.notice ?? "not verified")")\n".data(using: .utf8)!)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNet
 import BitTraining
 import Foundation
@@ -72,7 +73,7 @@ struct Train: ParsableCommand {
             execv("/proc/self/exe", CommandLine.unsafeArgv)
         }
         let text: TextData
-        do { text = try TextData(path: data, tokenizer: tokenizer, context: context) } catch { throw ValidationError("--data: \(error)") }
+        do { text = try TextData(path: data, tokenizer: tokenizer, context: context) } catch { throw Failure("--data: \(error)", code: exitStatus(of: error)) }
         let config: ModelConfiguration
         do {
             config = try ModelConfiguration(vocabularySize: text.vocabularySize, width: width, layers: layers, heads: heads, kvHeads: kvHeads,
@@ -86,12 +87,12 @@ struct Train: ParsableCommand {
         let trainer: Trainer
         do { trainer = try Trainer(configuration: config, data: text, settings: settings, threads: threads) } catch { throw ValidationError("\(error)") }
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-            throw ValidationError("--out \(out): \(error.localizedDescription)")
+            throw Failure("--out \(out): \(error.localizedDescription)", code: ExitStatus.io)
         }
         if let r = resume {
             var isDir: ObjCBool = false
             let path = FileManager.default.fileExists(atPath: r, isDirectory: &isDir) && isDir.boolValue ? r + "/checkpoint.bkt" : r
-            do { try trainer.loadCheckpoint(from: path) } catch { throw ValidationError("--resume: \(error)") }
+            do { try trainer.loadCheckpoint(from: path) } catch { throw Failure("--resume: \(error)", code: exitStatus(of: error)) }
             log("resumed at step \(trainer.step) from \(path)")
         }
         let params = trainer.model.parameters.reduce(0) { $0 + $1.values.count }
@@ -101,14 +102,14 @@ struct Train: ParsableCommand {
             do {
                 try trainer.saveCheckpoint(to: out + "/checkpoint.bkt")
                 try trainer.writeRunFiles(to: out)
-            } catch { throw RuntimeError("\(error)") }
+            } catch { throw Failure(error) }
         }
         var lastLoss: Float = .nan
         let first = trainer.step
         var lastVal = trainer.evaluations.last?.validationLoss ?? .nan
         while trainer.step < steps {
             lastLoss = trainer.trainStep()
-            guard lastLoss.isFinite else { throw RuntimeError("step \(trainer.step): the loss is \(lastLoss); try a smaller --lr") }
+            guard lastLoss.isFinite else { throw Failure("step \(trainer.step): the loss is \(lastLoss); try a smaller --lr") }
             let s = trainer.step
             let evalNow = s % evalEvery == 0 || s == steps
             if evalNow { lastVal = trainer.evaluate().validationLoss }
@@ -127,7 +128,7 @@ struct Train: ParsableCommand {
         }
         try save()
         let sample = text.decode(trainer.sample(prompt: [], count: 300, seed: seed))
-        do { try writeAtomically(sample, to: out + "/samples.txt") } catch { throw RuntimeError("\(error)") }
+        do { try writeAtomically(sample, to: out + "/samples.txt") } catch { throw Failure(error) }
         if export != "none" {
             if trainer.model.configuration.precision == .float {
                 log("not exporting: a float model has no ternary weights (--export none to silence)")
@@ -141,7 +142,7 @@ struct Train: ParsableCommand {
                     default: try weights.writeGGUF(to: out + "/model.gguf", format: .i2_s, tokenizer: tok)
                     }
                     log("exported \(export) to \(out)/\(export == "hf" ? "model" : "model.gguf")")
-                } catch { throw RuntimeError("export: \(error)") }
+                } catch { throw Failure("export: \(error)", code: exitStatus(of: error)) }
             }
         }
         if let e = trainer.evaluations.last {
@@ -150,11 +151,6 @@ struct Train: ParsableCommand {
     }
 
     func log(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
-}
-
-struct RuntimeError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }
 
 func formatDuration(_ seconds: Double) -> String {

@@ -96,10 +96,8 @@ struct Tune: ParsableCommand {
             print("wrote \(path)")
         }
         if let path = plot {
-            do {
-                try scalingSVG(report.points, title: "bitkernels tune \(kernel) (\(report.workingSetBytes >> 20) MiB)")
-                    .write(toFile: path, atomically: true, encoding: .utf8)
-            } catch { throw Failure("cannot write \(path): \(error.localizedDescription)") }
+            let svg = scalingSVG(report.points, title: "bitkernels tune \(kernel) (\(report.workingSetBytes >> 20) MiB)")
+            do { try writeAtomically(Array(svg.utf8), to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
             print("wrote \(path)")
         }
     }
