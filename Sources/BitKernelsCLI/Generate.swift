@@ -50,7 +50,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Context length limit (default: the model's maximum positions).")
     var context: Int?
 
-    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    @Option(parsing: .unconditional, help: "OpenMP threads (0 = OpenMP's default; 0...1024).")
     var threads = 0
 
     @Option(help: "Pin the team first: compact, scatter, cores, numa:N or cpus:LIST.")
@@ -58,11 +58,12 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give --prompt TEXT or --prompt-ids IDS (one of them)") }
-        guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        try check("--tokens", tokens, in: 1...1_048_576)
+        if let c = context { try check("--context", c, in: 1...1_048_576) }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
+        try check("--top-k", topK, in: 0...(1 << 24))
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
+        try check("--threads", threads, in: 0...maxThreads)
     }
 
     func run() throws {

@@ -20,7 +20,7 @@ struct Info: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(help: "Threads of the team to place (with --placement; default: OpenMP's default team).")
+    @Option(parsing: .unconditional, help: "Threads of the team to place (with --placement; default: OpenMP's default team; 1...1024).")
     var threads: Int?
 
     @Option(help: "Plan, bind and verify a team: compact, scatter, cores, numa:N or cpus:LIST.")
@@ -51,7 +51,7 @@ struct Info: ParsableCommand {
     }
 
     func validate() throws {
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if let t = threads { try check("--threads", t, in: 1...maxThreads) }
     }
 
     func run() throws {

@@ -22,8 +22,10 @@ struct Logits: ParsableCommand {
     @Option(help: "Output file.")
     var out: String
 
-    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    @Option(parsing: .unconditional, help: "OpenMP threads (0 = OpenMP's default; 0...1024).")
     var threads = 0
+
+    func validate() throws { try check("--threads", threads, in: 0...maxThreads) }
 
     func run() throws {
         let kernels = try resolveKernels()

@@ -82,6 +82,21 @@ enum DefaultDataset {
         if let found = places.first(where: { $0.path.map(holdsImages) ?? false }) { return found.path! }
         let looked = places.map { place, path in path.map { "\($0) (\(place))" } ?? "\(place) (not set)" }
         throw Failure("no --data given and no default dataset found; looked for train-images-idx3-ubyte[.gz] in: "
-                      + looked.joined(separator: ", ") + ". Pass --data DIR, a folder with the four IDX files (e.g. ../shared/data/mnist).")
+                      + looked.joined(separator: ", ") + ". Pass --data DIR, a folder with the four IDX files (e.g. ../shared/data/mnist).",
+                      code: ExitStatus.noInput)
+    }
+}
+
+/// The most threads a command starts. OpenMP aborts when it cannot create a team (2^31 threads,
+/// or 100,000 on a small machine), so every --threads is bounded here, where it enters.
+let maxThreads = 1024
+
+/// Half this machine's memory: the most an argument-sized buffer (--size, --shapes) may take.
+let memoryBudget = Int(min(ProcessInfo.processInfo.physicalMemory / 2, UInt64(Int.max)))
+
+/// A usage error unless `value` is in `range`, naming the option: "--threads must be in 1...1024, got 0".
+func check<T: Comparable>(_ option: String, _ value: T, in range: ClosedRange<T>, unit: String = "") throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(option) must be in \(range.lowerBound)...\(range.upperBound)\(unit), got \(value)")
     }
 }

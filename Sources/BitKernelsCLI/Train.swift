@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(help: "ternary, binary or float.") var precision = "ternary"
     @Flag(name: .customLong("tied"), help: "Tie the LM head to the embedding.") var tied = false
     @Option(help: "Seed for initialization and data windows.") var seed: UInt64 = 1
-    @Option(help: "Worker threads.") var threads = 1
+    @Option(parsing: .unconditional, help: "Worker threads (1...1024).") var threads = 1
     @Option(help: "Output directory.") var out: String
     @Option(help: "Continue from a checkpoint (a file, or a directory holding checkpoint.bkt).") var resume: String?
     @Option(name: .customLong("eval-every"), help: "Evaluate every N steps.") var evalEvery = 250
@@ -52,8 +52,25 @@ struct Train: ParsableCommand {
         guard steps > 0 else { throw ValidationError("--steps must be positive (got \(steps))") }
         guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") }
         guard context > 0 else { throw ValidationError("--context must be positive (got \(context))") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive (got \(threads))") }
+        try check("--threads", threads, in: 1...maxThreads)
+        try check("--steps", steps, in: 1...1_000_000_000)
+        try check("--batch", batch, in: 1...65536)
+        try check("--context", context, in: 1...65536)
+        guard batch * context <= 1 << 24 else { throw ValidationError("--batch × --context must be at most 16777216 tokens a step, got \(batch * context)") }
+        try check("--layers", layers, in: 1...1024)
+        try check("--width", width, in: 1...65536)
+        try check("--heads", heads, in: 1...width)
+        if let k = kvHeads { try check("--kv-heads", k, in: 1...heads) }
+        if let m = mlpHidden { try check("--mlp-hidden", m, in: 1...(1 << 20)) }
+        try check("--warmup", warmup, in: 0...steps)
+        try check("--eval-batches", evalBatches, in: 1...1_000_000)
+        try check("--checkpoint-every", checkpointEvery, in: 0...Int.max)
+        if let s = stopAfter { try check("--stop-after", s, in: 1...Int.max) }
+        try check("--beta2", beta2, in: 0...0.999_999)
+        try check("--weight-decay", weightDecay, in: 0...1_000)
+        try check("--clip", clip, in: 0...1e9)
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive (got \(lr))") }
+        if let m = minLR { try check("--min-lr", m, in: 0...lr) }
         guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0") }
         guard evalEvery > 0 else { throw ValidationError("--eval-every must be positive") }
         guard Precision(rawValue: precision) != nil else { throw ValidationError("--precision: expected ternary, binary or float, got '\(precision)'") }

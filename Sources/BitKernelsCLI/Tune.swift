@@ -49,10 +49,10 @@ struct Tune: ParsableCommand {
         guard TuneSweep.kernelNames.contains(kernel) else {
             throw ValidationError("unknown kernel '\(kernel)'; choose from \(TuneSweep.kernelNames.joined(separator: ", "))")
         }
-        if let s = size, s < 1 { throw ValidationError("--size must be at least 1 MiB") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        if let s = size { try check("--size", s, in: 1...max(memoryBudget >> 20, 1), unit: " MiB (half this machine's memory)") }
+        try check("--repeats", repeats, in: 1...1000)
         _ = try policyList()
-        _ = try threadCounts(max: 1 << 16)
+        _ = try threadCounts(max: maxThreads)
     }
 
     func policyList() throws -> [PlacementPolicy] {
