@@ -18,22 +18,31 @@ struct BitKernelsCommand: ParsableCommand {
         version: bitKernelsVersion,
         subcommands: [Info.self, Bench.self, SearchBenchCommand.self, Tune.self, Generate.self, Logits.self, Export.self, Organize.self, Train.self, Experiment.self])
 
-    /// ArgumentParser's main, with BSD sysexits statuses: a usage mistake prints the usage and
-    /// exits 64 (ArgumentParser's own); a failure while running prints one "Error: ..." line and
-    /// exits 65 (bad data), 66 (missing or unreadable input) or 74 (an output not written).
+    /// ArgumentParser's main, with BSD sysexits statuses: a usage mistake found while parsing
+    /// (validate() included) prints the usage and exits 64 (ArgumentParser's own); one found while
+    /// running (a value that does not fit the data) prints one "Error: ..." line and exits 64; a
+    /// failure while running prints one "Error: ..." line and exits 65 (bad data), 66 (missing or
+    /// unreadable input) or 74 (an output not written).
     static func main() {
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
         do {
-            var command = try parseAsRoot()
             try command.run()
         } catch let error as BitKernelsError {
             exit(withError: error)  // an impossible BITKERNELS_ISA: one line, status 1
-        } catch let error where !(error is ValidationError) && !isArgumentParserError(error) {
+        } catch let error as ValidationError {
+            fail(error.message, code: ExitStatus.usage)
+        } catch let error where !isArgumentParserError(error) {
             let failure = error as? Failure ?? Failure(error)
-            FileHandle.standardError.write(Data("Error: \(failure.description)\n".utf8))
-            Foundation.exit(failure.code)
+            fail(failure.description, code: failure.code)
         } catch {
             exit(withError: error)
         }
+    }
+
+    private static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+        Foundation.exit(code)
     }
 
     /// Errors ArgumentParser prints itself: parse errors, --help, --version, CleanExit, ExitCode.

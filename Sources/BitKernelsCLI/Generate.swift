@@ -23,7 +23,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Prompt text (needs a tokenizer: the model's own, or --tokenizer).")
     var prompt: String?
 
-    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated (instead of --prompt).")
+    @Option(name: .customLong("prompt-ids"), parsing: .unconditional, help: "Prompt token ids, comma-separated (instead of --prompt).")
     var promptIDs: String?
 
     @Option(help: "A tokenizer.json or tiktoken ranks file, if the model has no tokenizer of its own.")
@@ -58,6 +58,8 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give --prompt TEXT or --prompt-ids IDS (one of them)") }
+        _ = try promptIDs.map { try parseIDs($0, what: "--prompt-ids") }
+        _ = try stop.map { try parseIDs($0, what: "--stop") }
         try check("--tokens", tokens, in: 1...1_048_576)
         if let c = context { try check("--context", c, in: 1...1_048_576) }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }

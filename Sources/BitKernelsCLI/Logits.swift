@@ -16,7 +16,7 @@ struct Logits: ParsableCommand {
     @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
     var model: String
 
-    @Option(help: "Token ids, comma-separated.")
+    @Option(parsing: .unconditional, help: "Token ids, comma-separated.")
     var tokens: String
 
     @Option(help: "Output file.")
@@ -25,7 +25,10 @@ struct Logits: ParsableCommand {
     @Option(parsing: .unconditional, help: "OpenMP threads (0 = OpenMP's default; 0...1024).")
     var threads = 0
 
-    func validate() throws { try check("--threads", threads, in: 0...maxThreads) }
+    func validate() throws {
+        _ = try parseIDs(tokens, what: "--tokens")
+        try check("--threads", threads, in: 0...maxThreads)
+    }
 
     func run() throws {
         let kernels = try resolveKernels()

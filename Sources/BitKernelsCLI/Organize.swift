@@ -108,6 +108,8 @@ struct Organize: ParsableCommand {
         try check("--neurons", neurons, in: (grow ? 0 : 1)...1_000_000)
         try check("--capacity", capacity, in: 1...1_000_000)
         try check("--epochs", epochs, in: 1...1000)
+        try check("--runs", runs, in: 1...100)
+        try check("--parts", parts, in: 0...100_000)
         try check("--learning-rate", learningRate, in: 0...1)
         try check("--grow-below", growBelow, in: 0...1)
         if let s = settleAfter { try check("--settle-after", s, in: 1...Int.max) }
@@ -147,8 +149,6 @@ struct Organize: ParsableCommand {
     func run() throws {
         let kernels = try resolveKernels()
         if let d = data, AudioOrganize.isAudioFolder(d) {
-            guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be in 1...100") }
-            guard parts >= 0 && parts <= 100_000 else { throw ValidationError("--parts must be in 0...100000") }
             try AudioOrganize(
                 directory: d, split: split, k: k, neurons: neurons, learningRate: learningRate,
                 scoring: score == "jaccard" ? .jaccard : .basic, seeds: (0..<UInt64(runs)).map { seed &+ $0 },

@@ -33,9 +33,10 @@ struct SearchBenchCommand: ParsableCommand {
         guard Score(rawValue: score) != nil else {
             throw ValidationError("unknown score '\(score)'; use \(Score.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard threads >= 1, repeats >= 1, single >= 1, batch >= 1 else {
-            throw ValidationError("--threads, --repeats, --single and --batch must be at least 1")
-        }
+        try check("--threads", threads, in: 1...maxThreads)
+        try check("--repeats", repeats, in: 1...1000)
+        try check("--single", single, in: 1...1_000_000)
+        try check("--batch", batch, in: 1...1_000_000)
     }
 
     func run() throws {

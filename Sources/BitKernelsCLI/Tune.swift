@@ -28,7 +28,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Working set in MiB (default: 4 × the L3, so the kernel streams from memory).")
     var size: Int?
 
-    @Option(help: "Thread counts: a range 1...N or a list 1,2,4 (default: 1 up to the PUs allowed).")
+    @Option(help: "Thread counts: a range 1...N or a list 1,2,4, each in 1...1024 (default: 1 up to the PUs allowed).")
     var threads: String?
 
     @Option(help: "Policies to compare, comma-separated: compact, scatter, cores, numa:N, cpus:LIST.")
@@ -72,14 +72,14 @@ struct Tune: ParsableCommand {
         guard let text = threads else { return Array(1...Swift.max(max, 1)) }
         if text.contains("...") {
             let ends = text.components(separatedBy: "...").compactMap { Int($0) }
-            guard ends.count == 2, ends[0] >= 1, ends[0] <= ends[1] else {
-                throw ValidationError("bad thread range '\(text)'; write e.g. 1...8")
+            guard ends.count == 2, ends[0] >= 1, ends[0] <= ends[1], ends[1] <= maxThreads else {
+                throw ValidationError("bad thread range '\(text)'; write e.g. 1...8, counts in 1...\(maxThreads)")
             }
             return Array(ends[0]...ends[1])
         }
         let list = text.split(separator: ",").compactMap { Int($0) }
-        guard !list.isEmpty, list.count == text.split(separator: ",").count, list.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("bad thread list '\(text)'; write e.g. 1,2,4 or 1...8")
+        guard !list.isEmpty, list.count == text.split(separator: ",").count, list.allSatisfy({ (1...maxThreads).contains($0) }) else {
+            throw ValidationError("bad thread list '\(text)'; write e.g. 1,2,4 or 1...8, counts in 1...\(maxThreads)")
         }
         return list
     }
