@@ -14,6 +14,13 @@ struct BitKernelsCommand: ParsableCommand {
             binary; the best one this CPU supports is chosen at run time. Set BITKERNELS_ISA=\
             scalar|avx2|avx512|neon to force a variant; every command stops with one line saying \
             why when the forced variant cannot run here.
+
+            Exit status (BSD sysexits): 0 success; 1 BITKERNELS_ISA names a variant that cannot \
+            run; 64 a usage error (an option out of its range, also against the data it names); \
+            65 bad data; 66 a missing or unreadable input; 74 an output that could not be written. \
+            Every output file is written atomically (a temporary beside it, fsync, rename), \
+            through symbolic links, never over a device. Negative numbers need no '=': \
+            --threads -1 is read as a value (and refused).
             """,
         version: bitKernelsVersion,
         subcommands: [Info.self, Bench.self, SearchBenchCommand.self, Tune.self, Generate.self, Logits.self, Export.self, Organize.self, Train.self, Experiment.self])

@@ -59,7 +59,12 @@ struct Info: ParsableCommand {
         let cpu = CPUFeatures.current
         let topo = try topologyOptions.load()
         if let path = exportTopology {
-            do { try topo.exportXML(to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
+            // hwloc writes the file itself: into a private temporary, then atomically into place.
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bitkernels-topology-\(getpid()).xml").path
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            do { try topo.exportXML(to: scratch) } catch { throw Failure("\(path): \(error)", code: ExitStatus.io) }
+            guard let xml = FileManager.default.contents(atPath: scratch) else { throw Failure("\(path): hwloc wrote no XML", code: ExitStatus.io) }
+            do { try writeAtomically([UInt8](xml), to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
         }
         var binding: BindingReport?
         var plan: PlacementPlan?

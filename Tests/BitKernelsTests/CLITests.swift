@@ -145,6 +145,8 @@ enum CLIFixtures {
              line: "Error: cannot read /nonexistent-bitkernels", usage: false),
         Case(arguments: ["logits", "--model", CLIFixtures.model, "--tokens", "1,2", "--out", "/dev/full"], status: 74,
              line: "Error: /dev/full: not a regular file; refusing to replace it", usage: false),
+        Case(arguments: ["info", "--export-topology", "/dev/full"], status: 74,
+             line: "Error: /dev/full: not a regular file; refusing to replace it", usage: false),
         Case(arguments: ["organize", "--data", mnist, "--limit", "100", "--neurons", "5", "--json", "/dev/null"], status: 74,
              line: "Error: /dev/null: not a regular file; refusing to replace it", usage: false),
     ]
