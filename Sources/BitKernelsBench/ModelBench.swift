@@ -50,7 +50,7 @@ package struct ModelBench {
     package func run() throws(BenchError) -> Report {
         note("loading \(path)\(int8Head ? " (int8 head)" : "")...")
         let m: BitNetModel
-        do { m = try BitNetModel.load(path: path, int8Head: int8Head, using: kernels) } catch { throw BenchError(error.description) }
+        do { m = try BitNetModel.load(path: path, int8Head: int8Head, using: kernels) } catch { throw BenchError(error) }
         let vocab = m.config.vocabularySize
         let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
         var pp: [Double] = [], tg: [Double] = []
@@ -59,7 +59,7 @@ package struct ModelBench {
             let stats: GenerationStats
             do {
                 stats = try m.generate(prompt: prompt, maxNewTokens: generatedTokens, threads: threads).stats
-            } catch { throw BenchError(error.description) }
+            } catch { throw BenchError(error) }
             pp.append(stats.promptTokensPerSecond)
             tg.append(stats.generationTokensPerSecond)
         }

@@ -33,7 +33,11 @@ package struct NeuronBench {
 
     package func run() throws(BenchError) -> [Row] {
         let train: LabeledImages
-        do { train = try LabeledImages(directory: data, split: "train") } catch { throw BenchError(error.description) }
+        do { train = try LabeledImages(directory: data, split: "train") } catch { throw BenchError(error) }
+        guard train.count >= 1 else { throw BenchError("\(data): no training images") }
+        guard train.pixelsPerImage >= 118 else {
+            throw BenchError("\(data): \(train.rows)×\(train.columns) images have fewer than the 118 pixels rank encoding sets")
+        }
         var encoder = ImageEncoder.rank(k: 118, pixels: train.pixelsPerImage, using: kernels)
         let seeds = (0..<min(train.count, 5000)).map { encoder.encode(train.image($0)) }
         print("bench neurons: \(data), \(train.count) images, rank k=118, Jaccard, \(kernels.isa), \(threads) thread(s), median of \(repeats)")

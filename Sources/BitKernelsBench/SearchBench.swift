@@ -72,7 +72,7 @@ package struct SearchBench {
     /// Packed codes (ceil(width/8) bytes each) into a matrix; the file size must be a multiple.
     static func loadCodes(_ path: String, width: Int) throws(BenchError) -> BitMatrix {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw BenchError("cannot read \(path)")
+            throw BenchError("cannot read \(path)", code: ExitStatus.noInput)
         }
         let codeBytes = (width + 7) / 8
         guard data.count % codeBytes == 0 else {

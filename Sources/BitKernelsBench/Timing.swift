@@ -1,4 +1,6 @@
 import BitKernels
+import BitNet
+import BitNeurons
 import Foundation
 
 #if canImport(Glibc)
@@ -12,7 +14,40 @@ import Glibc
 /// ```
 package struct BenchError: Error, CustomStringConvertible {
     package let description: String
-    package init(_ description: String) { self.description = description }
+    /// The BSD sysexits status a command exits with: 65 bad data, 66 missing input, 74 I/O.
+    package let code: Int32
+    package init(_ description: String, code: Int32 = ExitStatus.data) { self.description = description; self.code = code }
+    /// `error`'s one line, with the status `ExitStatus.of(error)` gives it.
+    package init(_ error: any Error) { self.init("\(error)", code: ExitStatus.of(error)) }
+}
+
+/// BSD sysexits statuses (`man sysexits`), and the one each library error means.
+package enum ExitStatus {
+    package static let usage: Int32 = 64, data: Int32 = 65, noInput: Int32 = 66, software: Int32 = 70, io: Int32 = 74
+
+    /// 66 for a file that is missing or cannot be opened, 74 for a file that cannot be written,
+    /// 65 for everything a reader rejects (malformed, truncated, inconsistent).
+    package static func of(_ error: any Error) -> Int32 {
+        switch error {
+        case let e as BenchError: return e.code
+        case is FileWriteError: return io
+        case let e as BitNetError:
+            switch e {
+            case .missingFile, .unreadable: return noInput
+            case .cannotWrite: return io
+            default: return data
+            }
+        case let e as DatasetError:
+            switch e {
+            case .missingFile, .unreadable: return noInput
+            default: return data
+            }
+        case let e as AudioError:
+            if case .unreadable = e { return noInput }
+            return data
+        default: return data
+        }
+    }
 }
 
 /// Monotonic seconds.
@@ -102,9 +137,9 @@ package func writeJSON<T: Encodable>(_ value: T, to path: String) throws(BenchEr
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    do { try encoder.encode(value).write(to: URL(fileURLWithPath: path)) } catch {
-        throw BenchError("cannot write \(path): \(error.localizedDescription)")
-    }
+    let bytes: Data
+    do { bytes = try encoder.encode(value) } catch { throw BenchError("cannot encode \(path): \(error)", code: ExitStatus.software) }
+    do { try writeAtomically([UInt8](bytes) + [0x0A], to: path) } catch { throw BenchError(error.description, code: ExitStatus.io) }
 }
 
 /// A progress line on terminals only (stderr), erased by `clearProgress` before a result prints.

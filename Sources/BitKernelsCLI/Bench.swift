@@ -15,13 +15,13 @@ struct Bench: ParsableCommand {
 
 /// Options every benchmark takes.
 struct BenchOptions: ParsableArguments {
-    @Option(help: "OpenMP threads of the timed kernels and of the bandwidth yardstick.")
+    @Option(parsing: .unconditional, help: "OpenMP threads of the timed kernels and of the bandwidth yardstick (1...1024).")
     var threads = 1
 
     @Option(help: "Pin the team of --threads threads first: compact, scatter, cores, numa:N or cpus:LIST (see `info --placement`).")
     var placement: String?
 
-    @Option(help: "Repeated samples per measurement (the median is reported).")
+    @Option(parsing: .unconditional, help: "Repeated samples per measurement (the median is reported; 1...1000).")
     var repeats = 9
 
     @Flag(help: "Fewer samples and smaller buffers: a quick look, not figures to quote.")
@@ -31,8 +31,8 @@ struct BenchOptions: ParsableArguments {
     var json: String?
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        try check("--threads", threads, in: 1...maxThreads)
+        try check("--repeats", repeats, in: 1...1000)
     }
 
     /// Writes `value` when --json was given.

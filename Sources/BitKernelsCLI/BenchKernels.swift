@@ -53,9 +53,14 @@ struct BenchKernels: ParsableCommand {
 
     func parsedShapes() throws -> [(rows: Int, columns: Int)] {
         try shapes.split(separator: ",").map { item in
-            let parts = item.split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2, parts[0] > 0, parts[1] > 0 else {
-                throw ValidationError("bad shape '\(item)'; write ROWSxCOLUMNS, e.g. 2560x6912")
+            let parts = item.split(separator: "x", omittingEmptySubsequences: false).compactMap { Int($0) }
+            guard parts.count == 2, (1...(1 << 20)).contains(parts[0]), (1...(1 << 20)).contains(parts[1]) else {
+                throw ValidationError("bad shape '\(item)'; write ROWSxCOLUMNS, each in 1...1048576, e.g. 2560x6912")
+            }
+            // The packed weights (≤ 1 byte a weight over the variants) and float activations.
+            let need = parts[0] * parts[1] + 4096 * 4 * (parts[0] + parts[1])
+            guard need <= memoryBudget else {
+                throw ValidationError("--shapes: \(item) needs about \(bytes(need)), more than half this machine's memory (\(bytes(memoryBudget)))")
             }
             return (parts[0], parts[1])
         }

@@ -29,7 +29,8 @@ struct BenchModel: ParsableCommand {
     @OptionGroup var options: BenchOptions
 
     func validate() throws {
-        guard pp >= 1, tg >= 1 else { throw ValidationError("--pp and --tg must be at least 1") }
+        try check("--pp", pp, in: 1...1_048_576)
+        try check("--tg", tg, in: 1...1_048_576)
     }
 
     func run() throws {

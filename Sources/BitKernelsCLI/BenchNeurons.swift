@@ -20,7 +20,9 @@ struct BenchNeurons: ParsableCommand {
 
     @OptionGroup var options: BenchOptions
 
-    func validate() throws { _ = try parseCounts(neurons, option: "--neurons") }
+    func validate() throws {
+        for n in try parseCounts(neurons, option: "--neurons") { try check("--neurons", n, in: 1...1_000_000) }
+    }
 
     func run() throws {
         let kernels = try resolveKernels()

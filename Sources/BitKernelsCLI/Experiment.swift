@@ -84,7 +84,7 @@ struct WidthBits: ParsableCommand {
     @Option(help: "Positions of the fixed validation sample for geometry and CKA (a multiple of --context).")
     var positions = 256
 
-    @Option(help: "Worker threads.")
+    @Option(parsing: .unconditional, help: "Worker threads (1...1024).")
     var threads = 2
 
     @Option(help: "Instead of the grid: sweep these comma-separated peak learning rates for each precision (short runs, into DIR/sweep/), print the best.")
@@ -101,7 +101,14 @@ struct WidthBits: ParsableCommand {
         _ = try parsedPrecisions()
         _ = try parsedSeeds()
         if let wideSeeds { _ = try parsedSeeds(wideSeeds, option: "--wide-seeds") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        try check("--steps", steps, in: 1...1_000_000_000)
+        try check("--threads", threads, in: 1...maxThreads)
+        try check("--layers", layers, in: 1...1024)
+        try check("--context", context, in: 2...65536)
+        try check("--batch", batch, in: 1...65536)
+        try check("--eval-batches", evalBatches, in: 1...1_000_000)
+        try check("--positions", positions, in: 1...(1 << 24))
+        try check("--sweep-width", sweepWidth, in: 1...65536)
         guard layers >= 1, context >= 2, batch >= 1, threads >= 1, warmup >= 0, evalBatches >= 1 else {
             throw ValidationError("--layers, --batch, --threads, --eval-batches must be at least 1, --context at least 2, --warmup at least 0")
         }

@@ -55,7 +55,7 @@ struct Export: ParsableCommand {
             } else {
                 try weights.writeHuggingFace(to: out, tokenizer: tok)
             }
-        } catch { throw Failure(error.description) }
+        } catch { throw Failure(error) }
         print("wrote \(out) (\(format)\(tok.map { ", tokenizer of \($0.vocabularySize) ids" } ?? ", no tokenizer"))")
     }
 }

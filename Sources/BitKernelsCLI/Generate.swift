@@ -24,7 +24,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Prompt text (needs a tokenizer: the model's own, or --tokenizer).")
     var prompt: String?
 
-    @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated (instead of --prompt).")
+    @Option(name: .customLong("prompt-ids"), parsing: .unconditional, help: "Prompt token ids, comma-separated (instead of --prompt).")
     var promptIDs: String?
 
     @Option(help: "A tokenizer.json or tiktoken ranks file, if the model has no tokenizer of its own.")
@@ -57,7 +57,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Context length limit (default: the model's maximum positions).")
     var context: Int?
 
-    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    @Option(parsing: .unconditional, help: "OpenMP threads (0 = OpenMP's default; 0...1024).")
     var threads = 0
 
     @Option(help: "Pin the team first: compact, scatter, cores, numa:N or cpus:LIST.")
@@ -65,11 +65,14 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give --prompt TEXT or --prompt-ids IDS (one of them)") }
-        guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
+        _ = try promptIDs.map { try parseIDs($0, what: "--prompt-ids") }
+        _ = try stop.map { try parseIDs($0, what: "--stop") }
+        try check("--tokens", tokens, in: 1...1_048_576)
+        if let c = context { try check("--context", c, in: 1...1_048_576) }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
+        try check("--top-k", topK, in: 0...(1 << 24))
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
+        try check("--threads", threads, in: 0...maxThreads)
     }
 
     func run() throws {
@@ -80,7 +83,7 @@ struct Generate: ParsableCommand {
         let tok: Tokenizer?
         do throws(BitNetError) {
             if let file = tokenizer { tok = try Tokenizer.load(file: file) } else { tok = try Tokenizer.load(modelPath: model) }
-        } catch { throw Failure(error.description) }
+        } catch { throw Failure(error) }
         let special: SpecialTokens
         do { special = try SpecialTokens(modelPath: model, tokenizer: tok) } catch { throw Failure(error.description) }
         if !ignoreEOS { stopTokens.formUnion(special.eos) }
@@ -117,7 +120,7 @@ struct Generate: ParsableCommand {
                 FileHandle.standardOutput.synchronizeFile()
                 return true
             }
-        } catch { throw Failure(error.description) }
+        } catch { throw Failure(error) }
         print("")
         let s = result.stats
         FileHandle.standardError.write("""

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import Foundation
 
 struct Info: ParsableCommand {
@@ -19,7 +20,7 @@ struct Info: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(help: "Threads of the team to place (with --placement; default: OpenMP's default team).")
+    @Option(parsing: .unconditional, help: "Threads of the team to place (with --placement; default: OpenMP's default team; 1...1024).")
     var threads: Int?
 
     @Option(help: "Plan, bind and verify a team: compact, scatter, cores, numa:N or cpus:LIST.")
@@ -50,7 +51,7 @@ struct Info: ParsableCommand {
     }
 
     func validate() throws {
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        if let t = threads { try check("--threads", t, in: 1...maxThreads) }
     }
 
     func run() throws {
@@ -58,7 +59,12 @@ struct Info: ParsableCommand {
         let cpu = CPUFeatures.current
         let topo = try topologyOptions.load()
         if let path = exportTopology {
-            do { try topo.exportXML(to: path) } catch { throw Failure(error.description) }
+            // hwloc writes the file itself: into a private temporary, then atomically into place.
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bitkernels-topology-\(getpid()).xml").path
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            do { try topo.exportXML(to: scratch) } catch { throw Failure("\(path): \(error)", code: ExitStatus.io) }
+            guard let xml = FileManager.default.contents(atPath: scratch) else { throw Failure("\(path): hwloc wrote no XML", code: ExitStatus.io) }
+            do { try writeAtomically([UInt8](xml), to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
         }
         var binding: BindingReport?
         var plan: PlacementPlan?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNet
 import Foundation
 
@@ -15,14 +16,19 @@ struct Logits: ParsableCommand {
     @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
     var model: String
 
-    @Option(help: "Token ids, comma-separated.")
+    @Option(parsing: .unconditional, help: "Token ids, comma-separated.")
     var tokens: String
 
     @Option(help: "Output file.")
     var out: String
 
-    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    @Option(parsing: .unconditional, help: "OpenMP threads (0 = OpenMP's default; 0...1024).")
     var threads = 0
+
+    func validate() throws {
+        _ = try parseIDs(tokens, what: "--tokens")
+        try check("--threads", threads, in: 0...maxThreads)
+    }
 
     func run() throws {
         let kernels = try resolveKernels()
@@ -30,12 +36,10 @@ struct Logits: ParsableCommand {
         let m = try loadModel(model, kernels: kernels)
         let logits: [Float]
         do { logits = try m.forward(ids, cache: m.makeCache(capacity: ids.count), threads: threads) } catch {
-            throw Failure(error.description)
+            throw Failure(error)
         }
-        let data = logits.withUnsafeBufferPointer { Data(buffer: $0) }
-        do { try data.write(to: URL(fileURLWithPath: out)) } catch {
-            throw Failure("cannot write \(out): \(error.localizedDescription)")
-        }
+        let bytes = logits.withUnsafeBytes { [UInt8]($0) }
+        do { try writeAtomically(bytes, to: out) } catch { throw Failure(error.description, code: ExitStatus.io) }
         print("wrote \(out): \(ids.count) × \(m.config.vocabularySize) float32")
     }
 }

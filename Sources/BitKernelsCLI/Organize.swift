@@ -105,9 +105,16 @@ struct Organize: ParsableCommand {
         guard ["jaccard", "basic"].contains(score) else { throw ValidationError("--score is jaccard or basic") }
         guard ["inputs", "spread", "dense"].contains(start) else { throw ValidationError("--start is inputs, spread or dense") }
         guard neurons >= 1 || grow else { throw ValidationError("--neurons must be at least 1 (or use --grow)") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard learningRate >= 0 && learningRate <= 1 else { throw ValidationError("--learning-rate must be in 0...1") }
-        guard k >= 1 && k <= 784 else { throw ValidationError("--k must be in 1...784") }
+        try check("--neurons", neurons, in: (grow ? 0 : 1)...1_000_000)
+        try check("--capacity", capacity, in: 1...1_000_000)
+        try check("--epochs", epochs, in: 1...1000)
+        try check("--runs", runs, in: 1...100)
+        try check("--parts", parts, in: 0...100_000)
+        try check("--learning-rate", learningRate, in: 0...1)
+        try check("--grow-below", growBelow, in: 0...1)
+        if let s = settleAfter { try check("--settle-after", s, in: 1...Int.max) }
+        if let l = limit { try check("--limit", l, in: 1...Int.max) }
+        try check("--k", k, in: 1...(1 << 24))  // and at most the images' pixels, checked when they are read
         guard RankTieRule(rawValue: ties) != nil else { throw ValidationError("--ties is index, blur, distance or ink") }
         guard variant.map({ ImageVariant(rawValue: $0) != nil }) ?? true else { throw ValidationError("--variant is thinned, edges or dropout") }
     }
@@ -142,8 +149,6 @@ struct Organize: ParsableCommand {
     func run() throws {
         let kernels = try resolveKernels()
         if let d = data, AudioOrganize.isAudioFolder(d) {
-            guard runs >= 1 && runs <= 100 else { throw ValidationError("--runs must be in 1...100") }
-            guard parts >= 0 && parts <= 100_000 else { throw ValidationError("--parts must be in 0...100000") }
             try AudioOrganize(
                 directory: d, split: split, k: k, neurons: neurons, learningRate: learningRate,
                 scoring: score == "jaccard" ? .jaccard : .basic, seeds: (0..<UInt64(runs)).map { seed &+ $0 },
@@ -157,7 +162,8 @@ struct Organize: ParsableCommand {
         do {
             train = try LabeledImages(directory: dir, split: "train", limit: limit)
             test = try LabeledImages(directory: dir, split: "t10k")
-        } catch { throw Failure(error.description) }
+        } catch { throw Failure(error) }
+        try checkSets(train: train, test: test, in: dir)
         let sparse = variant.flatMap(ImageVariant.init(rawValue:))
         if let v = sparse {
             train = train.transformed(v)
@@ -197,6 +203,16 @@ struct Organize: ParsableCommand {
         // Neurons start from evenly spaced training inputs (in continual mode, from the first phase only).
         let oldCount = continual ? trainSet.labels.filter { $0 < 5 }.count : 0
         let pool = continual ? oldCount : trainSet.count
+        if continual, oldCount == 0 || oldCount == trainSet.count || oldTest.count == 0 || newTest.count == 0 {
+            throw Failure("--continual needs training and test images of classes 0-4 and of 5-9; \(dir)\(limit.map { " with --limit \($0)" } ?? "") has "
+                          + "\(oldCount) + \(trainSet.count - oldCount) training and \(oldTest.count) + \(newTest.count) test images")
+        }
+        if config.start == .inputs && !grow {
+            let most = start == "spread" ? min(pool, 5000) : pool
+            guard neurons <= most else {
+                throw Failure("--neurons \(neurons): --start \(start) picks them among \(most) training images\(continual ? " of classes 0-4" : "")\(limit.map { " (--limit \($0))" } ?? ""); use at most \(most), or --start dense", code: ExitStatus.usage)
+            }
+        }
         let seeds = config.start != .inputs || grow ? []
             : start == "spread" ? BitPopulation.spreadSeeds(from: Array(trainSet.inputs.prefix(min(pool, 5000))), count: neurons, using: kernels)
             : stride(from: 0, to: pool, by: max(pool / max(neurons, 1), 1)).prefix(neurons).map { trainSet.inputs[$0] }
@@ -239,13 +255,17 @@ struct Organize: ParsableCommand {
         if let o = other {
             do {
                 var t = try LabeledImages(directory: o, split: "t10k")
+                guard t.count >= 1 else { throw Failure("--other \(o): no test images") }
+                guard t.pixelsPerImage == train.pixelsPerImage && t.columns == train.columns else {
+                    throw Failure("--other \(o): \(t.rows)×\(t.columns) images, but \(dir) has \(train.rows)×\(train.columns)")
+                }
                 if let v = sparse { t = t.transformed(v) }
                 var e = encoder
                 let novel = (0..<t.count).map { e.encode(t.image($0)) }
                 otherAUROC = Metrics.noveltyAUROC(population, familiar: testSet.inputs, novel: novel)
                 let relative = Metrics.relativeNovelty(population, reference: trainSet.inputs)
                 otherRelative = Metrics.noveltyAUROC(familiar: testSet.inputs.map(relative), novel: novel.map(relative))
-            } catch { throw Failure(error.description) }
+            } catch { throw Failure(error) }
         }
         let report = Report(
             data: dir, trainImages: train.count * epochs, testImages: test.count,
@@ -265,7 +285,7 @@ struct Organize: ParsableCommand {
             perClass: Metrics.perClass(population, labels: labels, on: testSet))
         printReport(report)
         if let path = save {
-            do { try population.save(to: path) } catch { throw Failure(error.description) }
+            do { try population.save(to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
             print("saved \(path)")
         }
         if let path = json {
@@ -290,5 +310,18 @@ struct Organize: ParsableCommand {
         }
         print("  per class: specialists/purity " + r.perClass.map { "\($0.label): \($0.specialists)/\(format($0.purity, 2))" }.joined(separator: "  "))
         print("  online loop                  \(format(r.imagesPerSecond / 1000, 1))k images/s (encode, score, winner, flip; 1 thread)")
+    }
+
+    /// The training and test sets can be used together: not empty, images of one size, at least
+    /// --k pixels for rank encoding. A set that breaks this is bad data (status 65).
+    func checkSets(train: LabeledImages, test: LabeledImages, in dir: String) throws {
+        guard train.pixelsPerImage >= 1 else { throw Failure("\(dir): images of \(train.rows)×\(train.columns) pixels") }
+        guard train.count >= 1, test.count >= 1 else { throw Failure("\(dir): \(train.count) training and \(test.count) test images; need at least one of each") }
+        guard test.pixelsPerImage == train.pixelsPerImage && test.columns == train.columns else {
+            throw Failure("\(dir): training images are \(train.rows)×\(train.columns), test images \(test.rows)×\(test.columns)")
+        }
+        if encoding == "rank" && k > train.pixelsPerImage {
+            throw Failure("--k \(k): \(dir) has \(train.pixelsPerImage)-pixel images; use --k 1...\(train.pixelsPerImage)", code: ExitStatus.usage)
+        }
     }
 }

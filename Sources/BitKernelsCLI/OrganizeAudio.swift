@@ -97,8 +97,10 @@ struct AudioOrganize {
 
     func run() throws {
         let data: SpokenDigits
-        do { data = try SpokenDigits(directory: directory) } catch { throw Failure(error.description) }
+        do { data = try SpokenDigits(directory: directory) } catch { throw Failure(error) }
         let mel = LogMelFeatures(sampleRate: 8000, bands: 28, segments: 28)
+        guard !data.recordings.isEmpty else { throw Failure("\(directory): no recordings") }
+        guard k <= mel.count else { throw Failure("--k \(k): the audio grid has \(mel.count) cells; use --k 1...\(mel.count)", code: ExitStatus.usage) }
         progress("organize: log-mel features of \(data.recordings.count) recordings")
         let t0 = now()
         var features: [[Float]] = data.recordings.map { mel.features(of: $0.audio) }
@@ -131,11 +133,11 @@ struct AudioOrganize {
             do {
                 let t = try LabeledImages(directory: o, split: "t10k")
                 guard t.pixelsPerImage == mel.count else {
-                    throw ValidationError("--other: \(o) has \(t.pixelsPerImage)-pixel images; the audio grid is \(mel.count)")
+                    throw Failure("--other: \(o) has \(t.pixelsPerImage)-pixel images; the audio grid is \(mel.count)")
                 }
                 var e = ImageEncoder.rank(k: k, pixels: t.pixelsPerImage)
                 otherImages = (0..<min(t.count, 2000)).map { e.encode(t.image($0)) }
-            } catch let error as DatasetError { throw Failure(error.description) }
+            } catch let error as DatasetError { throw Failure(error) }
         }
 
         var results: [Fold] = []

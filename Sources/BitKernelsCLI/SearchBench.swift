@@ -21,21 +21,22 @@ struct SearchBenchCommand: ParsableCommand {
     @Option(help: "Bits per code.") var width: Int
     @Option(help: "Score: differing (Hamming, minimum wins), shared, sharedMinusDiffering, jaccard.")
     var score = "differing"
-    @Option(help: "OpenMP threads.") var threads = 1
-    @Option(help: "Repeated samples (the median is reported).") var repeats = 7
-    @Option(help: "Queries timed one at a time.") var single = 100
-    @Option(help: "Queries in the batch.") var batch = 1000
+    @Option(parsing: .unconditional, help: "OpenMP threads (1...1024).") var threads = 1
+    @Option(parsing: .unconditional, help: "Repeated samples (the median is reported; 1...1000).") var repeats = 7
+    @Option(parsing: .unconditional, help: "Queries timed one at a time (1...1000000).") var single = 100
+    @Option(parsing: .unconditional, help: "Queries in the batch (1...1000000).") var batch = 1000
     @Option(help: "Variant (default: the best for this CPU).") var isa: String?
     @Option(help: "Write results (timings and every query's winner) as JSON here.") var json: String?
 
     func validate() throws {
-        guard width > 0 else { throw ValidationError("--width must be positive") }
+        try check("--width", width, in: 1...(1 << 20))
         guard Score(rawValue: score) != nil else {
             throw ValidationError("unknown score '\(score)'; use \(Score.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard threads >= 1, repeats >= 1, single >= 1, batch >= 1 else {
-            throw ValidationError("--threads, --repeats, --single and --batch must be at least 1")
-        }
+        try check("--threads", threads, in: 1...maxThreads)
+        try check("--repeats", repeats, in: 1...1000)
+        try check("--single", single, in: 1...1_000_000)
+        try check("--batch", batch, in: 1...1_000_000)
     }
 
     func run() throws {

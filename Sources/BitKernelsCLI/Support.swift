@@ -1,12 +1,13 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNet
 import Foundation
 
 /// Loads a model on `kernels`, or fails with the reason.
 func loadModel(_ path: String, int8Head: Bool = false, kernels: Kernels) throws -> BitNetModel {
     FileHandle.standardError.write("loading \(path)\(int8Head ? " (int8 head)" : "")...\n".data(using: .utf8)!)
-    do { return try BitNetModel.load(path: path, int8Head: int8Head, using: kernels) } catch { throw Failure(error.description) }
+    do { return try BitNetModel.load(path: path, int8Head: int8Head, using: kernels) } catch { throw Failure(error) }
 }
 
 func parseIDs(_ text: String, what: String) throws -> [Int] {
@@ -39,7 +40,7 @@ func peakMemoryBytes() -> Int {
 func pin(threads: Int, placement: String?) throws {
     guard let p = placement else { return }
     let topo: HardwareTopology
-    do { topo = try HardwareTopology.current() } catch { throw Failure(error.description) }
+    do { topo = try HardwareTopology.current() } catch { throw Failure(error) }
     let binding = topo.bind(try makePlan(topo, try parsePolicy(p), threads: threads))
     FileHandle.standardError.write("placement \(p): PUs \(binding.plan.processingUnits)\(binding.verified ? ", pinned" : "; \(binding.notice ?? "not verified")")\n".data(using: .utf8)!)
 }
@@ -81,6 +82,21 @@ enum DefaultDataset {
         if let found = places.first(where: { $0.path.map(holdsImages) ?? false }) { return found.path! }
         let looked = places.map { place, path in path.map { "\($0) (\(place))" } ?? "\(place) (not set)" }
         throw Failure("no --data given and no default dataset found; looked for train-images-idx3-ubyte[.gz] in: "
-                      + looked.joined(separator: ", ") + ". Pass --data DIR, a folder with the four IDX files (e.g. ../shared/data/mnist).")
+                      + looked.joined(separator: ", ") + ". Pass --data DIR, a folder with the four IDX files (e.g. ../shared/data/mnist).",
+                      code: ExitStatus.noInput)
+    }
+}
+
+/// The most threads a command starts. OpenMP aborts when it cannot create a team (2^31 threads,
+/// or 100,000 on a small machine), so every --threads is bounded here, where it enters.
+let maxThreads = 1024
+
+/// Half this machine's memory: the most an argument-sized buffer (--size, --shapes) may take.
+let memoryBudget = Int(min(ProcessInfo.processInfo.physicalMemory / 2, UInt64(Int.max)))
+
+/// A usage error unless `value` is in `range`, naming the option: "--threads must be in 1...1024, got 0".
+func check<T: Comparable>(_ option: String, _ value: T, in range: ClosedRange<T>, unit: String = "") throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(option) must be in \(range.lowerBound)...\(range.upperBound)\(unit), got \(value)")
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BitKernels
+import BitKernelsBench
 import BitNet
 import BitTraining
 import Foundation
@@ -38,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(help: "ternary, binary or float.") var precision = "ternary"
     @Flag(name: .customLong("tied"), help: "Tie the LM head to the embedding.") var tied = false
     @Option(help: "Seed for initialization and data windows.") var seed: UInt64 = 1
-    @Option(help: "Worker threads.") var threads = 1
+    @Option(parsing: .unconditional, help: "Worker threads (1...1024).") var threads = 1
     @Option(help: "Output directory.") var out: String
     @Option(help: "Continue from a checkpoint (a file, or a directory holding checkpoint.bkt).") var resume: String?
     @Option(name: .customLong("eval-every"), help: "Evaluate every N steps.") var evalEvery = 250
@@ -51,8 +52,25 @@ struct Train: ParsableCommand {
         guard steps > 0 else { throw ValidationError("--steps must be positive (got \(steps))") }
         guard batch > 0 else { throw ValidationError("--batch must be positive (got \(batch))") }
         guard context > 0 else { throw ValidationError("--context must be positive (got \(context))") }
-        guard threads > 0 else { throw ValidationError("--threads must be positive (got \(threads))") }
+        try check("--threads", threads, in: 1...maxThreads)
+        try check("--steps", steps, in: 1...1_000_000_000)
+        try check("--batch", batch, in: 1...65536)
+        try check("--context", context, in: 1...65536)
+        guard batch * context <= 1 << 24 else { throw ValidationError("--batch × --context must be at most 16777216 tokens a step, got \(batch * context)") }
+        try check("--layers", layers, in: 1...1024)
+        try check("--width", width, in: 1...65536)
+        try check("--heads", heads, in: 1...width)
+        if let k = kvHeads { try check("--kv-heads", k, in: 1...heads) }
+        if let m = mlpHidden { try check("--mlp-hidden", m, in: 1...(1 << 20)) }
+        try check("--warmup", warmup, in: 0...steps)
+        try check("--eval-batches", evalBatches, in: 1...1_000_000)
+        try check("--checkpoint-every", checkpointEvery, in: 0...Int.max)
+        if let s = stopAfter { try check("--stop-after", s, in: 1...Int.max) }
+        try check("--beta2", beta2, in: 0...0.999_999)
+        try check("--weight-decay", weightDecay, in: 0...1_000)
+        try check("--clip", clip, in: 0...1e9)
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive (got \(lr))") }
+        if let m = minLR { try check("--min-lr", m, in: 0...lr) }
         guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0") }
         guard evalEvery > 0 else { throw ValidationError("--eval-every must be positive") }
         guard Precision(rawValue: precision) != nil else { throw ValidationError("--precision: expected ternary, binary or float, got '\(precision)'") }
@@ -72,7 +90,7 @@ struct Train: ParsableCommand {
             execv("/proc/self/exe", CommandLine.unsafeArgv)
         }
         let text: TextData
-        do { text = try TextData(path: data, tokenizer: tokenizer, context: context) } catch { throw ValidationError("--data: \(error)") }
+        do { text = try TextData(path: data, tokenizer: tokenizer, context: context) } catch { throw Failure("--data: \(error)", code: exitStatus(of: error)) }
         let config: ModelConfiguration
         do {
             config = try ModelConfiguration(vocabularySize: text.vocabularySize, width: width, layers: layers, heads: heads, kvHeads: kvHeads,
@@ -86,12 +104,12 @@ struct Train: ParsableCommand {
         let trainer: Trainer
         do { trainer = try Trainer(configuration: config, data: text, settings: settings, threads: threads) } catch { throw ValidationError("\(error)") }
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-            throw ValidationError("--out \(out): \(error.localizedDescription)")
+            throw Failure("--out \(out): \(error.localizedDescription)", code: ExitStatus.io)
         }
         if let r = resume {
             var isDir: ObjCBool = false
             let path = FileManager.default.fileExists(atPath: r, isDirectory: &isDir) && isDir.boolValue ? r + "/checkpoint.bkt" : r
-            do { try trainer.loadCheckpoint(from: path) } catch { throw ValidationError("--resume: \(error)") }
+            do { try trainer.loadCheckpoint(from: path) } catch { throw Failure("--resume: \(error)", code: exitStatus(of: error)) }
             log("resumed at step \(trainer.step) from \(path)")
         }
         let params = trainer.model.parameters.reduce(0) { $0 + $1.values.count }
@@ -101,14 +119,14 @@ struct Train: ParsableCommand {
             do {
                 try trainer.saveCheckpoint(to: out + "/checkpoint.bkt")
                 try trainer.writeRunFiles(to: out)
-            } catch { throw RuntimeError("\(error)") }
+            } catch { throw Failure(error) }
         }
         var lastLoss: Float = .nan
         let first = trainer.step
         var lastVal = trainer.evaluations.last?.validationLoss ?? .nan
         while trainer.step < steps {
             lastLoss = trainer.trainStep()
-            guard lastLoss.isFinite else { throw RuntimeError("step \(trainer.step): the loss is \(lastLoss); try a smaller --lr") }
+            guard lastLoss.isFinite else { throw Failure("step \(trainer.step): the loss is \(lastLoss); try a smaller --lr") }
             let s = trainer.step
             let evalNow = s % evalEvery == 0 || s == steps
             if evalNow { lastVal = trainer.evaluate().validationLoss }
@@ -127,7 +145,7 @@ struct Train: ParsableCommand {
         }
         try save()
         let sample = text.decode(trainer.sample(prompt: [], count: 300, seed: seed))
-        do { try writeAtomically(sample, to: out + "/samples.txt") } catch { throw RuntimeError("\(error)") }
+        do { try writeAtomically(sample, to: out + "/samples.txt") } catch { throw Failure(error) }
         if export != "none" {
             if trainer.model.configuration.precision == .float {
                 log("not exporting: a float model has no ternary weights (--export none to silence)")
@@ -141,7 +159,7 @@ struct Train: ParsableCommand {
                     default: try weights.writeGGUF(to: out + "/model.gguf", format: .i2_s, tokenizer: tok)
                     }
                     log("exported \(export) to \(out)/\(export == "hf" ? "model" : "model.gguf")")
-                } catch { throw RuntimeError("export: \(error)") }
+                } catch { throw Failure("export: \(error)", code: exitStatus(of: error)) }
             }
         }
         if let e = trainer.evaluations.last {
@@ -150,11 +168,6 @@ struct Train: ParsableCommand {
     }
 
     func log(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
-}
-
-struct RuntimeError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
 }
 
 func formatDuration(_ seconds: Double) -> String {

@@ -28,7 +28,7 @@ struct Tune: ParsableCommand {
     @Option(help: "Working set in MiB (default: 4 × the L3, so the kernel streams from memory).")
     var size: Int?
 
-    @Option(help: "Thread counts: a range 1...N or a list 1,2,4 (default: 1 up to the PUs allowed).")
+    @Option(help: "Thread counts: a range 1...N or a list 1,2,4, each in 1...1024 (default: 1 up to the PUs allowed).")
     var threads: String?
 
     @Option(help: "Policies to compare, comma-separated: compact, scatter, cores, numa:N, cpus:LIST.")
@@ -49,10 +49,10 @@ struct Tune: ParsableCommand {
         guard TuneSweep.kernelNames.contains(kernel) else {
             throw ValidationError("unknown kernel '\(kernel)'; choose from \(TuneSweep.kernelNames.joined(separator: ", "))")
         }
-        if let s = size, s < 1 { throw ValidationError("--size must be at least 1 MiB") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        if let s = size { try check("--size", s, in: 1...max(memoryBudget >> 20, 1), unit: " MiB (half this machine's memory)") }
+        try check("--repeats", repeats, in: 1...1000)
         _ = try policyList()
-        _ = try threadCounts(max: 1 << 16)
+        _ = try threadCounts(max: maxThreads)
     }
 
     func policyList() throws -> [PlacementPolicy] {
@@ -72,14 +72,14 @@ struct Tune: ParsableCommand {
         guard let text = threads else { return Array(1...Swift.max(max, 1)) }
         if text.contains("...") {
             let ends = text.components(separatedBy: "...").compactMap { Int($0) }
-            guard ends.count == 2, ends[0] >= 1, ends[0] <= ends[1] else {
-                throw ValidationError("bad thread range '\(text)'; write e.g. 1...8")
+            guard ends.count == 2, ends[0] >= 1, ends[0] <= ends[1], ends[1] <= maxThreads else {
+                throw ValidationError("bad thread range '\(text)'; write e.g. 1...8, counts in 1...\(maxThreads)")
             }
             return Array(ends[0]...ends[1])
         }
         let list = text.split(separator: ",").compactMap { Int($0) }
-        guard !list.isEmpty, list.count == text.split(separator: ",").count, list.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("bad thread list '\(text)'; write e.g. 1,2,4 or 1...8")
+        guard !list.isEmpty, list.count == text.split(separator: ",").count, list.allSatisfy({ (1...maxThreads).contains($0) }) else {
+            throw ValidationError("bad thread list '\(text)'; write e.g. 1,2,4 or 1...8, counts in 1...\(maxThreads)")
         }
         return list
     }
@@ -96,10 +96,8 @@ struct Tune: ParsableCommand {
             print("wrote \(path)")
         }
         if let path = plot {
-            do {
-                try scalingSVG(report.points, title: "bitkernels tune \(kernel) (\(report.workingSetBytes >> 20) MiB)")
-                    .write(toFile: path, atomically: true, encoding: .utf8)
-            } catch { throw Failure("cannot write \(path): \(error.localizedDescription)") }
+            let svg = scalingSVG(report.points, title: "bitkernels tune \(kernel) (\(report.workingSetBytes >> 20) MiB)")
+            do { try writeAtomically(Array(svg.utf8), to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
             print("wrote \(path)")
         }
     }

@@ -56,3 +56,145 @@ enum CLI {
         }
     }
 }
+
+/// Fixtures and scratch folders of the CLI tests.
+enum CLIFixtures {
+    static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let mnist = tests.appendingPathComponent("BitNeuronsTests/Fixtures/mnist").path
+    static let model = tests.appendingPathComponent("BitNetTests/Fixtures/bitnet-tiny").path
+
+    /// A fresh folder under the temporary directory.
+    static func scratch(_ name: String) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bitkernels-cli-\(name)-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// An uncompressed IDX dataset: `train` training and `test` test images of the given sizes,
+    /// pixels and labels cycling so every class appears.
+    static func idx(_ name: String, train: Int, trainSize: (rows: Int, columns: Int), test: Int,
+                    testSize: (rows: Int, columns: Int)) throws -> String {
+        let dir = try scratch(name)
+        func header(_ values: [UInt32]) -> [UInt8] { values.flatMap { v in (0..<4).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } } }
+        for (split, count, size) in [("train", train, trainSize), ("t10k", test, testSize)] {
+            let pixels = (0..<(count * size.rows * size.columns)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+            let images = header([2051, UInt32(count), UInt32(size.rows), UInt32(size.columns)]) + pixels
+            let labels = header([2049, UInt32(count)]) + (0..<count).map { UInt8($0 % 10) }
+            try Data(images).write(to: URL(fileURLWithPath: "\(dir)/\(split)-images-idx3-ubyte"))
+            try Data(labels).write(to: URL(fileURLWithPath: "\(dir)/\(split)-labels-idx1-ubyte"))
+        }
+        return dir
+    }
+}
+
+/// Issue 15, the CLI: arguments checked where they enter, sysexits statuses, outputs written atomically.
+@Suite struct CLIBoundaryTests {
+    /// A bad argument or data set, the status it must give and the first line of stderr
+    /// (`nil`: only the status and the "Error: " start are checked).
+    struct Case: CustomStringConvertible, Sendable {
+        var arguments: [String]
+        var status: Int32
+        var line: String?
+        /// Whether the usage text follows (parse-time usage errors only).
+        var usage: Bool
+        var description: String { "bitkernels " + arguments.joined(separator: " ") }
+    }
+
+    static let small = try! CLIFixtures.idx("small", train: 20, trainSize: (10, 10), test: 10, testSize: (10, 10))
+    static let mixed = try! CLIFixtures.idx("mixed", train: 20, trainSize: (28, 28), test: 10, testSize: (14, 14))
+    static let empty = try! CLIFixtures.idx("empty", train: 0, trainSize: (28, 28), test: 0, testSize: (28, 28))
+    static let mnist = CLIFixtures.mnist
+    static let popcount = ["bench", "popcount", "--quick", "--levels", "l1"]
+
+    static let cases: [Case] = [
+        Case(arguments: popcount + ["--threads", "2147483648"], status: 64, line: "Error: --threads must be in 1...1024, got 2147483648", usage: true),
+        Case(arguments: popcount + ["--threads", "100000"], status: 64, line: "Error: --threads must be in 1...1024, got 100000", usage: true),
+        Case(arguments: popcount + ["--threads", "1000000000000"], status: 64, line: "Error: --threads must be in 1...1024, got 1000000000000", usage: true),
+        Case(arguments: popcount + ["--threads", "-1"], status: 64, line: "Error: --threads must be in 1...1024, got -1", usage: true),
+        Case(arguments: popcount + ["--threads=-1"], status: 64, line: "Error: --threads must be in 1...1024, got -1", usage: true),
+        Case(arguments: ["logits", "--model", "m", "--tokens", "1", "--out", "o", "--threads", "-1"], status: 64, line: "Error: --threads must be in 0...1024, got -1", usage: true),
+        Case(arguments: ["generate", "--model", "m", "--prompt-ids", "1", "--threads", "5000"], status: 64, line: "Error: --threads must be in 0...1024, got 5000", usage: true),
+        Case(arguments: ["info", "--threads", "0"], status: 64, line: "Error: --threads must be in 1...1024, got 0", usage: true),
+        Case(arguments: ["train", "--data", "d", "--out", "o", "--threads", "100000"], status: 64, line: "Error: --threads must be in 1...1024, got 100000", usage: true),
+        Case(arguments: ["tune", "--threads", "1...9223372036854775807"], status: 64, line: "Error: bad thread range '1...9223372036854775807'; write e.g. 1...8, counts in 1...1024", usage: true),
+        Case(arguments: ["organize", "--data", mnist, "--limit", "0"], status: 64, line: "Error: --limit must be in 1...9223372036854775807, got 0", usage: true),
+        Case(arguments: ["organize", "--data", mnist, "--limit=-1"], status: 64, line: "Error: --limit must be in 1...9223372036854775807, got -1", usage: true),
+        Case(arguments: ["organize", "--data", mnist, "--neurons", "100000000000"], status: 64, line: "Error: --neurons must be in 1...1000000, got 100000000000", usage: true),
+        Case(arguments: ["bench", "neurons", "--neurons", "100000000000"], status: 64, line: "Error: --neurons must be in 1...1000000, got 100000000000", usage: true),
+        Case(arguments: ["bench", "model", "--model", "m", "--pp", "0"], status: 64, line: "Error: --pp must be in 1...1048576, got 0", usage: true),
+        Case(arguments: ["bench", "model", "--model", "m", "--pp=-1"], status: 64, line: "Error: --pp must be in 1...1048576, got -1", usage: true),
+        Case(arguments: ["generate", "--model", "m", "--prompt-ids", "1", "--tokens", "9223372036854775807"], status: 64, line: "Error: --tokens must be in 1...1048576, got 9223372036854775807", usage: true),
+        Case(arguments: ["search-bench", "--rows", "r", "--queries", "q", "--width", "9223372036854775807"], status: 64, line: "Error: --width must be in 1...1048576, got 9223372036854775807", usage: true),
+        Case(arguments: ["bench", "kernels", "ternary", "--shapes", "100000000x100000000"], status: 64, line: "Error: bad shape '100000000x100000000'; write ROWSxCOLUMNS, each in 1...1048576, e.g. 2560x6912", usage: true),
+        Case(arguments: ["bench", "kernels", "ternary", "--shapes", "1048576x1048576"], status: 64, line: nil, usage: true),
+        Case(arguments: ["tune", "--size", "100000000"], status: 64, line: nil, usage: true),
+        Case(arguments: ["tune", "--size", "9223372036854775807"], status: 64, line: nil, usage: true),
+        // Values that only the data can refute: one line, no usage.
+        Case(arguments: ["organize", "--data", mnist, "--limit", "50"], status: 64,
+             line: "Error: --neurons 100: --start inputs picks them among 50 training images (--limit 50); use at most 50, or --start dense", usage: false),
+        Case(arguments: ["organize", "--data", mnist, "--k", "785"], status: 64, line: "Error: --k 785: \(mnist) has 784-pixel images; use --k 1...784", usage: false),
+        Case(arguments: ["organize", "--data", small, "--neurons", "5"], status: 64, line: "Error: --k 118: \(small) has 100-pixel images; use --k 1...100", usage: false),
+        Case(arguments: ["organize", "--data", mnist, "--continual", "--limit", "1", "--neurons", "1"], status: 65, line: nil, usage: false),
+        Case(arguments: ["organize", "--data", mixed, "--neurons", "5"], status: 65, line: "Error: \(mixed): training images are 28×28, test images 14×14", usage: false),
+        Case(arguments: ["organize", "--data", mnist, "--other", small, "--limit", "100", "--neurons", "5"], status: 65,
+             line: "Error: --other \(small): 10×10 images, but \(mnist) has 28×28", usage: false),
+        Case(arguments: ["organize", "--data", empty], status: 65, line: "Error: \(empty): 0 training and 0 test images; need at least one of each", usage: false),
+        Case(arguments: ["bench", "neurons", "--data", empty, "--quick"], status: 65, line: "Error: \(empty): no training images", usage: false),
+        Case(arguments: ["organize", "--data", "/nonexistent-bitkernels"], status: 66, line: nil, usage: false),
+        Case(arguments: ["search-bench", "--rows", "/nonexistent-bitkernels", "--queries", "q", "--width", "8"], status: 66,
+             line: "Error: cannot read /nonexistent-bitkernels", usage: false),
+        Case(arguments: ["logits", "--model", CLIFixtures.model, "--tokens", "1,2", "--out", "/dev/full"], status: 74,
+             line: "Error: /dev/full: not a regular file; refusing to replace it", usage: false),
+        Case(arguments: ["info", "--export-topology", "/dev/full"], status: 74,
+             line: "Error: /dev/full: not a regular file; refusing to replace it", usage: false),
+        Case(arguments: ["organize", "--data", mnist, "--limit", "100", "--neurons", "5", "--json", "/dev/null"], status: 74,
+             line: "Error: /dev/null: not a regular file; refusing to replace it", usage: false),
+    ]
+
+    @Test(arguments: cases)
+    func badArgumentIsOneCleanLine(_ c: Case) throws {
+        let r = try CLI.run(c.arguments, environment: [:])
+        let lines = r.err.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            .filter { !$0.hasPrefix("loading ") }
+        let first = lines.first ?? ""
+        #expect(r.status == c.status, "\(c): status \(r.status), stderr \(r.err.debugDescription)")
+        #expect(first.hasPrefix("Error: "), "\(c): stderr \(r.err.debugDescription)")
+        if let line = c.line { #expect(first == line, "\(c)") }
+        #expect(r.err.contains("Usage:") == c.usage, "\(c): stderr \(r.err.debugDescription)")
+        if !c.usage { #expect(lines.filter { !$0.isEmpty }.count == 1, "\(c): stderr \(r.err.debugDescription)") }
+    }
+
+    /// An output named through a symbolic link replaces the link's target; the link stays.
+    @Test func outputThroughSymlinkKeepsTheLink() throws {
+        let dir = try CLIFixtures.scratch("symlink")
+        let target = dir + "/target.f32", link = dir + "/link.f32"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.f32")
+        let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--tokens", "1,2", "--out", link], environment: [:])
+        #expect(r.status == 0, "stderr \(r.err)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.f32")
+        let size = try FileManager.default.attributesOfItem(atPath: target)[.size] as? Int ?? 0
+        #expect(size > 3 && size % 8 == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["link.f32", "target.f32"])  // no temporary left
+    }
+
+    /// The same command gives the same bytes: logits exactly, organize's JSON but for its timing.
+    @Test func outputsAreDeterministic() throws {
+        let dir = try CLIFixtures.scratch("determinism")
+        for run in 1...2 {
+            let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--tokens", "1,2,3", "--out", "\(dir)/\(run).f32"], environment: [:])
+            #expect(r.status == 0, "stderr \(r.err)")
+            let o = try CLI.run(["organize", "--data", CLIFixtures.mnist, "--limit", "200", "--neurons", "10", "--json", "\(dir)/\(run).json"], environment: [:])
+            #expect(o.status == 0, "stderr \(o.err)")
+        }
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/1.f32")), b = try Data(contentsOf: URL(fileURLWithPath: dir + "/2.f32"))
+        #expect(!a.isEmpty && a == b)
+        func json(_ run: Int) throws -> String {
+            try String(contentsOfFile: "\(dir)/\(run).json", encoding: .utf8).split(separator: "\n")
+                .filter { !$0.contains("\"imagesPerSecond\"") }.joined(separator: "\n")
+        }
+        let first = try json(1), second = try json(2)
+        #expect(first.contains("\"accuracy\"") && first == second)
+    }
+}
