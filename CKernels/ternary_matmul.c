@@ -209,6 +209,50 @@ void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t ro
 }
 BK_UNTARGET
 
+BK_TARGET_AVXVNNI
+/* AVX-VNNI (VEX VPDPBUSD on ymm): the AVX-512 tile's decode at half the width. Plane p is
+ * (bytes AND 3 << 2p) = 4^p · code, summed in int32 into its own accumulator (no int16 limit, so
+ * no shifts and no PMADDWD) and scaled back exactly at the end: each plane's sum is a multiple of
+ * 4^p. Per 32-byte half of a block, 4 ANDs and 4 VPDPBUSD per product. */
+BK_INLINE void tile_avxvnni(const uint8_t *w, size_t block_count, const int8_t *x,
+                            size_t x_stride, const int rows, const int tokens, int32_t *result) {
+    __m256i acc[4][4];
+    for (int i = 0; i < 4; i++)
+        for (int p = 0; p < 4; p++) acc[i][p] = _mm256_setzero_si256();
+    for (size_t b = 0; b < block_count; b++)
+        for (int h = 0; h < 2; h++) {
+            __m256i bytes[4];
+            for (int r = 0; r < rows; r++)
+                bytes[r] = _mm256_loadu_si256((const __m256i *)(w + r * ROW_STEP + b * BLOCK_STEP + 32 * h));
+            for (int p = 0; p < 4; p++) {
+                const __m256i mask = _mm256_set1_epi8((char)(3 << (2 * p)));
+                __m256i codes[4];
+                for (int r = 0; r < rows; r++) codes[r] = _mm256_and_si256(bytes[r], mask);
+                for (int t = 0; t < tokens; t++) {
+                    const __m256i xv = _mm256_loadu_si256(
+                        (const __m256i *)(x + t * x_stride + b * 256 + 64 * p + 32 * h));
+                    for (int r = 0; r < rows; r++)
+                        acc[r * tokens + t][p] = _mm256_dpbusd_avx_epi32(acc[r * tokens + t][p], codes[r], xv);
+                }
+            }
+        }
+    for (int i = 0; i < rows * tokens; i++) {
+        const __m256i sum = _mm256_add_epi32(
+            _mm256_add_epi32(acc[i][0], _mm256_srai_epi32(acc[i][1], 2)),
+            _mm256_add_epi32(_mm256_srai_epi32(acc[i][2], 4), _mm256_srai_epi32(acc[i][3], 6)));
+        result[i] = bk_avx2_hsum_epi32(sum);
+    }
+}
+
+void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t row_count,
+                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                               size_t token_count, int32_t *out, size_t out_stride) {
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride};
+    walk_tiles(&p, tile_avxvnni);
+}
+BK_UNTARGET
+
 BK_TARGET_AVX512
 /* VNNI accumulates in int32, so the codes need no shift: plane p is (bytes AND 3 << 2p), which is
  * 4^p · code, summed into its own accumulator and scaled back (exactly) at the end. */

@@ -36,7 +36,10 @@ typedef enum bk_isa {
     BK_ISA_AVX2 = 1,   /* x86-64: AVX2 + BMI2 + POPCNT + FMA */
     BK_ISA_AVX512 = 2, /* x86-64: AVX-512 F/BW/VL + VPOPCNTDQ + VNNI (Ice Lake, Zen 4 and later) */
     BK_ISA_NEON = 3,   /* aarch64: Advanced SIMD */
-    BK_ISA_COUNT = 4
+    BK_ISA_AVXVNNI = 4, /* x86-64: the AVX2 table with AVX-VNNI (VEX VPDPBUSD on ymm) for
+                           ternary_matmul; chosen where AVX-512 is absent (Alder Lake and later
+                           client cores, Zen 5 client parts). Numbered last to keep the values. */
+    BK_ISA_COUNT = 5
 } bk_isa;
 
 /* What the CPU and the operating system both support (x86: CPUID and XGETBV). */
@@ -51,7 +54,7 @@ typedef struct bk_cpu_features {
 /* Detected once, thread-safely; the pointer stays valid for the life of the process. */
 const bk_cpu_features *bk_cpu_detect(void);
 
-/* "scalar", "avx2", "avx512", "neon"; "unknown" for anything else. */
+/* "scalar", "avx2", "avx512", "neon", "avxvnni"; "unknown" for anything else. */
 const char *bk_isa_name(bk_isa isa);
 
 /* Parses a name as above (case-insensitive). Returns false when the name is not an ISA. */
