@@ -12,8 +12,9 @@
  *   word[0] = 0x0000000000000009, word[1] = 0x0000000000000020 (bits 6..63 of word 1 are padding).
  *
  * Dispatch. Every kernel family has a portable scalar reference and AVX2, AVX-512 and NEON
- * variants compiled into the same binary. bk_kernels_best() picks the best variant the CPU and OS
- * support (or the one named by the environment variable BITKERNELS_ISA); bk_kernels_for() returns
+ * variants compiled into the same binary, plus an AVX-VNNI table (AVX2 code, VPDPBUSD on ymm for the
+ * ternary products) for CPUs with AVX-VNNI but no AVX-512. Priority: avx512, avxvnni, avx2, neon,
+ * scalar. bk_kernels_best() picks the best variant the CPU and OS support (or the one named by the environment variable BITKERNELS_ISA); bk_kernels_for() returns
  * a specific variant, or NULL when this CPU cannot run it.
  */
 #ifndef BITKERNELS_KERNELS_H
