@@ -210,38 +210,36 @@ void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t ro
 BK_UNTARGET
 
 BK_TARGET_AVXVNNI
-/* AVX-VNNI (VEX VPDPBUSD on ymm): the AVX-512 tile's decode at half the width. Plane p is
- * (bytes AND 3 << 2p) = 4^p · code, summed in int32 into its own accumulator (no int16 limit, so
- * no shifts and no PMADDWD) and scaled back exactly at the end: each plane's sum is a multiple of
- * 4^p. Per 32-byte half of a block, 4 ANDs and 4 VPDPBUSD per product. */
+/* AVX-VNNI (VEX VPDPBUSD on ymm). VPDPBUSD accumulates in int32, so the codes need not be shifted
+ * down to 0..2: as in the AVX2 GEMV tile, planes 0 and 2 are (byte & 3) and (byte >> 4 & 3),
+ * planes 1 and 3 stay in place as (byte & 12) and (byte >> 4 & 12) = 4 × code — one shift per 32
+ * bytes. Each product keeps two int32 accumulators, ×1 and ×4, and the ×4 one is shifted back
+ * exactly at the end (every lane is a multiple of 4). Two, not one per plane as the AVX-512 tile
+ * keeps: a ymm variant has 16 registers, and 16 accumulators spilled (the GEMM tile was no faster
+ * than AVX2's). The activations are read as VPDPBUSD memory operands, from L1. */
 BK_INLINE void tile_avxvnni(const uint8_t *w, size_t block_count, const int8_t *x,
                             size_t x_stride, const int rows, const int tokens, int32_t *result) {
-    __m256i acc[4][4];
-    for (int i = 0; i < 4; i++)
-        for (int p = 0; p < 4; p++) acc[i][p] = _mm256_setzero_si256();
+    const __m256i low = _mm256_set1_epi8(3), high = _mm256_set1_epi8(12);
+    __m256i acc1[4], acc4[4];
+    for (int i = 0; i < 4; i++) acc1[i] = acc4[i] = _mm256_setzero_si256();
     for (size_t b = 0; b < block_count; b++)
-        for (int h = 0; h < 2; h++) {
-            __m256i bytes[4];
-            for (int r = 0; r < rows; r++)
-                bytes[r] = _mm256_loadu_si256((const __m256i *)(w + r * ROW_STEP + b * BLOCK_STEP + 32 * h));
-            for (int p = 0; p < 4; p++) {
-                const __m256i mask = _mm256_set1_epi8((char)(3 << (2 * p)));
-                __m256i codes[4];
-                for (int r = 0; r < rows; r++) codes[r] = _mm256_and_si256(bytes[r], mask);
-                for (int t = 0; t < tokens; t++) {
-                    const __m256i xv = _mm256_loadu_si256(
-                        (const __m256i *)(x + t * x_stride + b * 256 + 64 * p + 32 * h));
-                    for (int r = 0; r < rows; r++)
-                        acc[r * tokens + t][p] = _mm256_dpbusd_avx_epi32(acc[r * tokens + t][p], codes[r], xv);
+        for (int h = 0; h < 2; h++)
+            for (int r = 0; r < rows; r++) {
+                const __m256i bytes = _mm256_loadu_si256((const __m256i *)(w + r * ROW_STEP + b * BLOCK_STEP + 32 * h));
+                const __m256i upper = _mm256_srli_epi16(bytes, 4);
+                for (int p = 0; p < 4; p++) {
+                    const __m256i codes = _mm256_and_si256(p < 2 ? bytes : upper, p % 2 ? high : low);
+                    for (int t = 0; t < tokens; t++) {
+                        const __m256i xv = _mm256_loadu_si256(
+                            (const __m256i *)(x + t * x_stride + b * 256 + 64 * p + 32 * h));
+                        const int i = r * tokens + t;
+                        if (p % 2) acc4[i] = _mm256_dpbusd_avx_epi32(acc4[i], codes, xv);
+                        else acc1[i] = _mm256_dpbusd_avx_epi32(acc1[i], codes, xv);
+                    }
                 }
             }
-        }
-    for (int i = 0; i < rows * tokens; i++) {
-        const __m256i sum = _mm256_add_epi32(
-            _mm256_add_epi32(acc[i][0], _mm256_srai_epi32(acc[i][1], 2)),
-            _mm256_add_epi32(_mm256_srai_epi32(acc[i][2], 4), _mm256_srai_epi32(acc[i][3], 6)));
-        result[i] = bk_avx2_hsum_epi32(sum);
-    }
+    for (int i = 0; i < rows * tokens; i++)
+        result[i] = bk_avx2_hsum_epi32(_mm256_add_epi32(acc1[i], _mm256_srai_epi32(acc4[i], 2)));
 }
 
 void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t row_count,
