@@ -27,6 +27,7 @@
 #define BK_TARGET_POPCNT _Pragma("clang attribute push(__attribute__((target(\"popcnt\"))), apply_to = function)")
 #define BK_TARGET_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,bmi2,popcnt,fma\"))), apply_to = function)")
 #define BK_TARGET_AVX512 _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vpopcntdq,avx512vnni,avx2,bmi2,popcnt,fma\"))), apply_to = function)")
+#define BK_TARGET_AVXVNNI _Pragma("clang attribute push(__attribute__((target(\"avxvnni,avx2,bmi2,popcnt,fma\"))), apply_to = function)")
 // clang-format on
 #define BK_UNTARGET _Pragma("clang attribute pop")
 /* SDOT (aarch64), one function at a time: GCC accepts only the spelled-out architecture. */
@@ -36,7 +37,7 @@
  * once portably and once in a BK_TARGET_AVX2 region) may take their AVX2 copy. It follows the
  * table, not the CPU, so a forced scalar table runs no AVX code. */
 BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
-    return BK_X86 && (k->isa == BK_ISA_AVX2 || k->isa == BK_ISA_AVX512);
+    return BK_X86 && (k->isa == BK_ISA_AVX2 || k->isa == BK_ISA_AVXVNNI || k->isa == BK_ISA_AVX512);
 }
 
 /* The variants. One signature per kernel, so a table can hold them. */
@@ -65,6 +66,10 @@ BK_DECLARE_VARIANTS(scalar)
 #if BK_X86
 BK_DECLARE_VARIANTS(avx2)
 BK_DECLARE_VARIANTS(avx512)
+/* AVX-VNNI reuses the AVX2 table except for the entries declared here. */
+void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t row_count,
+                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                               size_t token_count, int32_t *out, size_t out_stride);
 #endif
 #if BK_AARCH64
 BK_DECLARE_VARIANTS(neon)

@@ -86,7 +86,7 @@ const bk_cpu_features *bk_cpu_detect(void) {
     return &detected;
 }
 
-static const char *const isa_names[BK_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+static const char *const isa_names[BK_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "avxvnni"};
 
 const char *bk_isa_name(bk_isa isa) {
     return (unsigned)isa < BK_ISA_COUNT ? isa_names[isa] : "unknown";

@@ -8,26 +8,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* The entries of variant `name`, all but ternary_matmul (which a variant may take from another). */
+#define BK_TABLE_ENTRIES(name)                                                                     \
+    .popcount = bk_popcount_##name, .pair_counts = bk_pair_counts_##name,                          \
+    .and_counts = bk_and_counts_##name, .row_popcounts = bk_row_popcounts_##name,                  \
+    .masked_flip = bk_masked_flip_##name, .random_bits = bk_random_bits_##name,                    \
+    .quantize_token = bk_quantize_token_##name, .bf16_dots = bk_bf16_dots_##name,                  \
+    .i8_dots = bk_i8_dots_##name, .encode_threshold = bk_encode_threshold_##name,                  \
+    .encode_rank = bk_encode_rank_##name
+
 #define BK_TABLE(name, isa_id)                                                                     \
     static const bk_kernels table_##name = {                                                       \
         .isa = isa_id,                                                                             \
-        .popcount = bk_popcount_##name,                                                            \
-        .pair_counts = bk_pair_counts_##name,                                                      \
-        .and_counts = bk_and_counts_##name,                                                        \
-        .row_popcounts = bk_row_popcounts_##name,                                                  \
-        .masked_flip = bk_masked_flip_##name,                                                      \
-        .random_bits = bk_random_bits_##name,                                                      \
-        .quantize_token = bk_quantize_token_##name,                                                \
+        BK_TABLE_ENTRIES(name),                                                                    \
         .ternary_matmul = bk_ternary_matmul_##name,                                                \
-        .bf16_dots = bk_bf16_dots_##name,                                                          \
-        .i8_dots = bk_i8_dots_##name,                                                              \
-        .encode_threshold = bk_encode_threshold_##name,                                            \
-        .encode_rank = bk_encode_rank_##name,                                                      \
     };
 
 BK_TABLE(scalar, BK_ISA_SCALAR)
 #if BK_X86
 BK_TABLE(avx2, BK_ISA_AVX2)
+/* AVX-VNNI: the AVX2 table with VPDPBUSD on ymm for the ternary products. quantize_token stays
+ * AVX2: it is float absmax and rounding, with no byte dot products for VNNI to take over. */
+static const bk_kernels table_avxvnni = {
+    .isa = BK_ISA_AVXVNNI,
+    BK_TABLE_ENTRIES(avx2),
+    .ternary_matmul = bk_ternary_matmul_avxvnni,
+};
 BK_TABLE(avx512, BK_ISA_AVX512)
 #endif
 #if BK_AARCH64
@@ -40,6 +46,7 @@ bool bk_isa_supported(bk_isa isa) {
     case BK_ISA_SCALAR: return true;
 #if BK_X86
     case BK_ISA_AVX2: return f->avx2 && f->bmi2 && f->popcnt && f->fma;
+    case BK_ISA_AVXVNNI: return f->avx_vnni && f->avx2 && f->bmi2 && f->popcnt && f->fma;
     case BK_ISA_AVX512:
         return f->avx512f && f->avx512bw && f->avx512vl && f->avx512_vpopcntdq &&
                f->avx512_vnni && f->avx2 && f->bmi2 && f->popcnt;
@@ -57,6 +64,7 @@ const bk_kernels *bk_kernels_for(bk_isa isa) {
     case BK_ISA_SCALAR: return &table_scalar;
 #if BK_X86
     case BK_ISA_AVX2: return &table_avx2;
+    case BK_ISA_AVXVNNI: return &table_avxvnni;
     case BK_ISA_AVX512: return &table_avx512;
 #endif
 #if BK_AARCH64
@@ -71,7 +79,7 @@ static const bk_kernels *resolve(const char *forced, char *error, size_t error_s
         bk_isa isa;
         if (!bk_isa_from_name(forced, &isa)) {
             snprintf(error, error_size,
-                     "BITKERNELS_ISA=%s is not a variant; use scalar, avx2, avx512 or neon", forced);
+                     "BITKERNELS_ISA=%s is not a variant; use scalar, avx2, avxvnni, avx512 or neon", forced);
             return NULL;
         }
         const bk_kernels *k = bk_kernels_for(isa);
@@ -81,7 +89,7 @@ static const bk_kernels *resolve(const char *forced, char *error, size_t error_s
                      bk_isa_name(isa));
         return k;
     }
-    static const bk_isa priority[] = {BK_ISA_AVX512, BK_ISA_AVX2, BK_ISA_NEON, BK_ISA_SCALAR};
+    static const bk_isa priority[] = {BK_ISA_AVX512, BK_ISA_AVXVNNI, BK_ISA_AVX2, BK_ISA_NEON, BK_ISA_SCALAR};
     for (size_t i = 0; i < sizeof priority / sizeof priority[0]; i++) {
         const bk_kernels *k = bk_kernels_for(priority[i]);
         if (k != NULL) return k;

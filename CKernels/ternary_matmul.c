@@ -209,6 +209,48 @@ void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t ro
 }
 BK_UNTARGET
 
+BK_TARGET_AVXVNNI
+/* AVX-VNNI (VEX VPDPBUSD on ymm). VPDPBUSD accumulates in int32, so the codes need not be shifted
+ * down to 0..2: as in the AVX2 GEMV tile, planes 0 and 2 are (byte & 3) and (byte >> 4 & 3),
+ * planes 1 and 3 stay in place as (byte & 12) and (byte >> 4 & 12) = 4 × code — one shift per 32
+ * bytes. Each product keeps two int32 accumulators, ×1 and ×4, and the ×4 one is shifted back
+ * exactly at the end (every lane is a multiple of 4). Two, not one per plane as the AVX-512 tile
+ * keeps: a ymm variant has 16 registers, and 16 accumulators spilled (the GEMM tile was no faster
+ * than AVX2's). The activations are read as VPDPBUSD memory operands, from L1. */
+BK_INLINE void tile_avxvnni(const uint8_t *w, size_t block_count, const int8_t *x,
+                            size_t x_stride, const int rows, const int tokens, int32_t *result) {
+    const __m256i low = _mm256_set1_epi8(3), high = _mm256_set1_epi8(12);
+    __m256i acc1[4], acc4[4];
+    for (int i = 0; i < 4; i++) acc1[i] = acc4[i] = _mm256_setzero_si256();
+    for (size_t b = 0; b < block_count; b++)
+        for (int h = 0; h < 2; h++)
+            for (int r = 0; r < rows; r++) {
+                const __m256i bytes = _mm256_loadu_si256((const __m256i *)(w + r * ROW_STEP + b * BLOCK_STEP + 32 * h));
+                const __m256i upper = _mm256_srli_epi16(bytes, 4);
+                for (int p = 0; p < 4; p++) {
+                    const __m256i codes = _mm256_and_si256(p < 2 ? bytes : upper, p % 2 ? high : low);
+                    for (int t = 0; t < tokens; t++) {
+                        const __m256i xv = _mm256_loadu_si256(
+                            (const __m256i *)(x + t * x_stride + b * 256 + 64 * p + 32 * h));
+                        const int i = r * tokens + t;
+                        if (p % 2) acc4[i] = _mm256_dpbusd_avx_epi32(acc4[i], codes, xv);
+                        else acc1[i] = _mm256_dpbusd_avx_epi32(acc1[i], codes, xv);
+                    }
+                }
+            }
+    for (int i = 0; i < rows * tokens; i++)
+        result[i] = bk_avx2_hsum_epi32(_mm256_add_epi32(acc1[i], _mm256_srai_epi32(acc4[i], 2)));
+}
+
+void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t row_count,
+                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                               size_t token_count, int32_t *out, size_t out_stride) {
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride};
+    walk_tiles(&p, tile_avxvnni);
+}
+BK_UNTARGET
+
 BK_TARGET_AVX512
 /* VNNI accumulates in int32, so the codes need no shift: plane p is (bytes AND 3 << 2p), which is
  * 4^p · code, summed into its own accumulator and scaled back (exactly) at the end. */

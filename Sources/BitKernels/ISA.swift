@@ -13,6 +13,10 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
     case scalar
     /// x86-64 AVX2 with BMI2, POPCNT and FMA.
     case avx2
+    /// x86-64 AVX2 with AVX-VNNI (VEX-encoded VPDPBUSD on 256-bit registers) for the ternary
+    /// products, the AVX2 code elsewhere: CPUs with AVX-VNNI but no AVX-512 (Alder Lake and later
+    /// client cores, Zen 5 client parts). Chosen after `avx512`, before `avx2`.
+    case avxVNNI = "avxvnni"
     /// x86-64 AVX-512 F/BW/VL with VPOPCNTDQ and VNNI (Ice Lake, Zen 4 and later).
     case avx512
     /// AArch64 Advanced SIMD.
@@ -30,6 +34,7 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
         switch self {
         case .scalar: BK_ISA_SCALAR
         case .avx2: BK_ISA_AVX2
+        case .avxVNNI: BK_ISA_AVXVNNI
         case .avx512: BK_ISA_AVX512
         case .neon: BK_ISA_NEON
         }
@@ -38,6 +43,7 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
     init(_ c: bk_isa) {
         switch c {
         case BK_ISA_AVX2: self = .avx2
+        case BK_ISA_AVXVNNI: self = .avxVNNI
         case BK_ISA_AVX512: self = .avx512
         case BK_ISA_NEON: self = .neon
         default: self = .scalar
@@ -54,7 +60,7 @@ public enum ISA: String, CaseIterable, Sendable, CustomStringConvertible {
 public enum BitKernelsError: Error, Equatable, CustomStringConvertible {
     /// The variant was requested but this CPU or OS cannot run it.
     case unsupportedISA(ISA)
-    /// A name that is not one of `scalar`, `avx2`, `avx512`, `neon`.
+    /// A name that is not one of `scalar`, `avx2`, `avxvnni`, `avx512`, `neon`.
     case unknownISA(String)
     /// `BITKERNELS_ISA` names a variant that cannot be used; the message says why.
     case invalidOverride(String)
@@ -65,7 +71,7 @@ public enum BitKernelsError: Error, Equatable, CustomStringConvertible {
             let list = ISA.supported.map(\.rawValue).joined(separator: ", ")
             return "the \(isa) kernels cannot run on this CPU (supported: \(list))"
         case .unknownISA(let name):
-            return "'\(name)' is not an instruction-set variant; use scalar, avx2, avx512 or neon"
+            return "'\(name)' is not an instruction-set variant; use scalar, avx2, avxvnni, avx512 or neon"
         case .invalidOverride(let message):
             return message
         }

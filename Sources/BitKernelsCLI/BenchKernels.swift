@@ -26,7 +26,7 @@ struct BenchKernels: ParsableCommand {
     @Argument(help: "Kernels to run (default: all): popcount, pair-counts, score, flip, random-mask, ternary, binary.")
     var kernels: [String] = []
 
-    @Option(help: "Variants: all (every one this CPU runs), or a comma-separated list of scalar, avx2, avx512, neon.")
+    @Option(help: "Variants: all (every one this CPU runs), or a comma-separated list of scalar, avx2, avxvnni, avx512, neon.")
     var isa = "all"
 
     @Option(help: "Sizes: a comma-separated list of l1, l2, l3, dram.")

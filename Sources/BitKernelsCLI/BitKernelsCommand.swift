@@ -10,9 +10,9 @@ struct BitKernelsCommand: ParsableCommand {
         commandName: "bitkernels",
         abstract: "Bit-vector and ternary kernels for 1-bit neural networks, tuned per CPU.",
         discussion: """
-            Every kernel has a scalar reference and AVX2, AVX-512 and NEON variants in this one \
+            Every kernel has a scalar reference and AVX2, AVX-512 and NEON variants (and AVX-VNNI for the ternary products) in this one \
             binary; the best one this CPU supports is chosen at run time. Set BITKERNELS_ISA=\
-            scalar|avx2|avx512|neon to force a variant; every command stops with one line saying \
+            scalar|avx2|avxvnni|avx512|neon to force a variant; every command stops with one line saying \
             why when the forced variant cannot run here.
 
             Exit status (BSD sysexits): 0 success; 1 BITKERNELS_ISA names a variant that cannot \

@@ -12,8 +12,9 @@
  *   word[0] = 0x0000000000000009, word[1] = 0x0000000000000020 (bits 6..63 of word 1 are padding).
  *
  * Dispatch. Every kernel family has a portable scalar reference and AVX2, AVX-512 and NEON
- * variants compiled into the same binary. bk_kernels_best() picks the best variant the CPU and OS
- * support (or the one named by the environment variable BITKERNELS_ISA); bk_kernels_for() returns
+ * variants compiled into the same binary, plus an AVX-VNNI table (AVX2 code, VPDPBUSD on ymm for the
+ * ternary products) for CPUs with AVX-VNNI but no AVX-512. Priority: avx512, avxvnni, avx2, neon,
+ * scalar. bk_kernels_best() picks the best variant the CPU and OS support (or the one named by the environment variable BITKERNELS_ISA); bk_kernels_for() returns
  * a specific variant, or NULL when this CPU cannot run it.
  */
 #ifndef BITKERNELS_KERNELS_H
@@ -36,7 +37,10 @@ typedef enum bk_isa {
     BK_ISA_AVX2 = 1,   /* x86-64: AVX2 + BMI2 + POPCNT + FMA */
     BK_ISA_AVX512 = 2, /* x86-64: AVX-512 F/BW/VL + VPOPCNTDQ + VNNI (Ice Lake, Zen 4 and later) */
     BK_ISA_NEON = 3,   /* aarch64: Advanced SIMD */
-    BK_ISA_COUNT = 4
+    BK_ISA_AVXVNNI = 4, /* x86-64: the AVX2 table with AVX-VNNI (VEX VPDPBUSD on ymm) for
+                           ternary_matmul; chosen where AVX-512 is absent (Alder Lake and later
+                           client cores, Zen 5 client parts). Numbered last to keep the values. */
+    BK_ISA_COUNT = 5
 } bk_isa;
 
 /* What the CPU and the operating system both support (x86: CPUID and XGETBV). */
@@ -51,7 +55,7 @@ typedef struct bk_cpu_features {
 /* Detected once, thread-safely; the pointer stays valid for the life of the process. */
 const bk_cpu_features *bk_cpu_detect(void);
 
-/* "scalar", "avx2", "avx512", "neon"; "unknown" for anything else. */
+/* "scalar", "avx2", "avx512", "neon", "avxvnni"; "unknown" for anything else. */
 const char *bk_isa_name(bk_isa isa);
 
 /* Parses a name as above (case-insensitive). Returns false when the name is not an ISA. */
