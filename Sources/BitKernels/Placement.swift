@@ -48,7 +48,32 @@ public final class HardwareTopology: @unchecked Sendable {
         try self.init(synthetic: nil, xml: path)
     }
 
+    /// The most objects a synthetic description may build: hwloc materializes every one, so
+    /// `"pack:100000 core:100000 pu:100"` would run for hours; real machines have well under this.
+    static let syntheticObjectLimit = 1 << 20
+
+    /// Counts the objects of a synthetic description ("type:count" levels, outermost first) before
+    /// hwloc builds them; nil when it stays within the limit or is not in that form (hwloc then
+    /// reports its own error).
+    static func syntheticTooLarge(_ description: String) -> String? {
+        var objects = 1, total = 0
+        for level in description.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+            guard let colon = level.lastIndex(of: ":"), let count = Int(level[level.index(after: colon)...]) else { continue }
+            guard count >= 0, case (let product, false) = objects.multipliedReportingOverflow(by: max(count, 1)),
+                  product <= syntheticObjectLimit else {
+                return "synthetic topology '\(description)' describes more than \(syntheticObjectLimit) objects"
+            }
+            objects = product
+            total += product
+            if total > syntheticObjectLimit {
+                return "synthetic topology '\(description)' describes more than \(syntheticObjectLimit) objects"
+            }
+        }
+        return nil
+    }
+
     private init(synthetic: String?, xml: String?) throws(PlacementError) {
+        if let s = synthetic, let problem = Self.syntheticTooLarge(s) { throw .topology(problem) }
         var error = [CChar](repeating: 0, count: 512)
         guard let h = bk_topology_open(synthetic, xml, &error, error.count) else {
             throw .topology(cMessage(error))

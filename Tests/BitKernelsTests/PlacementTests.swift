@@ -241,3 +241,13 @@ import Testing
         #expect(other.bind(try other.plan(.compact, threads: 2)).notice != nil)
     }
 }
+
+@Suite struct SyntheticTopologyBoundTests {
+    @Test func hugeSyntheticTopologiesAreRefusedAtOnce() {
+        #expect(throws: PlacementError.topology("synthetic topology 'pack:100000 core:100000 pu:100' describes more than 1048576 objects")) {
+            try HardwareTopology(synthetic: "pack:100000 core:100000 pu:100")
+        }
+        #expect(throws: PlacementError.self) { try HardwareTopology(synthetic: "pack:9223372036854775807 pu:2") }
+        #expect((try? HardwareTopology(synthetic: "pack:2 numa:2 l3:4 core:8 pu:2"))?.processingUnits.count == 256)
+    }
+}
