@@ -76,7 +76,7 @@ public struct BFloat16Matrix: Sendable {
     /// ```swift
     /// x.withUnsafeBufferPointer { xs in logits.withUnsafeMutableBufferPointer { head.products(xs, into: $0) } }
     /// ```
-    public func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
+    package func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
                          using kernels: Kernels = .default) {
         precondition(x.count == columns && out.count == rows,
                      "products of a \(rows) × \(columns) matrix need \(columns) inputs and \(rows) outputs, got \(x.count) and \(out.count)")
@@ -147,7 +147,7 @@ public struct Int8Matrix: Sendable {
     /// ```swift
     /// x.withUnsafeBufferPointer { xs in y.withUnsafeMutableBufferPointer { m.products(xs, into: $0) } }
     /// ```
-    public func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
+    package func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
                          using kernels: Kernels = .default) {
         precondition(x.count == columns && out.count == rows,
                      "products of a \(rows) × \(columns) matrix need \(columns) inputs and \(rows) outputs, got \(x.count) and \(out.count)")

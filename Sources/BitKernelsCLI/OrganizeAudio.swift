@@ -144,6 +144,9 @@ struct AudioOrganize {
         for fold in folds {
             let testIdx = data.recordings.indices.filter { fold.test(data.recordings[$0]) }
             let trainIdx = data.recordings.indices.filter { !fold.test(data.recordings[$0]) }
+            guard !trainIdx.isEmpty, !testIdx.isEmpty else {
+                throw Failure("\(directory): split \(fold.name) leaves \(trainIdx.count) training and \(testIdx.count) test recordings; both must be non-empty")
+            }
             for seed in seeds {
                 var order = trainIdx
                 if shuffle {

@@ -25,7 +25,7 @@ public enum ExperimentError: Error, CustomStringConvertible, Equatable {
 /// ```swift
 /// try writeFileAtomically(Data("hello".utf8), to: "out/REPORT.md")
 /// ```
-public func writeFileAtomically(_ data: Data, to path: String) throws(ExperimentError) {
+package func writeFileAtomically(_ data: Data, to path: String) throws(ExperimentError) {
     do { try writeAtomically([UInt8](data), to: path) } catch { throw .io(path: error.path, reason: error.reason) }
 }
 
