@@ -95,6 +95,16 @@ struct FakeModel: InstrumentedModel {
         try FileManager.default.removeItem(atPath: directory + "/float-w64-s1/record.json")
         try grid.run(in: directory, vocabulary: shakespeareVocabulary, validationTokens: validation, progress: { _ in }, train: train)
         #expect(trained == ["float-w64-s1"])
+        // The same directory with another learning rate: refused, naming the run, nothing trained.
+        var retuned = grid
+        retuned.learningRates[.ternary] = 4e-3
+        #expect(try retuned.conflictingRecords(in: directory).first == "ternary-w32-s1: lr 0.002 (grid: 0.004)")
+        trained = []
+        #expect(throws: ExperimentError.self) {
+            try retuned.run(in: directory, vocabulary: shakespeareVocabulary, validationTokens: validation, progress: { _ in }, train: train)
+        }
+        #expect(trained.isEmpty)
+        #expect(try grid.conflictingRecords(in: directory).isEmpty)
         // Same seed, same fake model for float and ternary: CKA between them is exactly 1.
         let out = directory + "/report"
         try writeWidthBitsReport(runsDirectory: directory, outputDirectory: out)

@@ -170,6 +170,27 @@ public struct WidthBitsGrid: Sendable {
         }
     }
 
+    /// Records in `directory` that belong to this grid's runs but were trained with other
+    /// settings (learning rate, steps, depth, context, batch, heads): a grid resumed with a new
+    /// learning rate must not silently keep the old runs beside the new ones.
+    public func conflictingRecords(in directory: String) throws(ExperimentError) -> [String] {
+        var conflicts: [String] = []
+        for spec in runs {
+            let path = directory + "/" + spec.name + "/" + RunRecord.fileName
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let r = try RunRecord.read(from: path)
+            var differences: [String] = []
+            if r.learningRate != spec.learningRate { differences.append("lr \(r.learningRate) (grid: \(spec.learningRate))") }
+            if r.steps != steps { differences.append("steps \(r.steps) (grid: \(steps))") }
+            if r.layers != layers { differences.append("layers \(r.layers) (grid: \(layers))") }
+            if r.context != context { differences.append("context \(r.context) (grid: \(context))") }
+            if r.batch != batch { differences.append("batch \(r.batch) (grid: \(batch))") }
+            if r.heads != spec.heads { differences.append("heads \(r.heads) (grid: \(spec.heads))") }
+            if !differences.isEmpty { conflicts.append("\(spec.name): " + differences.joined(separator: ", ")) }
+        }
+        return conflicts
+    }
+
     /// The runs without a record in `directory`.
     public func pending(in directory: String) -> [WidthBitsRun] {
         runs.filter { !FileManager.default.fileExists(atPath: directory + "/" + $0.name + "/" + RunRecord.fileName) }
@@ -185,6 +206,14 @@ public struct WidthBitsGrid: Sendable {
         train: (WidthBitsRun, String) throws -> TrainedRun<Model>
     ) throws {
         try makeDirectory(directory)
+        let conflicts = try conflictingRecords(in: directory)
+        if !conflicts.isEmpty {
+            throw ExperimentError.badData(
+                path: directory,
+                reason: "\(conflicts.count) existing run(s) were trained with other settings (\(conflicts[0])"
+                    + (conflicts.count > 1 ? "; and \(conflicts.count - 1) more" : "")
+                    + "); move them aside or pass the settings they were run with")
+        }
         let all = runs
         let todo = pending(in: directory)
         let sample = ValidationSample(validationTokens: validationTokens, context: context, positions: hiddenPositions)
