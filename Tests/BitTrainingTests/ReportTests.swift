@@ -187,6 +187,8 @@ func syntheticGrid() throws -> String {
         #expect(fmt(-0.01, 3) == "-0.010")
         #expect(MeanSD([1, 2, 3]).formatted(2) == "2.00 ± 1.00 (n=3)")
         #expect(MeanSD([5]).formatted(1) == "5.0 (n=1)")
+        #expect(MeanSD([0.00107]).formattedG() == "0.00107 (n=1)")
+        #expect(MeanSD([0.002, 0.0022]).formattedG() == "0.0021 ± 0.000141 (n=2)")
         #expect(MeanSD([]).formatted(1) == "—")
     }
 }

@@ -31,6 +31,13 @@ public struct MeanSD: Sendable, Equatable {
         return "\(fmt(mean, digits)) ± \(fmt(sd, digits)) (n=\(n))"
     }
 
+    /// As `formatted`, with significant digits for small rates: "0.0021 ± 1.6e-05 (n=3)", "0.00107 (n=1)".
+    public func formattedG() -> String {
+        guard n > 0 else { return "—" }
+        if n == 1 { return "\(fmtG(mean)) (n=1)" }
+        return "\(fmtG(mean)) ± \(fmtG(sd)) (n=\(n))"
+    }
+
     /// Whether two means differ by more than twice the standard error of their difference;
     /// nil when either has fewer than two values.
     public func differsClearly(from other: MeanSD) -> Bool? {

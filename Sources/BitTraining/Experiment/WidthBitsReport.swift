@@ -535,7 +535,10 @@ struct WidthBitsReport {
                     say("At width \(w0) the \(p.rawValue) − float gap is \(g0.formatted(3)) nats/char (figure: gap-vs-width.svg).")
                     continue
                 }
-                let direction = g0.mean >= 0 && gn.mean >= 0 ? (gn.mean > g0.mean ? "grows" : "shrinks") : (gn.mean > g0.mean ? "rises" : "falls")
+                // No direction word for a change that does not show at the printed precision.
+                let direction = fmt(g0.mean, 3) == fmt(gn.mean, 3)
+                    ? "is unchanged"
+                    : g0.mean >= 0 && gn.mean >= 0 ? (gn.mean > g0.mean ? "grows" : "shrinks") : (gn.mean > g0.mean ? "rises" : "falls")
                 say("The \(p.rawValue) − float validation-loss gap (nats/char) \(direction) from \(g0.formatted(3)) at width \(w0) to \(gn.formatted(3)) at width \(wn), a change \(verdict(g0, gn)).\(trend(widths.map { gap(p, $0) })) (gap-vs-width.svg)")
             }
         }
@@ -612,7 +615,7 @@ struct WidthBitsReport {
             let f0 = stat(p, w0) { late($0) { $0.flipRate } }, fn = stat(p, wn) { late($0) { $0.flipRate } }
             let t0 = stat(p, w0) { late($0) { $0.stats.nearThresholdShare } }, tn = stat(p, wn) { late($0) { $0.stats.nearThresholdShare } }
             if f0.n > 0, fn.n > 0, w0 != wn {
-                say("Width and \(p.rawValue) frustration: the late flip rate goes from \(fmtG(f0.mean)) ± \(fmtG(f0.sd)) at width \(w0) to \(fmtG(fn.mean)) ± \(fmtG(fn.sd)) at width \(wn), a change \(verdict(f0, fn)); the near-threshold share from \(t0.formatted(3)) to \(tn.formatted(3)).")
+                say("Width and \(p.rawValue) frustration: the late flip rate goes from \(f0.formattedG()) at width \(w0) to \(fn.formattedG()) at width \(wn), a change \(verdict(f0, fn)); the near-threshold share from \(t0.formatted(3)) to \(tn.formatted(3)).")
             }
             let early = rs.compactMap { r -> Double? in
                 let c = frustrationCurve(r) { $0.flipRate }
@@ -629,7 +632,10 @@ struct WidthBitsReport {
             for p in lowBit {
                 let s = stat(p, w0) { $0.characters.classSets.first { $0.name == "kinds" }?.silhouette }
                 guard s.n > 0, f.n > 0 else { continue }
-                let better = s.mean > f.mean ? "better" : "worse"
+                // "better"/"worse" only for a difference beyond noise.
+                let better = s.differsClearly(from: f) == true
+                    ? (s.mean > f.mean ? "better" : "worse")
+                    : (s.mean > f.mean ? "slightly (not clearly) better" : "slightly (not clearly) worse")
                 let cp = stat(p, w0) { $0.characters.casePairs.meanRank }, cf = stat(.float, w0) { $0.characters.casePairs.meanRank }
                 let perClass = CharacterClassSet.kinds.classNames.compactMap { k -> (String, Double)? in
                     let v = { (q: RunRecord.Precision) in
