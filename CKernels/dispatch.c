@@ -17,27 +17,29 @@
     .i8_dots = bk_i8_dots_##name, .encode_threshold = bk_encode_threshold_##name,                  \
     .encode_rank = bk_encode_rank_##name
 
-#define BK_TABLE(name, isa_id)                                                                     \
+#define BK_TABLE(name, isa_id, blur)                                                               \
     static const bk_kernels table_##name = {                                                       \
         .isa = isa_id,                                                                             \
         BK_TABLE_ENTRIES(name),                                                                    \
         .ternary_matmul = bk_ternary_matmul_##name,                                                \
+        .encode_rank_blur = bk_encode_rank_blur_##blur,                                            \
     };
 
-BK_TABLE(scalar, BK_ISA_SCALAR)
+BK_TABLE(scalar, BK_ISA_SCALAR, scalar)
 #if BK_X86
-BK_TABLE(avx2, BK_ISA_AVX2)
+BK_TABLE(avx2, BK_ISA_AVX2, scalar)
 /* AVX-VNNI: the AVX2 table with VPDPBUSD on ymm for the ternary products. quantize_token stays
  * AVX2: it is float absmax and rounding, with no byte dot products for VNNI to take over. */
 static const bk_kernels table_avxvnni = {
     .isa = BK_ISA_AVXVNNI,
     BK_TABLE_ENTRIES(avx2),
     .ternary_matmul = bk_ternary_matmul_avxvnni,
+    .encode_rank_blur = bk_encode_rank_blur_scalar,
 };
-BK_TABLE(avx512, BK_ISA_AVX512)
+BK_TABLE(avx512, BK_ISA_AVX512, avx512)
 #endif
 #if BK_AARCH64
-BK_TABLE(neon, BK_ISA_NEON)
+BK_TABLE(neon, BK_ISA_NEON, scalar)
 #endif
 
 bool bk_isa_supported(bk_isa isa) {

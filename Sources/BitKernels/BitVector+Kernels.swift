@@ -144,4 +144,29 @@ extension BitVector {
             withMutableWords { w in kernels.encodeRank(p.baseAddress, count: n, k: k, into: w.baseAddress) }
         }
     }
+
+    /// Sets exactly `k` bits: those of the `k` brightest pixels of an image `columns` pixels wide;
+    /// among pixels of the cut-off intensity those with the brightest 3 × 3 neighbourhood (a box
+    /// blur, edges clipped) win, then the lowest indices (kernel `encode_rank_blur`). In a sparse
+    /// image the leftover bits so thicken its strokes instead of filling the top-left corner.
+    ///
+    /// ```swift
+    /// var v = BitVector(width: 9)
+    /// v.encode(pixels: [0, 0, 0, 0, 0, 0, 0, 0, 200], brightest: 2, blurringTiesOver: 3)   // bits 4 and 8
+    /// ```
+    public mutating func encode(pixels: ArraySlice<UInt8>, brightest k: Int, blurringTiesOver columns: Int,
+                                using kernels: Kernels = .default) {
+        precondition(pixels.count == width, "image has \(pixels.count) pixels, the vector \(width) bits")
+        precondition(k >= 0 && k <= width, "rank encoding needs 0 ≤ k ≤ \(width), got \(k)")
+        precondition(columns >= 1 && width % columns == 0, "an image of \(width) pixels is not \(columns) columns wide")
+        let n = width, rows = width / columns
+        pixels.withUnsafeBufferPointer { p in
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: max(n, 1)) { scratch in
+                withMutableWords { w in
+                    kernels.encodeRankBlur(p.baseAddress, rows: rows, columns: columns, k: k,
+                                           scratch: scratch.baseAddress, into: w.baseAddress)
+                }
+            }
+        }
+    }
 }

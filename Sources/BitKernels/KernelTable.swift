@@ -55,6 +55,7 @@ extension Kernels {
         ("i8_dots", { unsafeBitCast($0.i8_dots, to: UnsafeRawPointer?.self) }),
         ("encode_threshold", { unsafeBitCast($0.encode_threshold, to: UnsafeRawPointer?.self) }),
         ("encode_rank", { unsafeBitCast($0.encode_rank, to: UnsafeRawPointer?.self) }),
+        ("encode_rank_blur", { unsafeBitCast($0.encode_rank_blur, to: UnsafeRawPointer?.self) }),
     ]
 
     /// How many function pointers the C table holds (its size after the `isa` field): a test checks
@@ -172,6 +173,14 @@ extension Kernels {
     @inline(__always)
     package func encodeRank(_ pixels: UnsafePointer<UInt8>?, count: Int, k: Int, into out: UnsafeMutablePointer<UInt64>?) {
         table.pointee.encode_rank(pixels, count, k, out)
+    }
+
+    /// A rows × columns image to exactly k bits, the k brightest, ties to the brightest 3 × 3
+    /// neighbourhood, then the lowest index; `scratch` holds rows · columns values (entry `encode_rank_blur`).
+    @inline(__always)
+    package func encodeRankBlur(_ pixels: UnsafePointer<UInt8>?, rows: Int, columns: Int, k: Int,
+                                scratch: UnsafeMutablePointer<UInt16>?, into out: UnsafeMutablePointer<UInt64>?) {
+        table.pointee.encode_rank_blur(pixels, rows, columns, k, scratch, out)
     }
 }
 

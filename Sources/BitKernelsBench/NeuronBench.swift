@@ -40,6 +40,7 @@ package struct NeuronBench {
         }
         var encoder = ImageEncoder.rank(k: 118, pixels: train.pixelsPerImage, using: kernels)
         let seeds = (0..<min(train.count, 5000)).map { encoder.encode(train.image($0)) }
+        try encodingRates(train)
         print("bench neurons: \(data), \(train.count) images, rank k=118, Jaccard, \(kernels.isa), \(threads) thread(s), median of \(repeats)")
         print("neurons    images/s (min–max)                 µs/image   pattern bytes scanned per image")
         var rows: [Row] = []
@@ -66,5 +67,39 @@ package struct NeuronBench {
             print("\(String(n).leftPad(7))    \((format(row.imagesPerSecond.median / 1e3, 1) + "k (" + format(row.imagesPerSecond.min / 1e3, 1) + "–" + format(row.imagesPerSecond.max / 1e3, 1) + "k)").padding(toLength: 32, withPad: " ", startingAt: 0))   \(format(row.microsecondsPerImage, 3).leftPad(8))   \(row.bytesScannedPerImage)")
         }
         return rows
+    }
+
+    /// Rank encoding alone (k = 118), images per second over up to 20,000 training images: the
+    /// index rule's kernel, the blur rule's kernel (`encode_rank_blur`) in this table's variant and
+    /// in the scalar reference, and the blur rule's Swift definition (`RankTieRule.rankBits`).
+    func encodingRates(_ train: LabeledImages) throws(BenchError) {
+        let count = min(train.count, 20_000), pixels = train.pixelsPerImage, columns = train.columns
+        let scalar: Kernels
+        do { scalar = try Kernels.variant(.scalar) } catch { throw BenchError("\(error)") }
+        var x = BitVector(width: pixels)
+        var sink = 0
+        let cases: [(String, () -> Void)] = [
+            ("index, \(kernels.isa) kernel", {
+                var e = ImageEncoder.rank(k: 118, pixels: pixels, using: kernels)
+                for i in 0..<count { e.encode(train.image(i), into: &x) }
+            }),
+            ("blur, \(kernels.isa) kernel", {
+                for i in 0..<count { x.encode(pixels: train.image(i), brightest: 118, blurringTiesOver: columns, using: kernels) }
+            }),
+            ("blur, scalar kernel", {
+                for i in 0..<count { x.encode(pixels: train.image(i), brightest: 118, blurringTiesOver: columns, using: scalar) }
+            }),
+            ("blur, Swift definition", {
+                for i in 0..<count { sink &+= RankTieRule.blur.rankBits(train.image(i), columns: columns, k: 118).count }
+            }),
+        ]
+        print("rank encoding alone, k=118, \(count) images, median of \(repeats)")
+        print("tie rule, code                images/s (min–max)")
+        for (name, body) in cases {
+            let s = measure(repeats: repeats, minSeconds: 0.2, body)
+            let rate = Sample(median: Double(count) / s.median, min: Double(count) / s.max, max: Double(count) / s.min)
+            print("\(name.padding(toLength: 28, withPad: " ", startingAt: 0))  \(format(rate.median / 1e6, 3))M (\(format(rate.min / 1e6, 3))–\(format(rate.max / 1e6, 3))M)")
+        }
+        blackHole(sink &+ x.setBitCount)
     }
 }

@@ -16,7 +16,7 @@ struct BitKernelsCommand: ParsableCommand {
             why when the forced variant cannot run here.
 
             Exit status (BSD sysexits): 0 success; 1 BITKERNELS_ISA names a variant that cannot \
-            run; 64 a usage error (an option out of its range, also against the data it names); \
+            run, or OMP_NUM_THREADS is not a thread count in 1...1024; 64 a usage error (an option out of its range, also against the data it names); \
             65 bad data; 66 a missing or unreadable input; 74 an output that could not be written. \
             Every output file is written atomically (a temporary beside it, fsync, rename), \
             through symbolic links, never over a device. Negative numbers need no '=': \
@@ -36,6 +36,8 @@ struct BitKernelsCommand: ParsableCommand {
     static func main() {
         var command: any ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
+        // Before anything calls OpenMP: a bad OMP_NUM_THREADS is one line, status 1.
+        if let problem = environmentProblem(ProcessInfo.processInfo.environment) { fail(problem, code: 1) }
         do {
             try command.run()
         } catch let error as BitKernelsError {

@@ -37,8 +37,8 @@ struct Organize: ParsableCommand {
     @Option(help: "Bits set by rank encoding.")
     var k = 118
 
-    @Option(help: "Rank encoding: which pixels of the cut-off intensity win — index (reading order), blur (brightest 3×3 neighbourhood), distance (nearest ink) or ink (none: sparse images set fewer than k bits).")
-    var ties = "index"
+    @Option(help: "Rank encoding: which pixels of the cut-off intensity win — blur (brightest 3×3 neighbourhood, then reading order; the default: on sparse images the leftover bits thicken the strokes), index (reading order), distance (nearest ink) or ink (none: sparse images set fewer than k bits).")
+    var ties = "blur"
 
     @Option(help: "Evaluate on a sparse variant of the dataset (train, test and --other alike): thinned (strokes eroded by a pixel), edges or dropout (half the ink).")
     var variant: String?

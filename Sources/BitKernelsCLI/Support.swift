@@ -91,6 +91,20 @@ enum DefaultDataset {
 /// or 100,000 on a small machine), so every --threads is bounded here, where it enters.
 let maxThreads = 1024
 
+/// The OpenMP settings the runtime reads once, on its first call, checked before any: libomp
+/// asserts (SIGABRT) on an empty OMP_NUM_THREADS or one beyond Int32, prints warnings for 0, −1 or
+/// words, and builds a team of any size it names (100,000 threads for --threads 0). Accepted: a
+/// thread count in 1...maxThreads, or a comma-separated list of them (one per nesting level).
+/// Returns the one-line problem, or nil.
+func environmentProblem(_ environment: [String: String]) -> String? {
+    guard let value = environment["OMP_NUM_THREADS"] else { return nil }
+    let counts = value.split(separator: ",", omittingEmptySubsequences: false)
+    if counts.allSatisfy({ Int($0).map { (1...maxThreads).contains($0) } ?? false }) { return nil }
+    let shown = value.count > 40 ? String(value.prefix(40)) + "…" : value
+    return "OMP_NUM_THREADS=\(shown.debugDescription) is not a thread count in 1...\(maxThreads) "
+        + "(or a comma-separated list of them); unset it to use one thread per processing unit"
+}
+
 /// Half this machine's memory: the most an argument-sized buffer (--size, --shapes) may take.
 let memoryBudget = Int(min(ProcessInfo.processInfo.physicalMemory / 2, UInt64(Int.max)))
 

@@ -32,8 +32,9 @@ public struct ImageEncoder: Sendable {
         return ImageEncoder(kind: .rank(k: k), width: pixels, kernels: kernels)
     }
 
-    /// Rank encoding with a tie rule: `.index` is ``rank(k:pixels:using:)`` (the encode kernels);
-    /// the others choose which pixels of the cut-off intensity are set by the image's content.
+    /// Rank encoding with a tie rule: `.index` is ``rank(k:pixels:using:)`` (the encode kernels),
+    /// `.blur` the `encode_rank_blur` kernels; the others (in Swift) choose which pixels of the
+    /// cut-off intensity are set by the image's content.
     ///
     /// ```swift
     /// var encoder = ImageEncoder.rank(k: 118, pixels: 784, columns: 28, ties: .blur)
@@ -65,6 +66,7 @@ public struct ImageEncoder: Sendable {
         switch kind {
         case .threshold(let level): v.encode(pixels: pixels, above: level, using: kernels)
         case .rank(let k): v.encode(pixels: pixels, brightest: k, using: kernels)
+        case .rankTies(let k, .blur, let columns): v.encode(pixels: pixels, brightest: k, blurringTiesOver: columns, using: kernels)
         case .rankTies(let k, let ties, let columns):
             v = BitVector(width: width, setBits: ties.rankBits(pixels, columns: columns, k: k))
         }

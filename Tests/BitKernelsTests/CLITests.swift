@@ -14,7 +14,11 @@ enum CLI {
         return dir.appendingPathComponent("bitkernels").path
     }()
 
-    static func run(_ arguments: [String], environment extra: [String: String]) throws -> (status: Int32, out: String, err: String) {
+    /// Runs the tool; after `timeout` seconds it is killed (status 9 by signal): a hang fails the
+    /// test instead of blocking the suite.
+    static func run(_ arguments: [String], environment extra: [String: String], timeout: Double = 120) throws
+        -> (status: Int32, out: String, err: String)
+    {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = arguments
@@ -23,6 +27,8 @@ enum CLI {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { if p.isRunning { kill(pid, SIGKILL) } }
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
@@ -53,6 +59,42 @@ enum CLI {
             let r = try CLI.run(command, environment: ["BITKERNELS_ISA": value])
             #expect(r.status == 1 && r.out.isEmpty && r.err == expected,
                     "BITKERNELS_ISA=\(value) bitkernels \(command.joined(separator: " ")): status \(r.status), stdout \(r.out.debugDescription), stderr \(r.err.debugDescription)")
+        }
+    }
+}
+
+/// Hostile OpenMP, OpenBLAS and BitKernels environment values: no trap, no hang.
+@Suite struct EnvironmentTests {
+    /// OMP_NUM_THREADS that libomp traps on (empty, beyond Int32), warns about (0, −1, words) or
+    /// obeys with an absurd team (100,000): one line naming the variable, status 1, nothing run.
+    @Test(arguments: ["", " ", "0", "-1", "garbage", "100000", "2147483648", "99999999999999999999", "4,,2", "1025"])
+    func badOMPThreadCountIsOneLine(value: String) throws {
+        for command in [["info"], ["organize", "--data", CLIFixtures.mnist, "--limit", "100", "--neurons", "5"],
+                        ["logits", "--model", CLIFixtures.model, "--tokens", "1,2", "--out", "/dev/null", "--threads", "0"]] {
+            let r = try CLI.run(command, environment: ["OMP_NUM_THREADS": value], timeout: 60)
+            #expect(r.status == 1 && r.out.isEmpty && r.err.hasPrefix("Error: OMP_NUM_THREADS=")
+                        && r.err.filter { $0 == "\n" }.count == 1,
+                    "OMP_NUM_THREADS=\(value.debugDescription) \(command[0]): status \(r.status), stderr \(r.err.debugDescription)")
+        }
+    }
+
+    /// Valid thread counts still run, and OpenBLAS's and the data folder's variables with hostile
+    /// values are harmless (OpenBLAS clamps them; a bad BITKERNELS_DATA is the missing-dataset error).
+    @Test func otherVariablesDoNotTrap() throws {
+        for value in ["1", "2", "2,1"] {
+            let r = try CLI.run(["info"], environment: ["OMP_NUM_THREADS": value], timeout: 60)
+            #expect(r.status == 0 && r.err.isEmpty, "OMP_NUM_THREADS=\(value): status \(r.status), stderr \(r.err.debugDescription)")
+        }
+        for name in ["OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "GOTO_NUM_THREADS", "OPENBLAS_DEFAULT_NUM_THREADS"] {
+            for value in ["", "-1", "0", "99999999999999999999", "garbage"] {
+                let r = try CLI.run(["info"], environment: [name: value], timeout: 60)
+                #expect(r.status == 0, "\(name)=\(value.debugDescription): status \(r.status), stderr \(r.err.debugDescription)")
+            }
+        }
+        for value in ["", "/nonexistent", "/dev/zero", "%s%n"] {
+            let r = try CLI.run(["organize", "--neurons", "5"], environment: ["BITKERNELS_DATA": value], timeout: 60)
+            #expect(r.status == 66 || r.status == 0, "BITKERNELS_DATA=\(value.debugDescription): status \(r.status), stderr \(r.err.debugDescription)")
+            #expect(r.status == 0 || (r.err.hasPrefix("Error: no --data given") && r.err.filter { $0 == "\n" }.count == 1))
         }
     }
 }

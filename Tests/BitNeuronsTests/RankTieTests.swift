@@ -59,4 +59,24 @@ import Testing
         var enc = ImageEncoder.rank(k: 3, pixels: 9)
         #expect(enc.encode(p[...]).setBitIndices == [0, 1, 5])
     }
+
+    /// The blur rule's encoder runs the `encode_rank_blur` kernels: every variant sets the bits of
+    /// the Swift definition (`rankBits`), so the tie-rule study's results carry over unchanged.
+    @Test(arguments: ISA.supported)
+    func blurEncoderIsTheDefinition(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 12)
+        for trial in 0..<40 {
+            let columns = [1, 5, 28, 40][trial % 4], rows = [1, 4, 28, 3][trial % 4]
+            let inkShare = [0, 5, 20, 60, 100][trial % 5]
+            let p = (0..<(rows * columns)).map { _ -> UInt8 in
+                rng.next() % 100 < UInt64(inkShare) ? UInt8(truncatingIfNeeded: rng.next() % 4 * 64) : 0
+            }
+            for k in [0, 1, p.count / 3, p.count] {
+                var enc = ImageEncoder.rank(k: k, pixels: p.count, columns: columns, ties: .blur, using: kernels)
+                #expect(enc.encode(p[...]).setBitIndices == RankTieRule.blur.rankBits(p[...], columns: columns, k: k),
+                        "isa \(isa) trial \(trial) k \(k)")
+            }
+        }
+    }
 }

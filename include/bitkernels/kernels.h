@@ -132,6 +132,13 @@ typedef struct bk_kernels {
      * cut-off intensity the lowest indices are taken. */
     void (*encode_threshold)(const uint8_t *p, size_t n, uint8_t level, uint64_t *out);
     void (*encode_rank)(const uint8_t *p, size_t n, size_t k, uint64_t *out);
+
+    /* Rank encoding of a rows × cols image (n = rows · cols pixels) with the `blur` tie rule:
+     * exactly k bits (k <= n), the k brightest pixels; among pixels equal to the cut-off intensity
+     * those whose 3 × 3 neighbourhood sum (edges clipped) is largest, then the lowest indices.
+     * scratch: n uint16 of caller memory, overwritten. */
+    void (*encode_rank_blur)(const uint8_t *p, size_t rows, size_t cols, size_t k, uint16_t *scratch,
+                             uint64_t *out);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */
