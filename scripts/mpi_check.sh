@@ -20,6 +20,8 @@ bin="$(swift build --traits MPI --scratch-path "$scratch" --show-bin-path)/BitDi
 # Root in CI containers; a 2-core machine runs 3 ranks oversubscribed. No shared-memory single
 # copy (CMA needs ptrace rights containers often lack).
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# Oversubscribed ranks yield instead of spinning while they wait in a collective.
+export OMPI_MCA_mpi_yield_when_idle=1
 for ranks in 2 3; do
     echo "==> mpirun -np $ranks BitDistributedCheck" >&2
     mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$bin"

@@ -5,6 +5,7 @@
 #if MPI
 import BitDistributed
 import BitKernels
+import BitNeurons
 import Foundation
 
 let world = Communicator.world
@@ -84,7 +85,48 @@ func checkSearch() {
     say("search: \(cases) query cases x top-k, batched winners, known answers on \(world.size) ranks")
 }
 
+// MARK: Sharded population
+
+/// Noisy copies of a few prototypes: inputs a population organizes around.
+func clusteredInputs(width: Int, count: Int, prototypes: Int, seed: UInt64) -> [BitVector] {
+    var g = BitMask(seed: seed)
+    let protos = (0..<prototypes).map { _ in g.next(width: width, density: 0.3) }
+    var pick = SplitMixLite(seed: seed ^ 0x51)
+    return (0..<count).map { _ in
+        var x = protos[Int(pick.next() % UInt64(prototypes))]
+        x.flip(toward: g.next(width: width, density: 0.5), where: g.next(width: width, density: 0.1))
+        return x
+    }
+}
+
+func checkPopulation() {
+    let width = 256
+    let inputs = clusteredInputs(width: width, count: 250, prototypes: 12, seed: 77)
+    let configurations: [BitPopulation.Configuration] = [
+        .init(neurons: 7, learningRate: 0.2, seed: 3),
+        .init(neurons: 5, scoring: .basic, start: .randomDense, learningRate: 0.1, settleAfter: 10, seed: 4),
+        .init(neurons: 2, learningRate: 0.1, growBelow: 0.45, capacity: 40, seed: 5),
+        .init(neurons: 0, growBelow: 0.5, capacity: 9, seed: 6),
+        .init(neurons: 4, mode: .unbounded, learningRate: 0.05, seed: 7),
+    ]
+    for (c, configuration) in configurations.enumerated() {
+        var single = BitPopulation(width: width, configuration: configuration, seedInputs: inputs)
+        var sharded = ShardedPopulation(width: width, configuration: configuration, seedInputs: inputs, communicator: world)
+        var differingWinners = 0
+        for x in inputs {
+            if single.learn(x) != sharded.learn(x) { differingWinners += 1 }
+        }
+        if differingWinners > 0 { fail("population \(c): \(differingWinners) of \(inputs.count) winners differ") }
+        if sharded.wins != single.wins { fail("population \(c): win counts differ") }
+        if let patterns = sharded.neurons.gathered(), patterns != single.neurons {
+            fail("population \(c): final patterns differ (\(patterns.rowCount) vs \(single.neurons.rowCount) neurons)")
+        }
+        say("population \(c): \(inputs.count) inputs, \(single.neurons.rowCount) neurons \(sharded.neurons.rowsPerRank) per rank, winners and patterns compared")
+    }
+}
+
 checkSearch()
+checkPopulation()
 var total = [failures]
 world.sum(&total)
 say(total[0] == 0 ? "mpi check: all passed on \(world.size) ranks" : "mpi check: \(total[0]) failures on \(world.size) ranks")
