@@ -6,6 +6,7 @@
 import BitDistributed
 import BitKernels
 import BitNeurons
+import BitTraining
 import Foundation
 
 let world = Communicator.world
@@ -125,8 +126,50 @@ func checkPopulation() {
     }
 }
 
+// MARK: Data-parallel training
+
+/// R ranks with batch B against one process with batch R·B: the same initial weights and windows,
+/// so the loss curves agree up to float rounding of the gradient sums (ternary codes can flip on a
+/// rounding difference, so the bound is on the mean of the curve's last steps as in the trainer's
+/// PyTorch comparison, and every single step within a looser bound).
+func checkTraining() throws {
+    let text = String(repeating: "the cat sat on the mat; the rat ate the cat's hat. ", count: 60)
+    let tokensOfText = Array(text.utf8)
+    let alphabet = Array(Set(tokensOfText)).sorted()
+    let ids = tokensOfText.map { Int32(alphabet.firstIndex(of: $0)!) }
+    let data = TextData(tokens: ids, pieces: alphabet.map { [$0] }, trainCount: ids.count * 9 / 10)
+    for precision in [Precision.float, .ternary] {
+        let steps = 30, batch = 2
+        let config = try ModelConfiguration(vocabularySize: data.vocabularySize, width: 16, layers: 2, heads: 2, kvHeads: 1, precision: precision)
+        func settings(_ b: Int) -> TrainingSettings {
+            TrainingSettings(steps: steps, batch: b, context: 8, schedule: Schedule(peak: 1e-2, minimum: 1e-3, warmup: 2, steps: steps),
+                             seed: 3, evalEvery: 10, evalBatches: 4)
+        }
+        let single = try Trainer(configuration: config, data: data, settings: settings(batch * world.size), threads: 1)
+        let parallel = try DataParallelTrainer(configuration: config, data: data, settings: settings(batch), communicator: world, checkEvery: 5)
+        var worst: Float = 0
+        var tailSingle: Float = 0, tailParallel: Float = 0
+        for s in 0..<steps {
+            let a = single.trainStep(), b = try parallel.trainStep()
+            worst = max(worst, abs(a - b))
+            if s >= steps - 10 { tailSingle += a / 10; tailParallel += b / 10 }
+            if s == 0 && a != b && abs(a - b) > 1e-5 { fail("training \(precision): first step loss \(b) vs \(a)") }
+        }
+        try parallel.checkReplicas()
+        let validationSingle = single.validationLoss(), validationParallel = parallel.trainer.validationLoss()
+        let tailBound: Float = precision == .float ? 2e-3 : 5e-2
+        if abs(tailSingle - tailParallel) > tailBound { fail("training \(precision): last-10 mean loss \(tailParallel) vs \(tailSingle)") }
+        if abs(validationSingle - validationParallel) > Double(tailBound) {
+            fail("training \(precision): validation loss \(validationParallel) vs \(validationSingle)")
+        }
+        if !(tailParallel < 0.9 * log(Float(data.vocabularySize))) { fail("training \(precision): did not learn (loss \(tailParallel))") }
+        say("training \(precision): \(world.size) ranks x batch \(batch) vs 1 x \(batch * world.size): largest step difference \(worst), last-10 mean \(tailParallel) vs \(tailSingle), validation \(validationParallel) vs \(validationSingle)")
+    }
+}
+
 checkSearch()
 checkPopulation()
+do { try checkTraining() } catch { fail("training: \(error)") }
 var total = [failures]
 world.sum(&total)
 say(total[0] == 0 ? "mpi check: all passed on \(world.size) ranks" : "mpi check: \(total[0]) failures on \(world.size) ranks")
