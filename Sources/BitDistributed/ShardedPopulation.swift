@@ -85,6 +85,13 @@ public struct ShardedPopulation: Sendable {
     /// The global winner for `x` (highest score; ties to the lowest index). Collective.
     public func winner(for x: BitVector) -> Match { neurons.winner(for: x, score: score, threads: threads, using: kernels)! }
 
+    /// The whole population as one `BitPopulation` on rank `root` (nil on the others), for the
+    /// single-process metrics and files. Collective.
+    public func gathered(root: Int = 0) -> BitPopulation? {
+        guard let patterns = neurons.gathered(root: root) else { return nil }
+        return BitPopulation(width: width, configuration: configuration, neurons: patterns, wins: wins, steps: steps, using: kernels)
+    }
+
     func resonance(_ m: Match) -> Double {
         let union = m.shared + m.differing
         return union == 0 ? 1 : Double(m.shared) / Double(union)
