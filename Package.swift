@@ -9,8 +9,13 @@ let package = Package(
         .library(name: "BitNet", targets: ["BitNet"]),
         .library(name: "BitNeurons", targets: ["BitNeurons"]),
         .library(name: "BitTraining", targets: ["BitTraining"]),
+        .library(name: "BitDistributed", targets: ["BitDistributed"]),
         .executable(name: "bitkernels", targets: ["BitKernelsCLI"]),
     ],
+    // MPI (Open MPI) is opt-in: `swift build --traits MPI`. Without the trait nothing imports or
+    // links libmpi (BitDistributed compiles to an empty module and the CLI has no MPI code), so
+    // the default build and tests need no MPI installed. scripts/mpi_check.sh enables it.
+    traits: [.trait(name: "MPI", description: "Sharded search, populations and data-parallel training over Open MPI")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
@@ -56,10 +61,25 @@ let package = Package(
         .target(
             name: "BitServer",
             dependencies: ["BitNet", "BitKernels", .product(name: "Hummingbird", package: "hummingbird")]),
+        // Open MPI through pkg-config (ompi-c); shim.h wraps the handle macros Swift cannot import.
+        .systemLibrary(
+            name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // Sharded search and populations, data-parallel training over MPI. Its code is under
+        // `#if MPI`: only with the MPI trait does it import CMPI (and link libmpi).
+        .target(
+            name: "BitDistributed",
+            dependencies: ["BitKernels", "BitNeurons", "BitTraining", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
+        // The MPI checks scripts/mpi_check.sh runs under mpirun (-np 2 and 3): sharded results
+        // against one process holding everything. Swift Testing under mpirun is awkward.
+        .executableTarget(
+            name: "BitDistributedCheck", dependencies: ["BitDistributed", "BitKernels", "BitNeurons", "BitTraining"],
+            path: "Tests/BitDistributedCheck"),
         .executableTarget(
             name: "BitKernelsCLI",
             dependencies: [
                 "BitKernels", "BitNet", "BitNeurons", "BitTraining", "BitServer", "BitKernelsBench",
+                .target(name: "BitDistributed", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Fixtures/ holds small data files read by path (and the script that wrote them).

@@ -11,7 +11,7 @@ set -euo pipefail
 test_tools=false
 [ "${1:-}" = "--test" ] && test_tools=true
 packages=(libomp-dev libhwloc-dev hwloc zlib1g-dev libfftw3-dev libopenblas-dev pkg-config)
-$test_tools && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user curl)
+$test_tools && packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user curl libopenmpi-dev openmpi-bin)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

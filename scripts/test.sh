@@ -3,7 +3,8 @@
 # the Swift API, the CLI), then the server driven by real clients (scripts/serve_check.py: the
 # openai package and curl against `bitkernels serve` on a free loopback port), then the NEON
 # variants under qemu-aarch64 (scripts/neon_check.sh), then the C library as a C user gets it
-# (install, pkg-config, example), then every Swift example of the README compiled and run as a
+# (install, pkg-config, example), then the MPI checks under mpirun on 2 and 3 ranks
+# (scripts/mpi_check.sh, built with the MPI trait), then every Swift example of the README compiled and run as a
 # package depending on BitKernels (scripts/readme_check.py). Installs missing libraries and tools first. Arguments go to
 # `swift test`.
 set -euo pipefail
@@ -14,4 +15,5 @@ swift build --product bitkernels
 python3 scripts/serve_check.py --bin "$(swift build --show-bin-path)/bitkernels"
 scripts/neon_check.sh
 scripts/c_library_check.sh
+scripts/mpi_check.sh
 python3 scripts/readme_check.py

@@ -69,12 +69,38 @@ package struct SearchBench {
         return result
     }
 
-    /// Packed codes (ceil(width/8) bytes each) into a matrix; the file size must be a multiple.
-    static func loadCodes(_ path: String, width: Int) throws(BenchError) -> BitMatrix {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw BenchError("cannot read \(path)", code: ExitStatus.noInput)
-        }
+    /// The number of packed codes in a file (its size must be a multiple of ceil(width/8) bytes).
+    package static func codeCount(_ path: String, width: Int) throws(BenchError) -> Int {
+        let size: Int
+        do {
+            size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
+        } catch { throw BenchError("cannot read \(path)", code: ExitStatus.noInput) }
         let codeBytes = (width + 7) / 8
+        guard size >= 0, size % codeBytes == 0 else {
+            throw BenchError("\(path): \(size) bytes is not a whole number of \(codeBytes)-byte codes (width \(width))")
+        }
+        return size / codeBytes
+    }
+
+    /// Packed codes (ceil(width/8) bytes each) into a matrix; the file size must be a multiple.
+    /// With `rows`, only those codes are read (one rank's shard).
+    package static func loadCodes(_ path: String, width: Int, rows: Range<Int>? = nil) throws(BenchError) -> BitMatrix {
+        let codeBytes = (width + 7) / 8
+        let data: Data
+        if let rows {
+            guard let file = FileHandle(forReadingAtPath: path) else { throw BenchError("cannot read \(path)", code: ExitStatus.noInput) }
+            defer { try? file.close() }
+            do {
+                try file.seek(toOffset: UInt64(rows.lowerBound * codeBytes))
+                data = try file.read(upToCount: rows.count * codeBytes) ?? Data()
+            } catch { throw BenchError("cannot read \(path): \(error.localizedDescription)", code: ExitStatus.noInput) }
+            guard data.count == rows.count * codeBytes else { throw BenchError("\(path): shorter than \(rows.upperBound) codes") }
+        } else {
+            guard let whole = FileManager.default.contents(atPath: path) else {
+                throw BenchError("cannot read \(path)", code: ExitStatus.noInput)
+            }
+            data = whole
+        }
         guard data.count % codeBytes == 0 else {
             throw BenchError("\(path): \(data.count) bytes is not a whole number of \(codeBytes)-byte codes (width \(width))")
         }

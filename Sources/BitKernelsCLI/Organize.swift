@@ -3,6 +3,9 @@ import BitKernels
 import BitKernelsBench
 import BitNeurons
 import Foundation
+#if MPI
+import BitDistributed
+#endif
 
 struct Organize: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +26,12 @@ struct Organize: ParsableCommand {
             first classes are retained.
 
             Example: bitkernels organize --data ../shared/data/mnist --neurons 100 --other ../shared/data/fashion-mnist
+
+            Under `mpirun -np R` (bitkernels built with `--traits MPI`) the neurons are spread over \
+            the R ranks: every image is scored on every rank, the global winner learns on its owner \
+            and grown neurons go to the least-loaded rank (the same population as one process, for \
+            the same seed); the population is then gathered on rank 0, which measures, prints and \
+            writes. Image folders only.
             """)
 
     @Option(help: ArgumentHelp("Dataset folder (IDX files). " + DefaultDataset.help, valueName: "dir"))
@@ -148,6 +157,15 @@ struct Organize: ParsableCommand {
 
     func run() throws {
         let kernels = try resolveKernels()
+        #if MPI
+        let world = distributedWorld()
+        defer { world?.finalize() }
+        if world != nil, let d = data, AudioOrganize.isAudioFolder(d) {
+            throw ValidationError("--data \(d): spoken digits are not distributed; run without mpirun")
+        }
+        #else
+        try refuseMPIWithoutTrait("organize")
+        #endif
         if let d = data, AudioOrganize.isAudioFolder(d) {
             try AudioOrganize(
                 directory: d, split: split, k: k, neurons: neurons, learningRate: learningRate,
@@ -217,6 +235,9 @@ struct Organize: ParsableCommand {
             : start == "spread" ? BitPopulation.spreadSeeds(from: Array(trainSet.inputs.prefix(min(pool, 5000))), count: neurons, using: kernels)
             : stride(from: 0, to: pool, by: max(pool / max(neurons, 1), 1)).prefix(neurons).map { trainSet.inputs[$0] }
         var population = BitPopulation(width: pixels, configuration: config, seedInputs: seeds, using: kernels)
+        #if MPI
+        var sharded = world.map { ShardedPopulation(width: pixels, configuration: config, seedInputs: seeds, communicator: $0, using: kernels) }
+        #endif
         // The timed online loop: encode (again, as a stream would), score, winner, flip.
         var stream = encoder
         var x = BitVector(width: pixels)
@@ -227,21 +248,39 @@ struct Organize: ParsableCommand {
             let t0 = now()
             for (n, i) in trainIndices.enumerated() {
                 if continual && epoch == epochs - 1 && n == oldCount {
-                    let oldSet = EncodedSet(inputs: Array(trainSet.inputs[0..<oldCount]), labels: Array(trainSet.labels[0..<oldCount]))
-                    oldLabels = Metrics.neuronLabels(population, from: oldSet)
-                    oldBefore = Metrics.accuracy(population, labels: oldLabels, on: oldTest)
+                    var measure = true
+                    #if MPI
+                    if let s = sharded {  // gathered on rank 0, which alone measures
+                        if let whole = s.gathered() { population = whole } else { measure = false }
+                    }
+                    #endif
+                    if measure {
+                        let oldSet = EncodedSet(inputs: Array(trainSet.inputs[0..<oldCount]), labels: Array(trainSet.labels[0..<oldCount]))
+                        oldLabels = Metrics.neuronLabels(population, from: oldSet)
+                        oldBefore = Metrics.accuracy(population, labels: oldLabels, on: oldTest)
+                    }
                 }
                 if continual {
                     x = trainSet.inputs[i]
                 } else {
                     stream.encode(train.image(order[i]), into: &x)
                 }
+                #if MPI
+                if sharded != nil { sharded!.learn(x) } else { population.learn(x) }
+                #else
                 population.learn(x)
+                #endif
                 if n % 4096 == 0 { progress("organize: epoch \(epoch + 1)/\(epochs), image \(n)/\(trainIndices.count), \(population.neurons.rowCount) neurons") }
             }
             seconds += now() - t0
         }
         clearProgress()
+        #if MPI
+        if let s = sharded {
+            guard let whole = s.gathered() else { return }  // rank 0 measures, prints and writes
+            population = whole
+        }
+        #endif
 
         let labels = Metrics.neuronLabels(population, from: trainSet)
         if continual {

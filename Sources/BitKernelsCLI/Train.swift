@@ -4,6 +4,9 @@ import BitKernelsBench
 import BitNet
 import BitTraining
 import Foundation
+#if MPI
+import BitDistributed
+#endif
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +20,11 @@ struct Train: ParsableCommand {
             Example (nanoGPT's CPU recipe on Tiny Shakespeare):
               bitkernels train --data input.txt --layers 4 --width 128 --heads 4 --context 64 \\
                 --batch 12 --steps 2000 --lr 1e-3 --precision ternary --out run
+
+            Under `mpirun -np R` (bitkernels built with `--traits MPI`) training is data-parallel: \
+            --batch is each rank's batch, each rank takes its share of the R·batch windows one \
+            process would draw, gradients are averaged with MPI_Allreduce and the ranks' weights \
+            are compared by checksum every 50 steps; rank 0 logs and writes --out.
             """)
 
     @Option(help: "Training text.") var data: String
@@ -102,7 +110,31 @@ struct Train: ParsableCommand {
                                         optimizer: AdamWSettings(beta2: beta2, weightDecay: weightDecay, clip: clip), seed: seed,
                                         evalEvery: evalEvery, evalBatches: evalBatches)
         let trainer: Trainer
+        #if MPI
+        let world = distributedWorld()
+        defer { world?.finalize() }
+        let isRoot = world?.isRoot ?? true
+        var parallel: DataParallelTrainer?
+        do {
+            if let world {
+                parallel = try DataParallelTrainer(configuration: config, data: text, settings: settings, threads: threads, communicator: world)
+                trainer = parallel!.trainer
+            } else {
+                trainer = try Trainer(configuration: config, data: text, settings: settings, threads: threads)
+            }
+        } catch { throw ValidationError("\(error)") }
+        let ranks = world?.size ?? 1
+        func step() throws -> Float {
+            guard let parallel else { return trainer.trainStep() }
+            do { return try parallel.trainStep() } catch { throw Failure(error.description, code: ExitStatus.software) }
+        }
+        #else
+        try refuseMPIWithoutTrait("train")
+        let isRoot = true, ranks = 1
         do { trainer = try Trainer(configuration: config, data: text, settings: settings, threads: threads) } catch { throw ValidationError("\(error)") }
+        func step() throws -> Float { trainer.trainStep() }
+        #endif
+        func log(_ s: String) { if isRoot { self.log(s) } }
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
             throw Failure("--out \(out): \(error.localizedDescription)", code: ExitStatus.io)
         }
@@ -113,9 +145,11 @@ struct Train: ParsableCommand {
             log("resumed at step \(trainer.step) from \(path)")
         }
         let params = trainer.model.parameters.reduce(0) { $0 + $1.values.count }
-        log("training \(precision) model, \(params) parameters, vocabulary \(text.vocabularySize), \(text.trainCount) train / \(text.validationCount) val tokens, \(threads) thread(s)")
+        log("training \(precision) model, \(params) parameters, vocabulary \(text.vocabularySize), \(text.trainCount) train / \(text.validationCount) val tokens, \(threads) thread(s)"
+            + (ranks > 1 ? " on each of \(ranks) ranks (batch \(batch) per rank)" : ""))
 
         func save() throws {
+            guard isRoot else { return }
             do {
                 try trainer.saveCheckpoint(to: out + "/checkpoint.bkt")
                 try trainer.writeRunFiles(to: out)
@@ -125,14 +159,14 @@ struct Train: ParsableCommand {
         let first = trainer.step
         var lastVal = trainer.evaluations.last?.validationLoss ?? .nan
         while trainer.step < steps {
-            lastLoss = trainer.trainStep()
+            lastLoss = try step()
             guard lastLoss.isFinite else { throw Failure("step \(trainer.step): the loss is \(lastLoss); try a smaller --lr") }
             let s = trainer.step
             let evalNow = s % evalEvery == 0 || s == steps
             if evalNow { lastVal = trainer.evaluate().validationLoss }
             if evalNow || s % 10 == 0 {
                 let tps = trainer.tokensPerSecond
-                let eta = tps > 0 ? Double((steps - s) * batch * context) / tps : 0
+                let eta = tps > 0 ? Double((steps - s) * batch * ranks * context) / tps : 0
                 log(String(format: "step %d/%d  train %.4f  val %@  %.0f tok/s  ETA %@", s, steps, lastLoss,
                            lastVal.isFinite ? String(format: "%.4f", lastVal) : "-", tps, formatDuration(eta)))
             }
@@ -144,6 +178,7 @@ struct Train: ParsableCommand {
             }
         }
         try save()
+        guard isRoot else { return }
         let sample = text.decode(trainer.sample(prompt: [], count: 300, seed: seed))
         do { try writeAtomically(sample, to: out + "/samples.txt") } catch { throw Failure(error) }
         if export != "none" {

@@ -99,7 +99,9 @@ public struct BitPopulation: Sendable {
         wins = [Int](repeating: 0, count: neurons.rowCount)
     }
 
-    init(width: Int, configuration: Configuration, neurons: BitMatrix, wins: [Int], steps: Int, using kernels: Kernels = .default) {
+    /// A population in a given state (a loaded file, a gathered sharded population); the mask
+    /// generator restarts from the seed and the step count.
+    package init(width: Int, configuration: Configuration, neurons: BitMatrix, wins: [Int], steps: Int, using kernels: Kernels = .default) {
         self.width = width
         self.configuration = configuration
         self.kernels = kernels

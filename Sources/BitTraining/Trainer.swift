@@ -119,8 +119,18 @@ public final class Trainer {
     let validationBatches: [Batch]
     var recentLosses: [Float] = []
     var elapsed: Double = 0
+    /// Set when this trainer is one of several sharing each step (see `DataParallel`).
+    let parallel: DataParallel?
+    var reductionStaging: [Float] = []
 
-    public init(configuration: ModelConfiguration, data: TextData, settings: TrainingSettings, threads: Int = 1) throws(TrainingError) {
+    public convenience init(configuration: ModelConfiguration, data: TextData, settings: TrainingSettings, threads: Int = 1) throws(TrainingError) {
+        try self.init(configuration: configuration, data: data, settings: settings, threads: threads, parallel: nil)
+    }
+
+    /// A trainer that is rank `parallel.rank` of `parallel.ranks` data-parallel ones; `settings.batch`
+    /// is the batch of each rank.
+    package init(configuration: ModelConfiguration, data: TextData, settings: TrainingSettings, threads: Int = 1,
+                 parallel: DataParallel?) throws(TrainingError) {
         guard settings.steps > 0 else { throw .invalid("steps must be positive (got \(settings.steps))") }
         guard settings.batch > 0 else { throw .invalid("batch must be positive (got \(settings.batch))") }
         guard settings.context > 0 else { throw .invalid("context must be positive (got \(settings.context))") }
@@ -134,21 +144,35 @@ public final class Trainer {
         guard configuration.vocabularySize >= data.vocabularySize else {
             throw .invalid("vocabulary \(configuration.vocabularySize) is smaller than the data's \(data.vocabularySize) tokens")
         }
+        self.parallel = parallel
         model = TrainableModel(configuration: configuration, seed: settings.seed, threads: threads)
         optimizer = AdamW(model: model, settings: settings.optimizer)
         self.data = data
         self.settings = settings
         generator = SplitMix64(seed: settings.seed ^ 0x6461_7461)  // "data"
         var v = SplitMix64(seed: settings.seed ^ 0x7661_6c69)  // "vali"
-        validationBatches = (0..<settings.evalBatches).map { _ in data.batch(count: settings.batch, context: settings.context, validation: true, generator: &v) }
+        let ranks = parallel?.ranks ?? 1
+        validationBatches = (0..<settings.evalBatches).map { _ in data.batch(count: settings.batch * ranks, context: settings.context, validation: true, generator: &v) }
     }
 
     /// One step: a random batch, loss and gradients, AdamW at the scheduled rate. Returns the loss.
     @discardableResult
     public func trainStep() -> Float {
         let start = DispatchTime.now().uptimeNanoseconds
-        let batch = data.batch(count: settings.batch, context: settings.context, validation: false, generator: &generator)
-        let loss = model.lossAndGradients(batch)
+        var loss: Float
+        if let parallel {
+            // The windows one process with batch R·B would draw; this rank's B of them.
+            let all = data.batch(count: settings.batch * parallel.ranks, context: settings.context, validation: false, generator: &generator)
+            let span = settings.batch * settings.context, from = parallel.rank * span
+            let mine = Batch(count: settings.batch, length: settings.context, inputs: Array(all.inputs[from..<(from + span)]),
+                             targets: Array(all.targets[from..<(from + span)]))
+            loss = model.lossAndGradients(mine)
+            parallel.average(model.grads, staging: &reductionStaging)
+            loss = parallel.total(loss) / Float(parallel.ranks)
+        } else {
+            let batch = data.batch(count: settings.batch, context: settings.context, validation: false, generator: &generator)
+            loss = model.lossAndGradients(batch)
+        }
         let lr = settings.schedule.learningRate(at: step)
         optimizer.step(model: model, learningRate: lr, weightDecay: settings.schedule.isSecondStage(step) ? 0 : nil)
         step += 1
@@ -160,7 +184,13 @@ public final class Trainer {
 
     /// Mean loss over the fixed validation batches.
     public func validationLoss() -> Double {
-        validationBatches.reduce(0.0) { $0 + Double(model.loss($1)) } / Double(validationBatches.count)
+        guard let parallel else {
+            return validationBatches.reduce(0.0) { $0 + Double(model.loss($1)) } / Double(validationBatches.count)
+        }
+        // Round-robin over ranks, the losses summed (in float: within float tolerance of one process).
+        var mine: Double = 0
+        for i in stride(from: parallel.rank, to: validationBatches.count, by: parallel.ranks) { mine += Double(model.loss(validationBatches[i])) }
+        return Double(parallel.total(Float(mine))) / Double(validationBatches.count)
     }
 
     /// Evaluates now and appends to `evaluations`; the train loss is the mean over the steps since
@@ -171,14 +201,16 @@ public final class Trainer {
         recentLosses = []
         let e = Evaluation(step: step, trainLoss: train, validationLoss: validationLoss(),
                            learningRate: settings.schedule.learningRate(at: max(step - 1, 0)),
-                           tokensPerSecond: elapsed > 0 ? Double(step * settings.batch * settings.context) / elapsed : 0,
+                           tokensPerSecond: tokensPerSecond,
                            elapsedSeconds: elapsed)
         evaluations.append(e)
         return e
     }
 
-    /// Training tokens per second of wall time spent in steps so far.
-    public var tokensPerSecond: Double { elapsed > 0 ? Double(step * settings.batch * settings.context) / elapsed : 0 }
+    /// Training tokens per second of wall time spent in steps so far (over all ranks when data-parallel).
+    public var tokensPerSecond: Double {
+        elapsed > 0 ? Double(step * settings.batch * (parallel?.ranks ?? 1) * settings.context) / elapsed : 0
+    }
 
     /// Greedy-free sample: `count` tokens after `prompt`, drawn at temperature 1 from a seeded generator
     /// (the context window slides).
