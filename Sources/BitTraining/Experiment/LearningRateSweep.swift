@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 // The short learning-rate sweep that fixes each precision's rate before the grid (issue 14: "a
@@ -6,7 +7,7 @@ import Foundation
 
 /// One point of a learning-rate sweep: the final validation loss of a short run (infinity when
 /// the run diverged).
-public struct SweepPoint: Sendable, Equatable, Codable {
+public struct SweepPoint: Sendable, Equatable, Codable, JSONDocument {
     public var precision: RunRecord.Precision
     public var width: Int
     public var seed: UInt64
@@ -88,7 +89,7 @@ extension WidthBitsGrid {
                     point.finalValidationLoss = .infinity  // diverged: a result of the sweep, not a failure
                     progress("sweep \(point.name): diverged")
                 }
-                try writeFileAtomically(try RunRecord.encoder().encode(point), to: path)
+                try writeFileAtomically(try RunRecord.encoder().encode(Stamped(point)), to: path)  // + version, commit
                 try? FileManager.default.removeItem(atPath: checkpoints)
             }
         }

@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 // The run record of the width × bits experiment: one JSON file per training run, written when
@@ -6,6 +7,7 @@ import Foundation
 //
 // {
 //   "schema": 1,
+//   "version": String, "commit": String,  // of the build that wrote it (not read back)
 //   "precision": "float" | "ternary" | "binary",
 //   "width": Int, "heads": Int, "layers": Int, "context": Int, "batch": Int,
 //   "steps": Int,                       // optimizer steps taken
@@ -51,7 +53,7 @@ import Foundation
 /// let record = try RunRecord.read(from: "runs/ternary-w128-s1/record.json")
 /// record.finalValidationLoss
 /// ```
-public struct RunRecord: Sendable, Equatable, Codable {
+public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
     /// What a run trained with: full-precision weights, BitNet b1.58 ternary, or BitNet 1-bit.
     /// Raw values are the trainer's precision names; cases in report order (the control first).
     public enum Precision: String, Sendable, Codable, CaseIterable, Comparable {
@@ -283,10 +285,12 @@ public struct RunRecord: Sendable, Equatable, Codable {
         return d
     }
 
-    /// The record as JSON (keys sorted, so equal records give equal bytes).
+    /// The record as JSON (keys sorted, so equal records give equal bytes), with the `version` and
+    /// `commit` of this build beside the record's keys. Reading ignores those two, so the report
+    /// of the same runs stays the same bytes whichever build wrote them.
     public func encoded() -> Data {
         // Encoding plain structs of numbers and strings cannot fail.
-        try! RunRecord.encoder().encode(self)
+        try! RunRecord.encoder().encode(Stamped(self))
     }
 
     /// Writes the record atomically to `<directory>/record.json`, creating the directory.
