@@ -4,7 +4,8 @@
 # openai package and curl against `bitkernels serve` on a free loopback port), then the NEON
 # variants under qemu-aarch64 (scripts/neon_check.sh), then the C library as a C user gets it
 # (install, pkg-config, example), then every Swift example of the README compiled and run as a
-# package depending on BitKernels (scripts/readme_check.py). Installs missing libraries and tools first. Arguments go to
+# package depending on BitKernels (scripts/readme_check.py), then the DocC documentation of every
+# library module, which must build without a warning (scripts/docc_check.sh). Installs missing libraries and tools first. Arguments go to
 # `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,4 @@ python3 scripts/serve_check.py --bin "$(swift build --show-bin-path)/bitkernels"
 scripts/neon_check.sh
 scripts/c_library_check.sh
 python3 scripts/readme_check.py
+scripts/docc_check.sh

@@ -66,30 +66,51 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
         }
     }
 
+    /// The schema this build writes and reads.
     public static let currentSchema = 1
     /// The file name of a record inside its run directory.
     public static let fileName = "record.json"
 
+    /// The record's schema version.
     public var schema: Int = RunRecord.currentSchema
+    /// What the run trained with.
     public var precision: Precision
     public var width: Int
+    /// Attention heads.
     public var heads: Int
+    /// Decoder layers.
     public var layers: Int
+    /// Positions per training sequence.
     public var context: Int
+    /// Sequences per step.
     public var batch: Int
+    /// Optimizer steps taken.
     public var steps: Int
+    /// The peak learning rate.
     public var learningRate: Double
+    /// The run's seed.
     public var seed: UInt64
+    /// OpenMP threads of the training.
     public var threads: Int
+    /// Training tokens over all steps.
     public var tokensSeen: Int
+    /// Wall time of the training.
     public var wallSeconds: Double
+    /// The training loss at each evaluation.
     public var trainLoss: [LossPoint]
+    /// The validation loss at each evaluation.
     public var validationLoss: [LossPoint]
+    /// The validation loss at the end.
     public var finalValidationLoss: Double
+    /// Effective rank and spread of the embedding and of each residual block.
     public var geometry: Geometry
+    /// How the embedding arranges characters (classes, case pairs, neighbours).
     public var characters: CharacterStructure
+    /// Frustration statistics sampled during training (empty for float).
     public var frustration: [FrustrationSample]
+    /// Where the hidden states for CKA are.
     public var hiddenStates: HiddenStatesFile?
+    /// Free text.
     public var notes: String?
 
     public init(
