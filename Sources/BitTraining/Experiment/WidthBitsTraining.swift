@@ -5,10 +5,13 @@ import Foundation
 // trained, checkpointed, resumed and sampled for frustration.
 
 extension TrainableModel: InstrumentedModel {
+    /// The model's width.
     public var instrumentedWidth: Int { configuration.width }
 
+    /// The token embedding, vocabulary × width, row-major.
     public var embeddingTable: [Float] { embeddingMatrix }
 
+    /// The residual stream after the embedding and after every layer.
     public func residualStream(_ tokens: [Int]) -> [[Float]] { hiddenStates(tokens) }
 
     public var latentMatrices: [(layer: Int, matrix: String, values: [Float])] {

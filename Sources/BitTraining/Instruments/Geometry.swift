@@ -19,11 +19,13 @@ public struct SpectrumStats: Sendable, Equatable, Codable {
     public var effectiveRank: Double
     public var participationRatio: Double
 
+    /// Statistics from their values.
     public init(effectiveRank: Double, participationRatio: Double) {
         self.effectiveRank = effectiveRank
         self.participationRatio = participationRatio
     }
 
+    /// Effective rank (exp of the entropy of σ / Σσ) and participation ratio ((Σσ²)² / Σσ⁴) of a spectrum.
     public init(singularValues sigma: [Double]) {
         let total = sigma.reduce(0, +)
         guard total > 0 else {
@@ -78,8 +80,10 @@ public func meanPairwiseCosine(_ matrix: Matrix) -> Double {
 public struct GeometryStats: Sendable, Equatable, Codable {
     public var effectiveRank: Double
     public var participationRatio: Double
+    /// Mean pairwise cosine of the raw rows (isotropy: 0 for spread, 1 for one direction).
     public var meanCosine: Double
 
+    /// Statistics from their values.
     public init(effectiveRank: Double, participationRatio: Double, meanCosine: Double) {
         self.effectiveRank = effectiveRank
         self.participationRatio = participationRatio
