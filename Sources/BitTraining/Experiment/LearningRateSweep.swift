@@ -8,13 +8,20 @@ import Foundation
 /// One point of a learning-rate sweep: the final validation loss of a short run (infinity when
 /// the run diverged).
 public struct SweepPoint: Sendable, Equatable, Codable, JSONDocument {
+    /// The precision of the short run.
     public var precision: RunRecord.Precision
+    /// Its width.
     public var width: Int
+    /// Its seed.
     public var seed: UInt64
+    /// Its steps (shorter than the grid's).
     public var steps: Int
+    /// The peak learning rate tried.
     public var learningRate: Double
+    /// The validation loss at the end (infinity: diverged).
     public var finalValidationLoss: Double
 
+    /// A point from its values.
     public init(precision: RunRecord.Precision, width: Int, seed: UInt64, steps: Int, learningRate: Double, finalValidationLoss: Double) {
         self.precision = precision
         self.width = width

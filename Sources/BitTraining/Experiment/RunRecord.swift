@@ -75,6 +75,7 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
     public var schema: Int = RunRecord.currentSchema
     /// What the run trained with.
     public var precision: Precision
+    /// The model width.
     public var width: Int
     /// Attention heads.
     public var heads: Int
@@ -113,6 +114,7 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
     /// Free text.
     public var notes: String?
 
+    /// A record from its values (`WidthBitsGrid.measure` makes one per run).
     public init(
         precision: Precision, width: Int, heads: Int, layers: Int, context: Int, batch: Int, steps: Int,
         learningRate: Double, seed: UInt64, threads: Int, tokensSeen: Int, wallSeconds: Double,
@@ -152,8 +154,11 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// A loss (nats/char) at an optimizer step.
     public struct LossPoint: Sendable, Equatable, Codable {
+        /// The step.
         public var step: Int
+        /// The loss at that step.
         public var loss: Double
+        /// A point of a loss curve.
         public init(step: Int, loss: Double) {
             self.step = step
             self.loss = loss
@@ -166,6 +171,7 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
         public var embedding: GeometryStats
         /// The fixed validation sample's states: [0] embedding output, [l] after block l.
         public var hiddenStates: [GeometryStats]
+        /// Statistics already computed.
         public init(embedding: GeometryStats, hiddenStates: [GeometryStats]) {
             self.embedding = embedding
             self.hiddenStates = hiddenStates
@@ -183,11 +189,16 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// Class silhouettes, case pairs and nearest neighbours of the character embeddings.
     public struct CharacterStructure: Sendable, Equatable, Codable {
+        /// The vocabulary, in id order.
         public var vocabulary: String
+        /// The silhouette of each class set (`CharacterClassSet.standard`).
         public var classSets: [ClassSetScore]
+        /// How close each letter is to its other case.
         public var casePairs: CasePairStats
+        /// Nearest neighbours of selected characters.
         public var neighbours: [Neighbourhood]
 
+        /// Statistics already computed.
         public init(vocabulary: String, classSets: [ClassSetScore], casePairs: CasePairStats, neighbours: [Neighbourhood]) {
             self.vocabulary = vocabulary
             self.classSets = classSets
@@ -234,9 +245,13 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// The silhouette of one class set, overall and per class.
     public struct ClassSetScore: Sendable, Equatable, Codable {
+        /// The class set's name.
         public var name: String
+        /// The mean silhouette over its characters.
         public var silhouette: Double
+        /// Per class.
         public var classes: [ClassScore]
+        /// A score from its values.
         public init(name: String, silhouette: Double, classes: [ClassScore]) {
             self.name = name
             self.silhouette = silhouette
@@ -246,8 +261,11 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// The mean silhouette of one class's characters.
     public struct ClassScore: Sendable, Equatable, Codable {
+        /// The class's name.
         public var name: String
+        /// The mean silhouette of its characters.
         public var silhouette: Double
+        /// A score from its values.
         public init(name: String, silhouette: Double) {
             self.name = name
             self.silhouette = silhouette
@@ -256,8 +274,11 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// A character's nearest neighbours by cosine, nearest first.
     public struct Neighbourhood: Sendable, Equatable, Codable {
+        /// The character.
         public var character: String
+        /// Its nearest neighbours, nearest first.
         public var neighbours: [Neighbour]
+        /// A neighbourhood from its values.
         public init(character: String, neighbours: [Neighbour]) {
             self.character = character
             self.neighbours = neighbours
@@ -266,8 +287,11 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// One neighbour and its cosine similarity.
     public struct Neighbour: Sendable, Equatable, Codable {
+        /// The neighbour.
         public var character: String
+        /// Its cosine similarity to the character.
         public var cosine: Double
+        /// A neighbour from its values.
         public init(character: String, cosine: Double) {
             self.character = character
             self.cosine = cosine
@@ -276,12 +300,19 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// Where a run's hidden states for CKA are, and their shape.
     public struct HiddenStatesFile: Sendable, Equatable, Codable {
+        /// The file, relative to the run directory.
         public var path: String
+        /// Positions of the validation sample.
         public var positions: Int
+        /// The model width.
         public var width: Int
+        /// Residual blocks: the embedding output and one per layer.
         public var blocks: Int
+        /// The element layout: little-endian float32, [block][position][width].
         public var format: String = "float32le"
+        /// The first validation token of the sample.
         public var sampleOffset: Int
+        /// A description from its values.
         public init(path: String, positions: Int, width: Int, blocks: Int, sampleOffset: Int) {
             self.path = path
             self.positions = positions

@@ -91,11 +91,15 @@ public struct FrustrationRecorder: Sendable {
 
 /// One run of the grid.
 public struct WidthBitsRun: Sendable, Equatable {
+    /// The run's precision.
     public var precision: RunRecord.Precision
+    /// The model width.
     public var width: Int
     /// Attention heads (width / 32, at least 1).
     public var heads: Int
+    /// The run's seed.
     public var seed: UInt64
+    /// The peak learning rate.
     public var learningRate: Double
     /// The run's folder name, `<precision>-w<width>-s<seed>`.
     public var name: String { RunRecord.runName(precision: precision, width: width, seed: seed) }
@@ -105,7 +109,9 @@ public struct WidthBitsRun: Sendable, Equatable {
 public struct TrainedRun<Model: InstrumentedModel> {
     /// The trained model.
     public var model: Model
+    /// Optimizer steps taken.
     public var steps: Int
+    /// OpenMP threads of the training.
     public var threads: Int
     /// Training tokens over all steps.
     public var tokensSeen: Int
@@ -120,6 +126,7 @@ public struct TrainedRun<Model: InstrumentedModel> {
     /// From a `FrustrationRecorder` sampled during training (empty for float).
     public var frustration: [FrustrationSample]
 
+    /// A run's results from its values.
     public init(
         model: Model, steps: Int, threads: Int, tokensSeen: Int, wallSeconds: Double, trainLoss: [RunRecord.LossPoint],
         validationLoss: [RunRecord.LossPoint], finalValidationLoss: Double, frustration: [FrustrationSample]

@@ -146,6 +146,7 @@ public struct CasePairStats: Sendable, Equatable, Codable {
     /// The mean rank the partner would have by chance, uniform among the n − 1 others: n / 2.
     public var chanceRank: Double
 
+    /// Statistics from their values.
     public init(count: Int, meanRank: Double, medianRank: Double, shareNearest: Double, meanCosine: Double, chanceRank: Double) {
         self.count = count
         self.meanRank = meanRank
