@@ -39,7 +39,7 @@ import torch
 def ours(bitkernels, model, ids, threads):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "logits.f32")
-        subprocess.run([bitkernels, "logits", "--model", model, "--tokens", ",".join(map(str, ids)), "--out", out,
+        subprocess.run([bitkernels, "logits", "--model", model, "--prompt-ids", ",".join(map(str, ids)), "--out", out,
                         "--threads", str(threads)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return np.fromfile(out, dtype="<f4").reshape(len(ids), -1)
 

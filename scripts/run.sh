@@ -15,4 +15,4 @@ echo "==> bit-neurons on the MNIST subset (bitkernels organize --help for the fu
 "$bin" organize --neurons 20
 echo "==> BitNet b1.58 test model (transformers' greedy continuation: 141 993 476 296 450 450 450 450)" >&2
 "$bin" generate --model Tests/BitNetTests/Fixtures/bitnet-tiny \
-    --prompt-ids 979,976,987,380,171,923,104,261,138,319,536,118,795,241,786,318 --tokens 8
+    --prompt-ids 979,976,987,380,171,923,104,261,138,319,536,118,795,241,786,318 --max-tokens 8

@@ -73,7 +73,7 @@ def wait_for(base, predicate, seconds=20):
 def generate_tokens(binary, prompt, n):
     """The new token ids `bitkernels generate` prints for a prompt (greedy)."""
     out = subprocess.run([binary, "generate", "--model", MODEL, "--prompt-ids", ",".join(map(str, prompt)),
-                          "--tokens", str(n), "--threads", "1"], capture_output=True, text=True, timeout=120, check=True).stdout
+                          "--max-tokens", str(n), "--threads", "1"], capture_output=True, text=True, timeout=120, check=True).stdout
     return [int(t) for t in out.split("|", 1)[1].split()]
 
 

@@ -5,7 +5,8 @@
 # variants under qemu-aarch64 (scripts/neon_check.sh), then the C library as a C user gets it
 # (install, pkg-config, example), then the MPI checks under mpirun on 2 and 3 ranks
 # (scripts/mpi_check.sh, built with the MPI trait), then every Swift example of the README compiled and run as a
-# package depending on BitKernels (scripts/readme_check.py). Installs missing libraries and tools first. Arguments go to
+# package depending on BitKernels (scripts/readme_check.py), then the DocC documentation of every
+# library module, which must build without a warning (scripts/docc_check.sh). Installs missing libraries and tools first. Arguments go to
 # `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +18,4 @@ scripts/neon_check.sh
 scripts/c_library_check.sh
 scripts/mpi_check.sh
 python3 scripts/readme_check.py
+scripts/docc_check.sh

@@ -173,7 +173,11 @@ extension BitMatrix {
     /// ```swift
     /// let s = m.scores(for: query, score: .shared)   // s[r] = |query AND row r|
     /// ```
-    /// - Parameter threads: 0 for OpenMP's default; large matrices are split across threads.
+    /// - Parameters:
+    ///   - query: A vector of the matrix's width.
+    ///   - score: How a row and the query are compared.
+    ///   - threads: 0 for OpenMP's default; large matrices are split across threads.
+    ///   - kernels: The variant that runs (`.default`: the best for this CPU).
     public func scores(for query: BitVector, score: Score, threads: Int = 0, using kernels: Kernels = .default) -> [Float] {
         checkQuery(query)
         return [Float](unsafeUninitializedCapacity: rowCount) { out, initialized in

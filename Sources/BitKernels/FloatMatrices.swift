@@ -61,7 +61,10 @@ public struct BFloat16Matrix: Sendable {
     /// ```swift
     /// BFloat16Matrix(bits: [0x3F80, 0x4000], rows: 1, columns: 2).products([3, 4])   // [11]
     /// ```
-    /// - Parameter threads: OpenMP threads sharing the rows (0 = OpenMP's default).
+    /// - Parameters:
+    ///   - x: `columns` floats.
+    ///   - threads: OpenMP threads sharing the rows (0 = OpenMP's default).
+    ///   - kernels: The variant that runs (`.default`: the best for this CPU).
     public func products(_ x: [Float], threads: Int = 0, using kernels: Kernels = .default) -> [Float] {
         precondition(x.count == columns, "vector has \(x.count) values, the matrix \(columns) columns")
         return [Float](unsafeUninitializedCapacity: rows) { out, initialized in

@@ -19,8 +19,11 @@ public struct FileReadError: Error, Equatable, CustomStringConvertible, Sendable
         /// Larger than the reader accepts.
         case tooLarge
     }
+    /// The path the caller asked to read.
     public let path: String
+    /// Why it could not be read.
     public let kind: Kind
+    /// The cause in words, e.g. "No such file or directory".
     public let reason: String
     public var description: String { "\(path): \(reason)" }
 }

@@ -52,6 +52,7 @@ public enum Machine {
         /// (cpufreq, turbo included) or `"nominal"` (`/proc/cpuinfo` without cpufreq, as in
         /// virtual machines: the TSC's rate, which turbo exceeds).
         public var kind: String
+        /// The clock in hertz.
         public var hz: Double
     }
 

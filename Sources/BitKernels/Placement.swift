@@ -16,6 +16,8 @@ public enum PlacementError: Error, Equatable, CustomStringConvertible {
 /// One hardware thread, with the logical indices of the core, L2, L3, NUMA node and package it
 /// belongs to (-1 when the topology has no such level).
 public struct ProcessingUnit: Sendable, Equatable, Codable {
+    /// The OS index of the PU (what `sched_setaffinity` takes), then the logical index of each level it
+    /// belongs to.
     public var osIndex, core, l2, l3, numa, package: Int
 }
 
@@ -31,6 +33,7 @@ public final class HardwareTopology: @unchecked Sendable {
     let handle: OpaquePointer
     /// The PUs in hwloc's logical order: packages, NUMA nodes, L3 domains, L2 domains, cores.
     public let processingUnits: [ProcessingUnit]
+    /// Counts and cache sizes of the topology (`topology.summary.cores`).
     public let summary: Machine.Topology
     /// Whether the topology is the machine this process runs on (only then can it be bound).
     public let isThisSystem: Bool
@@ -233,8 +236,11 @@ public enum PlacementPolicy: Sendable, Equatable, CustomStringConvertible {
 
 /// Thread i of the team → the PU with OS index `processingUnits[i]`.
 public struct PlacementPlan: Sendable, Equatable, Codable {
+    /// The policy the plan was made with, as `PlacementPolicy.description` prints it ("compact").
     public let policy: String
+    /// The OS index of the PU of each thread, thread 0 first.
     public let processingUnits: [Int]
+    /// The number of threads the plan places.
     public var threads: Int { processingUnits.count }
 
     /// Plans `threads` threads on `topology`. Pure: the same inputs always give the same plan;
@@ -313,6 +319,7 @@ public struct PlacementPlan: Sendable, Equatable, Codable {
 /// What binding a team did: the plan, where each thread was found running afterwards, and the
 /// notice when the team had to run unpinned.
 public struct BindingReport: Sendable, Codable {
+    /// The plan that was bound.
     public let plan: PlacementPlan
     /// OS PU index per thread, observed in a later parallel region (empty when unpinned).
     public let observed: [Int]

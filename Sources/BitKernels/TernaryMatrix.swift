@@ -9,7 +9,9 @@ import CBitKernels
 /// let y = w.apply(x, tokens: 1)                                          // BitLinear forward
 /// ```
 public struct TernaryMatrix: Sendable {
+    /// Output rows (one per output feature).
     public let rows: Int
+    /// Input columns (the length of one token's activations).
     public let columns: Int
     /// The scale of each row: output = scale · Σ w · x.
     public let rowScales: [Float]
@@ -133,6 +135,7 @@ extension TernaryMatrix {
 public struct QuantizedTokens: Sendable {
     /// Number of tokens.
     public let count: Int
+    /// Columns of each token (the matrix's input width).
     public let columns: Int
     /// Per token: q ≈ x · scale.
     public let scales: [Float]

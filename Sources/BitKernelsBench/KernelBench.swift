@@ -48,7 +48,7 @@ package struct KernelBench {
         var bytesPerCycle: Double
     }
 
-    package struct Report: Codable {
+    package struct Report: Codable, JSONDocument {
         var command: String
         var cpu: String
         var clockGHz: Double

@@ -31,6 +31,18 @@ package struct NeuronBench {
         var bytesScannedPerImage: Int
     }
 
+    /// The JSON `bench neurons --json` writes: the rows under `"rows"`, beside the build stamp.
+    package struct Report: Codable, JSONDocument {
+        var data: String
+        var isa: String
+        var rows: [Row]
+        package init(data: String, isa: String, rows: [Row]) {
+            self.data = data
+            self.isa = isa
+            self.rows = rows
+        }
+    }
+
     package func run() throws(BenchError) -> [Row] {
         let train: LabeledImages
         do { train = try LabeledImages(directory: data, split: "train") } catch { throw BenchError(error) }

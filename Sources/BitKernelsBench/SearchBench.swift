@@ -29,7 +29,7 @@ package struct SearchBench {
         self.kernels = kernels
     }
 
-    package struct Result: Codable {
+    package struct Result: Codable, JSONDocument {
         var isa: String
         var width, rows, queries, threads: Int
         var score: String

@@ -132,14 +132,34 @@ extension String {
     package func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }
 
-/// Writes `value` as sorted, indented JSON (NaN and infinities as strings), or fails with the reason.
-package func writeJSON<T: Encodable>(_ value: T, to path: String) throws(BenchError) {
+/// `value` as sorted, indented JSON (one line with `pretty` false) with the build stamp
+/// (`"version"`, `"commit"`) among its top-level keys; NaN and infinities as strings. One
+/// trailing newline.
+package func jsonBytes<T: JSONDocument>(_ value: T, stamp: BuildStamp = .current, pretty: Bool = true) throws(BenchError) -> [UInt8] {
+    do { return [UInt8](try jsonEncoder(pretty: pretty).encode(Stamped(value, stamp: stamp))) + [0x0A] } catch {
+        throw BenchError("cannot encode JSON: \(error)", code: ExitStatus.software)
+    }
+}
+
+/// `values` as one sorted, indented JSON array, each object stamped as `jsonBytes` stamps one.
+package func jsonArrayBytes<T: JSONDocument>(_ values: [T], stamp: BuildStamp = .current) throws(BenchError) -> [UInt8] {
+    do { return [UInt8](try jsonEncoder(pretty: true).encode(values.map { Stamped($0, stamp: stamp) })) + [0x0A] } catch {
+        throw BenchError("cannot encode JSON: \(error)", code: ExitStatus.software)
+    }
+}
+
+func jsonEncoder(pretty: Bool) -> JSONEncoder {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let bytes: Data
-    do { bytes = try encoder.encode(value) } catch { throw BenchError("cannot encode \(path): \(error)", code: ExitStatus.software) }
-    do { try writeAtomically([UInt8](bytes) + [0x0A], to: path) } catch { throw BenchError(error.description, code: ExitStatus.io) }
+    return encoder
+}
+
+/// Writes `value` as `jsonBytes` does, atomically, or fails with the reason naming `path`.
+package func writeJSON<T: JSONDocument>(_ value: T, to path: String) throws(BenchError) {
+    let bytes: [UInt8]
+    do { bytes = try jsonBytes(value) } catch { throw BenchError("\(path): \(error.description)", code: error.code) }
+    do { try writeAtomically(bytes, to: path) } catch { throw BenchError(error.description, code: ExitStatus.io) }
 }
 
 /// A progress line on terminals only (stderr), erased by `clearProgress` before a result prints.

@@ -43,27 +43,61 @@ package struct TuneSweep {
         var sameAs: String? = nil  // the policy whose identical plan was measured
     }
 
-    package struct Report: Codable {
+    package struct Report: Codable, JSONDocument {
         package var command, kernel, cpu: String
+        /// When the sweep ran (UTC, ISO 8601).
+        package var date: String
         package var workingSetBytes: Int
+        /// All L3 caches of the machine together (0 when hwloc does not know them).
+        package var lastLevelCacheBytes: Int
+        /// The working set fits in them: throughput above one thread × threads is the cache's,
+        /// not scaling.
+        package var fitsInLastLevelCache: Bool
         package var points: [Point]
         var best: Point?
         var reproduce: [String]
     }
 
-    /// On another machine's topology nothing can be timed: prints the plan of every policy and count.
-    package func printPlans(on topo: HardwareTopology) {
+    /// What `tune --topology F --json J` writes: the plan of every policy and thread count on a
+    /// topology that is not this machine's (nothing timed).
+    package struct PlanReport: Codable, JSONDocument {
+        package struct Entry: Codable {
+            var policy: String
+            var threads: Int
+            /// The planned PUs, or nil with `error` when the policy cannot place that many threads.
+            var processingUnits: [Int]?
+            var error: String?
+        }
+        package var command, kernel: String
+        package var topology: Machine.Topology
+        package var measured = false
+        package var plans: [Entry]
+    }
+
+    /// On another machine's topology nothing can be timed: prints the plan of every policy and
+    /// count, and returns them.
+    @discardableResult
+    package func printPlans(on topo: HardwareTopology) -> PlanReport {
         print("topology: \(topo.summary.packages) package(s), \(topo.summary.numaNodes) NUMA node(s), \(topo.summary.l3Caches) L3, \(topo.summary.cores) cores, \(topo.summary.processingUnits) PUs — not this machine: plans only, nothing timed")
+        var entries: [PlanReport.Entry] = []
         for policy in policies {
             for n in threadCounts {
                 do {
                     let plan = try topo.plan(policy, threads: n)
                     print("\(policy), \(n) thread(s): PUs \(plan.processingUnits.map(String.init).joined(separator: ","))")
+                    entries.append(.init(policy: policy.description, threads: n, processingUnits: plan.processingUnits))
                 } catch {
                     print("\(policy), \(n) thread(s): \(error)")
+                    entries.append(.init(policy: policy.description, threads: n, error: "\(error)"))
                 }
             }
         }
+        return PlanReport(command: CommandLine.arguments.joined(separator: " "), kernel: kernel, topology: topo.summary, plans: entries)
+    }
+
+    /// All L3 caches of `topo` together, 0 when unknown.
+    package static func lastLevelCacheBytes(_ topo: HardwareTopology) -> Int {
+        topo.summary.l3Bytes * max(topo.summary.l3Caches, 1)
     }
 
     /// Times every point on this machine's topology, printing each as it comes.
@@ -73,6 +107,11 @@ package struct TuneSweep {
         note("tune: preparing \(kernel) on \(bytes >> 20) MiB...")
         let workload = Workload(kernel: kernel, bytes: bytes, kernels: kernels)
         let yardstick = BenchBuffer(words: workload.bytes / 8, seed: 4)
+        let llc = TuneSweep.lastLevelCacheBytes(topo)
+        let fits = llc > 0 && workload.bytes <= llc
+        if fits {
+            note("warning: the \(workload.bytes >> 20) MiB working set fits in the \(llc >> 20) MiB last-level cache: the figures are the cache's, and efficiency can pass 100%; use --size above \(llc >> 20) (the default is 4 × the L3)")
+        }
         print("tune \(kernel): \(workload.bytes >> 20) MiB working set, \(topo.summary.cores) cores / \(topo.summary.processingUnits) PUs, median of \(repeats)")
         print("policy     threads  PUs                µs/call (min–max)              GB/s   efficiency  %readBW  pinned")
 
@@ -133,8 +172,9 @@ package struct TuneSweep {
             for line in reproduce { print("  \(line)") }
         }
         return Report(command: CommandLine.arguments.joined(separator: " "), kernel: kernel,
-                      cpu: CPUFeatures.current.brand, workingSetBytes: workload.bytes, points: points,
-                      best: best, reproduce: reproduce)
+                      cpu: CPUFeatures.current.brand.isEmpty ? "unknown" : CPUFeatures.current.brand,
+                      date: ISO8601DateFormatter().string(from: Date()), workingSetBytes: workload.bytes,
+                      lastLevelCacheBytes: llc, fitsInLastLevelCache: fits, points: points, best: best, reproduce: reproduce)
     }
 
     func printPoint(_ p: Point) {
@@ -217,44 +257,3 @@ final class Workload {
     func run(threads: Int) { call(threads) }
 }
 
-/// Throughput against threads, one polyline per policy, with axes and a legend.
-package func scalingSVG(_ points: [TuneSweep.Point], title: String) -> String {
-    let width = 640.0, height = 400.0, left = 70.0, right = 150.0, top = 40.0, bottom = 50.0
-    let maxThreads = Double(points.map(\.threads).max() ?? 1)
-    let maxGB = max(points.map(\.gbPerSecond).max() ?? 1, 1e-9) * 1.1
-    let x = { (t: Double) in left + (maxThreads <= 1 ? 0.5 : (t - 1) / (maxThreads - 1)) * (width - left - right) }
-    let y = { (g: Double) in height - bottom - g / maxGB * (height - top - bottom) }
-    let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-    var svg = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="22" font-size="14">\(title)</text>
-        <line x1="\(left)" y1="\(height - bottom)" x2="\(width - right)" y2="\(height - bottom)" stroke="black"/>
-        <line x1="\(left)" y1="\(top)" x2="\(left)" y2="\(height - bottom)" stroke="black"/>
-        <text x="\((left + width - right) / 2)" y="\(height - 12)" text-anchor="middle">threads</text>
-        <text x="16" y="\((top + height - bottom) / 2)" transform="rotate(-90 16 \((top + height - bottom) / 2))" text-anchor="middle">GB/s (median)</text>
-
-        """
-    for t in Set(points.map(\.threads)).sorted() {
-        svg += "<text x=\"\(x(Double(t)))\" y=\"\(height - bottom + 16)\" text-anchor=\"middle\">\(t)</text>\n"
-    }
-    for i in 0...4 {
-        let g = maxGB * Double(i) / 4
-        svg += "<line x1=\"\(left - 4)\" y1=\"\(y(g))\" x2=\"\(width - right)\" y2=\"\(y(g))\" stroke=\"#ddd\"/>"
-        svg += "<text x=\"\(left - 8)\" y=\"\(y(g) + 4)\" text-anchor=\"end\">\(format(g, 1))</text>\n"
-    }
-    var policies: [String] = []
-    for p in points where !policies.contains(p.policy) { policies.append(p.policy) }
-    for (i, policy) in policies.enumerated() {
-        let color = colors[i % colors.count]
-        let line = points.filter { $0.policy == policy }.sorted { $0.threads < $1.threads }
-        let coords = line.map { "\(x(Double($0.threads))),\(y($0.gbPerSecond))" }.joined(separator: " ")
-        svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(coords)\"/>\n"
-        for p in line {
-            svg += "<circle cx=\"\(x(Double(p.threads)))\" cy=\"\(y(p.gbPerSecond))\" r=\"3\" fill=\"\(color)\"><title>\(policy), \(p.threads) threads: \(format(p.gbPerSecond, 2)) GB/s</title></circle>\n"
-        }
-        svg += "<rect x=\"\(width - right + 15)\" y=\"\(top + 20 * Double(i))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
-        svg += "<text x=\"\(width - right + 32)\" y=\"\(top + 20 * Double(i) + 11)\">\(policy)</text>\n"
-    }
-    return svg + "</svg>\n"
-}

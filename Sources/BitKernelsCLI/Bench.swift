@@ -1,4 +1,5 @@
 import ArgumentParser
+import BitKernels
 import BitKernelsBench
 
 struct Bench: ParsableCommand {
@@ -36,7 +37,7 @@ struct BenchOptions: ParsableArguments {
     }
 
     /// Writes `value` when --json was given.
-    func write<T: Encodable>(_ value: T) throws {
+    func write<T: JSONDocument>(_ value: T) throws {
         guard let path = json else { return }
         try writeJSON(value, to: path)
         print("wrote \(path)")

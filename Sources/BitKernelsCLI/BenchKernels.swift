@@ -16,11 +16,11 @@ struct BenchKernels: ParsableCommand {
             Kernels: popcount, pair-counts, score (one-vs-many Jaccard winner over 784-bit rows), \
             flip (masked bit-flip), random-mask (Bernoulli(0.1) masks); and the matrix kernels \
             ternary (BitNet b1.58 GEMV/GEMM: f32 tokens quantized to int8 inside the call, times \
-            2-bit weights) and binary (±1 XNOR-popcount GEMV/GEMM), over --shapes and --tokens, \
+            2-bit weights) and binary (±1 XNOR-popcount GEMV/GEMM), over --shapes and --batch-sizes, \
             cache-warm (l1/l2/l3: one matrix called repeatedly) and from DRAM (a rotation of \
             matrices twice the L3). The scalar reference is timed for one token only.
 
-            Example: bitkernels bench ternary --isa avx2 --tokens 1,8 --levels l3,dram
+            Example: bitkernels bench ternary --isa avx2 --batch-sizes 1,8 --levels l3,dram
             """)
 
     @Argument(help: "Kernels to run (default: all): popcount, pair-counts, score, flip, random-mask, ternary, binary.")
@@ -35,8 +35,8 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Matrix kernels: shapes as ROWSxCOLUMNS, comma-separated (BitNet 2B's projections by default).")
     var shapes = "2560x2560,6912x2560,2560x6912,4096x4096"
 
-    @Option(help: "Matrix kernels: token counts per call, comma-separated (1 = GEMV).")
-    var tokens = "1,8,32"
+    @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Matrix kernels: tokens (activation columns) per call, comma-separated (1 = GEMV).", valueName: "n,..."))
+    var batchSizes = "1,8,32"
 
     @OptionGroup var options: BenchOptions
 
@@ -67,9 +67,9 @@ struct BenchKernels: ParsableCommand {
     }
 
     func parsedTokens() throws -> [Int] {
-        try tokens.split(separator: ",").map { item in
+        try batchSizes.split(separator: ",").map { item in
             guard let n = Int(item), n >= 1, n <= 4096 else {
-                throw ValidationError("bad token count '\(item)'; use whole numbers from 1 to 4096")
+                throw ValidationError("bad --batch-sizes '\(item)'; use whole numbers from 1 to 4096")
             }
             return n
         }

@@ -26,8 +26,9 @@ struct BenchNeurons: ParsableCommand {
 
     func run() throws {
         let kernels = try resolveKernels()
-        let rows = try NeuronBench(data: try data ?? DefaultDataset.locate(), sizes: try parseCounts(neurons, option: "--neurons"),
+        let folder = try data ?? DefaultDataset.locate()
+        let rows = try NeuronBench(data: folder, sizes: try parseCounts(neurons, option: "--neurons"),
                                    threads: options.threads, repeats: options.quick ? 3 : options.repeats, kernels: kernels).run()
-        try options.write(rows)
+        try options.write(NeuronBench.Report(data: folder, isa: kernels.isa.rawValue, rows: rows))
     }
 }

@@ -15,7 +15,7 @@ struct Generate: ParsableCommand {
             with --prompt and comes out as text. A text prompt starts with BOS when the tokenizer \
             config adds one (--no-bos), and generation stops at the model's EOS ids (--ignore-eos).
 
-            Example: bitkernels generate --model bitnet-tiny --prompt-ids 979,976,987 --tokens 16
+            Example: bitkernels generate --model bitnet-tiny --prompt-ids 979,976,987 --max-tokens 16
             """)
 
     @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
@@ -30,8 +30,8 @@ struct Generate: ParsableCommand {
     @Option(help: "A tokenizer.json or tiktoken ranks file, if the model has no tokenizer of its own.")
     var tokenizer: String?
 
-    @Option(help: "New tokens to generate at most.")
-    var tokens = 32
+    @Option(name: .customLong("max-tokens"), help: "New tokens to generate at most (as chat's --max-tokens and the server's max_tokens).")
+    var maxTokens = 32
 
     @Option(help: "Sampling temperature (0 = greedy).")
     var temperature: Float = 0
@@ -67,7 +67,7 @@ struct Generate: ParsableCommand {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give --prompt TEXT or --prompt-ids IDS (one of them)") }
         _ = try promptIDs.map { try parseIDs($0, what: "--prompt-ids") }
         _ = try stop.map { try parseIDs($0, what: "--stop") }
-        try check("--tokens", tokens, in: 1...1_048_576)
+        try check("--max-tokens", maxTokens, in: 1...1_048_576)
         if let c = context { try check("--context", c, in: 1...1_048_576) }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
         try check("--top-k", topK, in: 0...(1 << 24))
@@ -105,7 +105,7 @@ struct Generate: ParsableCommand {
         if let tok, prompt != nil { print(tok.decode(ids), terminator: "") } else { print(ids.map(String.init).joined(separator: " "), terminator: " |") }
         let result: (tokens: [Int], stats: GenerationStats)
         do {
-            result = try m.generate(prompt: ids, maxNewTokens: tokens, sampler: sampler, stopTokens: stopTokens,
+            result = try m.generate(prompt: ids, maxNewTokens: maxTokens, sampler: sampler, stopTokens: stopTokens,
                                     contextLimit: context, threads: threads) { id in
                 if !special.eos.contains(id) || ignoreEOS { generated.append(id) }
                 if let tok, prompt != nil {

@@ -17,8 +17,12 @@ struct Info: ParsableCommand {
             cpus:0,2,4-7 (thread i on the i-th listed PU).
             """)
 
-    @Flag(help: "Print JSON instead of text.")
-    var json = false
+    @Option(name: [.customShort("o"), .customLong("output-format")],
+            help: ArgumentHelp("What to print on stdout: text or json.", valueName: "format"))
+    var outputFormat: OutputFormat = .text
+
+    @Option(help: ArgumentHelp("Also write the report as JSON to this file.", valueName: "file"))
+    var json: String?
 
     @Option(parsing: .unconditional, help: "Threads of the team to place (with --placement; default: OpenMP's default team; 1...1024).")
     var threads: Int?
@@ -31,13 +35,12 @@ struct Info: ParsableCommand {
 
     @OptionGroup var topologyOptions: TopologyOptions
 
-    struct Report: Codable {
+    struct Report: Codable, JSONDocument {
         var cpu: String
         var clockGHz: Double
         /// What the operating system reports, and which clock that is (current, maximum, nominal).
         var reportedClockGHz: Double?
         var reportedClockKind: String?
-        var version = bitKernelsVersion
         var features: [String: Bool]
         var supportedVariants: [String]
         var chosenVariant: String
@@ -52,6 +55,7 @@ struct Info: ParsableCommand {
 
     func validate() throws {
         if let t = threads { try check("--threads", t, in: 1...maxThreads) }
+        try check(outputFormat, allowed: [.text, .json])
     }
 
     func run() throws {
@@ -86,10 +90,11 @@ struct Info: ParsableCommand {
             topology: topo.summary,
             openMPThreads: Machine.openMPThreads,
             plan: plan, binding: binding)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        if let path = json {
+            do { try writeJSON(report, to: path) } catch { throw Failure(error.description, code: error.code) }
+        }
+        if outputFormat == .json {
+            FileHandle.standardOutput.write(Data(try jsonBytes(report)))
             return
         }
         let os = report.reportedClockGHz.map { "; the OS reports \($0) GHz (\(report.reportedClockKind ?? "?"))" } ?? ""
@@ -114,6 +119,7 @@ struct Info: ParsableCommand {
             if let notice = binding?.notice { print("notice         \(notice)") }
         }
         if let path = exportTopology { print("wrote          \(path)") }
+        if let path = json { print("wrote          \(path)") }
     }
 }
 

@@ -16,8 +16,8 @@ struct Logits: ParsableCommand {
     @Option(help: "Model directory (config.json + model.safetensors) or .gguf file.")
     var model: String
 
-    @Option(parsing: .unconditional, help: "Token ids, comma-separated.")
-    var tokens: String
+    @Option(name: .customLong("prompt-ids"), parsing: .unconditional, help: "Token ids, comma-separated (as generate's --prompt-ids).")
+    var promptIDs: String
 
     @Option(help: "Output file.")
     var out: String
@@ -26,13 +26,13 @@ struct Logits: ParsableCommand {
     var threads = 0
 
     func validate() throws {
-        _ = try parseIDs(tokens, what: "--tokens")
+        _ = try parseIDs(promptIDs, what: "--prompt-ids")
         try check("--threads", threads, in: 0...maxThreads)
     }
 
     func run() throws {
         let kernels = try resolveKernels()
-        let ids = try parseIDs(tokens, what: "--tokens")  // before the (slow) load
+        let ids = try parseIDs(promptIDs, what: "--prompt-ids")  // before the (slow) load
         let m = try loadModel(model, kernels: kernels)
         let logits: [Float]
         do { logits = try m.forward(ids, cache: m.makeCache(capacity: ids.count), threads: threads) } catch {

@@ -128,7 +128,7 @@ struct Organize: ParsableCommand {
         guard variant.map({ ImageVariant(rawValue: $0) != nil }) ?? true else { throw ValidationError("--variant is thinned, edges or dropout") }
     }
 
-    struct Report: Codable {
+    struct Report: Codable, JSONDocument {
         var data: String
         var trainImages, testImages: Int
         var encoding: String

@@ -62,7 +62,7 @@ struct AudioOrganize {
         var recordingsPerSecond: Double
     }
 
-    struct Report: Codable {
+    struct Report: Codable, JSONDocument {
         var data: String
         var features: String
         var encoding: String

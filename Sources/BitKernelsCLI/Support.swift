@@ -114,3 +114,17 @@ func check<T: Comparable>(_ option: String, _ value: T, in range: ClosedRange<T>
         throw ValidationError("\(option) must be in \(range.lowerBound)...\(range.upperBound)\(unit), got \(value)")
     }
 }
+
+/// What a command prints on stdout (`-o` / `--output-format`, llama-bench's `-o`): text (or md, a
+/// markdown table) for people, csv, json (one document) or jsonl (one object a line) for programs.
+/// Files are written by `--json FILE` instead, in every command.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, md, csv, json, jsonl
+}
+
+/// A usage error unless `format` is one of `allowed`, naming the option.
+func check(_ format: OutputFormat, allowed: [OutputFormat]) throws {
+    guard allowed.contains(format) else {
+        throw ValidationError("--output-format must be one of \(allowed.map(\.rawValue).joined(separator: ", ")), got \(format.rawValue)")
+    }
+}

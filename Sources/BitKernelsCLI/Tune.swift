@@ -14,7 +14,13 @@ struct Tune: ParsableCommand {
             reproduce it, and can write JSON and an SVG of the scaling curves.
 
             On a topology of another machine (--topology, --topology-xml) nothing can be timed: the \
-            plans each policy would use are printed, to check placement for a server before deploying.
+            plans each policy would use are printed (and written by --json), to check placement for \
+            a server before deploying; --plot is then an error. A working set that fits in the \
+            last-level cache gets a warning: its figures are the cache's, not memory scaling.
+
+            The plot: GB/s against threads, a colour, dash pattern and marker per policy (coinciding \
+            series stay visible), min–max bars, ideal scaling from one thread, the read bandwidth \
+            measured in the same run, and the CPU, date and commit.
 
             Kernels: score (784-bit Jaccard winner over a BitMatrix), ternary-gemv (BitNet \
             b1.58 GEMV, 4096 columns, one token), binary-gemv (±1 GEMV, 4096 columns).
@@ -89,14 +95,25 @@ struct Tune: ParsableCommand {
         let topo = try topologyOptions.load()
         let sweep = TuneSweep(kernel: kernel, bytes: size.map { $0 << 20 }, policies: try policyList(),
                               threadCounts: try threadCounts(max: topo.processingUnits.count), repeats: repeats, kernels: kernels)
-        guard topo.isThisSystem else { return sweep.printPlans(on: topo) }
+        guard topo.isThisSystem else {
+            // Plans only: --json gets them; a plot of nothing measured is refused, not skipped.
+            if plot != nil {
+                throw Failure("--plot: \(topologyOptions.topology ?? topologyOptions.topologyXML ?? "the topology") is not this machine's, so nothing is timed and there is nothing to plot; drop --plot (--json writes the plans)", code: ExitStatus.usage)
+            }
+            let plans = sweep.printPlans(on: topo)
+            if let path = json {
+                try writeJSON(plans, to: path)
+                print("wrote \(path) (plans only, nothing timed)")
+            }
+            return
+        }
         let report = sweep.run(on: topo)
         if let path = json {
             try writeJSON(report, to: path)
             print("wrote \(path)")
         }
         if let path = plot {
-            let svg = scalingSVG(report.points, title: "bitkernels tune \(kernel) (\(report.workingSetBytes >> 20) MiB)")
+            let svg = scalingSVG(report)
             do { try writeAtomically(Array(svg.utf8), to: path) } catch { throw Failure(error.description, code: ExitStatus.io) }
             print("wrote \(path)")
         }

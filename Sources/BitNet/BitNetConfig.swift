@@ -3,21 +3,38 @@ import Foundation
 /// The hyperparameters of a BitNet b1.58 model (`BitNetForCausalLM`), from `config.json` or GGUF
 /// metadata.
 public struct BitNetConfig: Sendable, Equatable, Codable {
+    /// Tokens in the vocabulary: rows of the embedding and of the LM head.
     public var vocabularySize: Int
+    /// The width of the residual stream.
     public var hiddenSize: Int
+    /// The width of the MLP's gate and up projections.
     public var intermediateSize: Int
+    /// Decoder layers.
     public var layerCount: Int
+    /// Attention (query) heads.
     public var headCount: Int
+    /// Key/value heads (grouped-query attention when fewer than `headCount`).
     public var kvHeadCount: Int
+    /// The base of the rotary position embedding.
     public var ropeTheta: Double
+    /// The epsilon of every RMSNorm.
     public var rmsNormEpsilon: Float
+    /// The longest sequence (prompt and output) the model takes.
     public var maxPositions: Int
+    /// Whether the LM head is the embedding matrix.
     public var tiedEmbeddings: Bool
     /// transformers' `autobitlinear` multiplies the product by `weight_scale`; `bitlinear` divides.
     public var scaleMultiplies: Bool
 
+    /// The width of one head: `hiddenSize / headCount`.
     public var headDimension: Int { hiddenSize / headCount }
 
+    /// A configuration from its values (checked when a model is built from it).
+    ///
+    /// ```swift
+    /// let c = BitNetConfig(vocabularySize: 128256, hiddenSize: 2560, intermediateSize: 6912, layerCount: 30,
+    ///                      headCount: 20, kvHeadCount: 5, ropeTheta: 500_000, rmsNormEpsilon: 1e-5, maxPositions: 4096)
+    /// ```
     public init(vocabularySize: Int, hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int,
                 kvHeadCount: Int, ropeTheta: Double, rmsNormEpsilon: Float, maxPositions: Int,
                 tiedEmbeddings: Bool = true, scaleMultiplies: Bool = true) {

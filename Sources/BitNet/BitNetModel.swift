@@ -62,6 +62,7 @@ enum FloatRows: Sendable {
 /// One `Kernels` value, chosen at load (`using:`), runs every layer and the LM head.
 public final class BitNetModel: @unchecked Sendable {
     // Immutable after loading; forward passes only read it.
+    /// The model's hyperparameters (`model.config.maxPositions`).
     public let config: BitNetConfig
     let embedding: FloatRows  // vocabulary × hidden
     let head: FloatRows  // the LM head (the embedding itself when tied), vocabulary × hidden

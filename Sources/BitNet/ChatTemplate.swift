@@ -6,9 +6,16 @@ import Foundation
 /// let turn = ChatMessage(role: "user", content: "Hello!")
 /// ```
 public struct ChatMessage: Sendable, Equatable, Codable {
+    /// "system", "user" or "assistant".
     public var role: String
+    /// The message's text.
     public var content: String
 
+    /// A message.
+    ///
+    /// ```swift
+    /// let m = ChatMessage(role: "user", content: "Hello")
+    /// ```
     public init(role: String, content: String) {
         self.role = role
         self.content = content
@@ -29,8 +36,11 @@ public struct ChatMessage: Sendable, Equatable, Codable {
 /// // "<|begin_of_text|>User: Hi<|eot_id|>Assistant: "
 /// ```
 public struct ChatTemplate: Sendable, Equatable {
+    /// The templates this library renders: LLaMA-3's header tokens, or BitNet b1.58 2B-4T's
+    /// "Role: text<|eot_id|>" turns.
     public enum Style: String, Sendable, CaseIterable { case llama3, bitnet }
 
+    /// Which template this is.
     public let style: Style
 
     /// A format by name (`llama3` or `bitnet`); throws `unsupported` for another name.
@@ -98,6 +108,11 @@ public struct SpecialTokens: Sendable, Equatable {
     /// The Jinja chat template, if any.
     public var chatTemplate: String?
 
+    /// Special tokens from their values.
+    ///
+    /// ```swift
+    /// let special = SpecialTokens(bos: 128000, addsBOS: true, eos: [128001, 128009])
+    /// ```
     public init(bos: Int? = nil, addsBOS: Bool = false, eos: Set<Int> = [], chatTemplate: String? = nil) {
         self.bos = bos
         self.addsBOS = addsBOS

@@ -6,13 +6,22 @@ import Foundation
 /// the smallest set whose probability reaches `topP` (1 = all). Seeded: the same seed and logits
 /// give the same tokens on every machine.
 public struct Sampler: Sendable {
+    /// Divides the logits before softmax; 0 picks the most likely token.
     public var temperature: Float
+    /// Sample among this many most likely tokens (0 = all).
     public var topK: Int
+    /// Sample among the smallest set of tokens whose probability reaches this (1 = all).
     public var topP: Float
     private var random: SplitMix64
 
+    /// Always the most likely token (ties to the lowest id).
     public static let greedy = Sampler(temperature: 0)
 
+    /// A seeded sampler.
+    ///
+    /// ```swift
+    /// var sampler = Sampler(temperature: 0.7, topK: 40, topP: 0.9, seed: 1)
+    /// ```
     public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, seed: UInt64 = 0) {
         precondition(temperature >= 0, "temperature must be ≥ 0, not \(temperature)")
         precondition(topK >= 0, "topK must be ≥ 0 (0 = no limit), not \(topK)")
@@ -54,9 +63,18 @@ public struct Sampler: Sendable {
 
 /// Timings of a generation, as llama.cpp reports them.
 public struct GenerationStats: Sendable, Codable {
+    /// Tokens of the prompt, and tokens generated.
     public var promptTokens = 0, generatedTokens = 0
+    /// Wall time of the prompt pass, and of the generation after it.
     public var promptSeconds = 0.0, generationSeconds = 0.0
+    /// Prompt tokens per second (0 when not timed).
     public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
+    /// Generated tokens per second (0 when not timed).
+    ///
+    /// ```swift
+    /// let (_, stats) = try model.generate(prompt: [1, 2, 3], maxNewTokens: 8)
+    /// print(stats.generationTokensPerSecond)
+    /// ```
     public var generationTokensPerSecond: Double { generationSeconds > 0 ? Double(generatedTokens) / generationSeconds : 0 }
 }
 

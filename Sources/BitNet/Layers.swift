@@ -70,6 +70,7 @@ struct Rope: Sendable {
 
 /// Keys (after RoPE) and values of every position so far, for each layer.
 public final class KVCache {
+    /// The most positions the cache holds.
     public let capacity: Int
     /// Positions filled.
     public internal(set) var count = 0

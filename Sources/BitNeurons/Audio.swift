@@ -22,9 +22,16 @@ public enum AudioError: Error, Equatable, CustomStringConvertible {
 /// print(clip.sampleRate, clip.samples.count)   // 8000 2730
 /// ```
 public struct PCMAudio: Sendable, Equatable {
+    /// Samples per second.
     public let sampleRate: Int
+    /// The samples, in [-1, 1).
     public let samples: [Float]
 
+    /// Audio from samples already decoded.
+    ///
+    /// ```swift
+    /// let silence = PCMAudio(sampleRate: 8000, samples: [Float](repeating: 0, count: 8000))
+    /// ```
     public init(sampleRate: Int, samples: [Float]) {
         self.sampleRate = sampleRate
         self.samples = samples
@@ -93,10 +100,15 @@ public struct PCMAudio: Sendable, Equatable {
 /// let (others, theo) = fsdd.split(leavingOut: "theo")    // leave-one-speaker-out
 /// ```
 public struct SpokenDigits: Sendable {
+    /// One recording and what its file name says about it.
     public struct Recording: Sendable {
+        /// The digit spoken, 0...9.
         public let digit: Int
+        /// Who spoke it.
         public let speaker: String
+        /// The take's number for that speaker and digit.
         public let index: Int
+        /// The recording's samples.
         public let audio: PCMAudio
     }
 

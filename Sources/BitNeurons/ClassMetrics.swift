@@ -1,6 +1,7 @@
 extension Metrics {
     /// How one class fares in a population: its specialists and how often its inputs find one.
     public struct ClassStats: Sendable, Codable, Equatable {
+        /// The class.
         public var label: Int
         /// Inputs of this class in the evaluated set.
         public var inputs: Int

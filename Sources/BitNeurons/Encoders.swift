@@ -7,6 +7,7 @@ import BitKernels
 /// let bits = encoder.encode(images.image(0))      // exactly 118 of 784 bits set
 /// ```
 public struct ImageEncoder: Sendable {
+    /// How pixels become bits.
     public enum Kind: Sendable, Equatable {
         /// Bit i set when pixel i > level (MNIST's ink at level 127: ~19% density, varies per image).
         case threshold(level: UInt8)
@@ -19,14 +20,26 @@ public struct ImageEncoder: Sendable {
         case rankTies(k: Int, ties: RankTieRule, columns: Int)
     }
 
+    /// Which encoding this is.
     public let kind: Kind
+    /// Bits per encoded vector.
     public let width: Int
     /// The kernels that encode: `ImageEncoder.rank(k: 118, pixels: 784, using: try .variant(.scalar)).kernels`.
     public let kernels: Kernels
 
+    /// Bit i set when pixel i is above `level`.
+    ///
+    /// ```swift
+    /// var encoder = ImageEncoder.threshold(127, pixels: 784)
+    /// ```
     public static func threshold(_ level: UInt8 = 127, pixels: Int, using kernels: Kernels = .default) -> ImageEncoder {
         ImageEncoder(kind: .threshold(level: level), width: pixels, kernels: kernels)
     }
+    /// Exactly `k` bits set, at the `k` brightest pixels (ties to the lowest indices).
+    ///
+    /// ```swift
+    /// var encoder = ImageEncoder.rank(k: 118, pixels: 784)
+    /// ```
     public static func rank(k: Int, pixels: Int, using kernels: Kernels = .default) -> ImageEncoder {
         precondition(k >= 0 && k <= pixels, "rank encoding needs 0 ≤ k ≤ \(pixels), got \(k)")
         return ImageEncoder(kind: .rank(k: k), width: pixels, kernels: kernels)
@@ -75,6 +88,7 @@ public struct ImageEncoder: Sendable {
 
 /// Encoders for plain feature vectors of any modality (audio frames, embeddings, sensor readings).
 public struct FeatureEncoder: Sendable {
+    /// How features become bits.
     public enum Kind: Sendable {
         /// The k largest features set (ties to the lower index), like rank encoding for images.
         case topK(Int)
@@ -83,11 +97,20 @@ public struct FeatureEncoder: Sendable {
         case signProjection(seed: UInt64)
     }
 
+    /// Which encoding this is.
     public let kind: Kind
+    /// Features per input vector.
     public let inputs: Int
+    /// Bits per encoded vector.
     public let width: Int
     private let projections: [Float]  // width × inputs, ±1
 
+    /// An encoder of `inputs` features; `width` is the number of projections of `.signProjection`
+    /// (default 256; `.topK` keeps one bit per feature).
+    ///
+    /// ```swift
+    /// let encoder = FeatureEncoder(.signProjection(seed: 1), inputs: 512, width: 256)
+    /// ```
     public init(_ kind: Kind, inputs: Int, width: Int? = nil) {
         self.kind = kind
         self.inputs = inputs
@@ -104,6 +127,7 @@ public struct FeatureEncoder: Sendable {
         }
     }
 
+    /// The bits of `x` (which must hold `inputs` values).
     public func encode(_ x: [Float]) -> BitVector {
         precondition(x.count == inputs, "feature vector has \(x.count) values, the encoder \(inputs)")
         switch kind {

@@ -74,17 +74,32 @@ let maxIDXBytes = 1 << 32
 /// Labeled 8-bit images in the IDX format of MNIST and Fashion-MNIST (magic 2051 for images,
 /// 2049 for labels, big-endian dimensions, then raw bytes), read directly from `.gz` files.
 public struct LabeledImages: Sendable {
+    /// Images in the set.
     public let count: Int
+    /// Pixel rows of each image.
     public let rows: Int
+    /// Pixel columns of each image.
     public let columns: Int
     /// count × rows × columns pixels, 0 = background, 255 = ink.
     public let pixels: [UInt8]
+    /// The class of each image.
     public let labels: [UInt8]
 
+    /// `rows × columns`.
     public var pixelsPerImage: Int { rows * columns }
 
+    /// The pixels of image `i`, row by row.
+    ///
+    /// ```swift
+    /// let first = images.image(0)   // 784 bytes for MNIST
+    /// ```
     public func image(_ i: Int) -> ArraySlice<UInt8> { pixels[(i * pixelsPerImage)..<((i + 1) * pixelsPerImage)] }
 
+    /// Reads an image file and its label file (gzipped or not), the first `limit` images when given.
+    ///
+    /// ```swift
+    /// let test = try LabeledImages(images: "t10k-images-idx3-ubyte.gz", labels: "t10k-labels-idx1-ubyte.gz")
+    /// ```
     public init(images imagePath: String, labels labelPath: String, limit: Int? = nil) throws(DatasetError) {
         let (d, img) = try readIDX(imagePath, magic: 2051, dimensions: 3)
         let (dl, lab) = try readIDX(labelPath, magic: 2049, dimensions: 1)

@@ -8,7 +8,9 @@ import BitKernels
 /// let purity = km.purity(of: testFeatures, labels: testLabels)
 /// ```
 public struct KMeans: Sendable {
+    /// k, the number of centroids.
     public let clusters: Int
+    /// Features per point.
     public let dimension: Int
     /// clusters × dimension, row-major.
     public let centroids: [Float]

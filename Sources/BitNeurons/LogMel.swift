@@ -14,11 +14,17 @@ import Foundation
 /// let bits = FeatureEncoder(.topK(96), inputs: x.count).encode(x)
 /// ```
 public final class LogMelFeatures {
+    /// Samples per second of the audio this extractor takes.
     public let sampleRate: Int
+    /// Samples per analysis frame.
     public let frameLength: Int
+    /// Samples between the starts of consecutive frames.
     public let hop: Int
+    /// The FFT's length (the frame, zero-padded to a power of two).
     public let fftSize: Int
+    /// Mel bands per frame.
     public let bands: Int
+    /// Time segments the frames are averaged into (the feature grid's width).
     public let segments: Int
     /// Values per clip: `bands × segments`.
     public var count: Int { bands * segments }
@@ -29,6 +35,7 @@ public final class LogMelFeatures {
     private let output: OpaquePointer  // fftwf_complex *
     private let plan: fftwf_plan
 
+    /// An extractor with its FFTW plan; see the type's example.
     public init(sampleRate: Int, frameMilliseconds: Double = 25, hopMilliseconds: Double = 10,
                 bands: Int = 32, segments: Int = 16, lowHz: Double = 60, highHz: Double? = nil) {
         precondition(sampleRate > 0 && bands > 0 && segments > 0, "LogMelFeatures needs positive sizes")

@@ -2,13 +2,21 @@ import BitKernels
 
 /// Encoded inputs with their class labels.
 public struct EncodedSet: Sendable {
+    /// The encoded inputs.
     public let inputs: [BitVector]
+    /// The class of each input.
     public let labels: [Int]
+    /// A set of as many labels as inputs.
+    ///
+    /// ```swift
+    /// let set = EncodedSet(inputs: bits, labels: labels)
+    /// ```
     public init(inputs: [BitVector], labels: [Int]) {
         precondition(inputs.count == labels.count, "\(inputs.count) inputs but \(labels.count) labels")
         self.inputs = inputs
         self.labels = labels
     }
+    /// Inputs in the set.
     public var count: Int { inputs.count }
     /// Mean fraction of set bits.
     public var density: Double {
@@ -47,6 +55,7 @@ public enum Metrics {
         return Double(right) / Double(set.count)
     }
 
+    /// What recall from damaged cues gives back.
     public struct Recall: Sendable, Codable {
         /// Fraction of damaged cues whose recalled neuron carries the right label.
         public var accuracy: Double

@@ -11,19 +11,23 @@ import BitKernels
 /// let recalled = population.recall(damagedCue)      // the winning neuron's pattern
 /// ```
 public struct BitPopulation: Sendable {
+    /// How a population scores, starts, learns and grows.
     public struct Configuration: Sendable, Equatable, Codable {
+        /// How an input and a neuron are scored.
         public enum Scoring: String, Sendable, Codable, CaseIterable {
             /// |x ∧ w| / |x ∨ w|: fair to dense and sparse patterns alike.
             case jaccard
             /// |x ∧ w| − |x ⊕ w| (shared minus differing bits).
             case basic
         }
+        /// What the neurons are before learning.
         public enum Start: String, Sendable, Codable, CaseIterable {
             /// Neurons start as copies of the first inputs seen.
             case inputs
             /// Neurons start as random bits of density 0.5.
             case randomDense
         }
+        /// Who learns each input.
         public enum Mode: String, Sendable, Codable, CaseIterable {
             /// Only the winner learns each input.
             case winnerTakeAll
@@ -31,21 +35,33 @@ public struct BitPopulation: Sendable {
             case unbounded
         }
 
+        /// Neurons at the start.
         public var neurons: Int
+        /// The score that picks the winner.
         public var scoring: Scoring = .jaccard
+        /// What the neurons start as.
         public var start: Start = .inputs
+        /// Who learns each input.
         public var mode: Mode = .winnerTakeAll
         /// Mask density of a learning step (the fraction of differing bits that flip).
         public var learningRate: Double = 0.1
         /// After this many wins a neuron counts as settled and learns at `settledRate` (nil: never).
         public var settleAfter: Int? = nil
+        /// The learning rate of a settled neuron.
         public var settledRate: Double = 0.02
         /// Grow a new neuron (a copy of the input) when the best Jaccard resonance is below this,
         /// up to `capacity` neurons (nil: fixed size).
         public var growBelow: Double? = nil
+        /// The most neurons growth may reach.
         public var capacity: Int = 1000
+        /// Seeds the masks and random starts: the same seed and inputs give the same population.
         public var seed: UInt64 = 1
 
+        /// A configuration; every parameter but `neurons` has the default of the study.
+        ///
+        /// ```swift
+        /// let c = BitPopulation.Configuration(neurons: 100, learningRate: 0.05, growBelow: 0.3)
+        /// ```
         public init(neurons: Int, scoring: Scoring = .jaccard, start: Start = .inputs, mode: Mode = .winnerTakeAll,
                     learningRate: Double = 0.1, settleAfter: Int? = nil, settledRate: Double = 0.02,
                     growBelow: Double? = nil, capacity: Int = 1000, seed: UInt64 = 1) {
@@ -62,7 +78,9 @@ public struct BitPopulation: Sendable {
         }
     }
 
+    /// Bits per neuron (and per input).
     public let width: Int
+    /// How this population learns.
     public let configuration: Configuration
     /// The neurons' patterns, one row each.
     public internal(set) var neurons: BitMatrix

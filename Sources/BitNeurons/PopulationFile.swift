@@ -39,6 +39,11 @@ public enum PopulationFileError: Error, Equatable, CustomStringConvertible {
 ///
 /// A file is loaded whole or not at all: a bad magic, version, length or checksum is an error.
 extension BitPopulation {
+    /// The population in the file format above (what `save(to:)` writes).
+    ///
+    /// ```swift
+    /// let copy = try BitPopulation(serialized: population.serialized())
+    /// ```
     public func serialized() -> [UInt8] {
         var out: [UInt8] = Array("BKNEURON".utf8)
         func u32(_ v: Int) { withUnsafeBytes(of: UInt32(v).littleEndian) { out.append(contentsOf: $0) } }
@@ -71,6 +76,7 @@ extension BitPopulation {
     /// thousands of neurons), far below what overflows a counter or exhausts memory on `learn`.
     static let fileLimits = (width: 1 << 24, counter: 1 << 62, capacity: 1 << 32)
 
+    /// A population from the bytes of its file format; `name` names the data in errors.
     public init(serialized b: [UInt8], name: String = "data", using kernels: Kernels = .default) throws(PopulationFileError) {
         guard b.count >= 36, Array(b[0..<8]) == Array("BKNEURON".utf8) else { throw .notAPopulation(name) }
         func u32(_ o: Int) -> Int { Int(UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24) }

@@ -7,11 +7,16 @@ import Foundation
 /// let r = GenerationRequest(prompt: [1, 2, 3], maxTokens: 16, sampler: .greedy, stopTokens: [2])
 /// ```
 public struct GenerationRequest: Sendable {
+    /// The prompt's token ids (at least one).
     public var prompt: [Int]
+    /// New tokens at most.
     public var maxTokens: Int
+    /// How each token is chosen.
     public var sampler: Sampler
+    /// Ids that end the reply (the stop token is reported, then the stream ends).
     public var stopTokens: Set<Int>
 
+    /// A request; see the type's example.
     public init(prompt: [Int], maxTokens: Int, sampler: Sampler = .greedy, stopTokens: Set<Int> = []) {
         self.prompt = prompt
         self.maxTokens = maxTokens
@@ -50,7 +55,9 @@ public enum SchedulerError: Error, Equatable, CustomStringConvertible {
 
 /// Counters for `/health`.
 public struct SchedulerLoad: Sendable, Equatable, Codable {
+    /// Sequences decoding now, and waiting for a slot.
     public var running = 0, queued = 0
+    /// Sequences finished, cancelled by their client, and failed, since the start.
     public var completed = 0, cancelled = 0, failed = 0
     /// Decoding steps run and the tokens they produced (their ratio is the mean batch size).
     public var steps = 0, stepTokens = 0
@@ -71,9 +78,13 @@ public struct SchedulerLoad: Sendable, Equatable, Codable {
 /// ```
 public final class BatchScheduler: @unchecked Sendable {
     // Everything below `condition` is guarded by it; `model` is only used by the loop thread.
+    /// The model every sequence decodes with (used by the scheduler's thread only).
     public let model: BitNetModel
+    /// Sequences decoded together in one batched pass, at most.
     public let parallel: Int
+    /// Requests waiting beyond `parallel` before `submit` refuses more (HTTP 503).
     public let queueLimit: Int
+    /// OpenMP threads of each forward pass (0 = OpenMP's default).
     public let threads: Int
 
     private final class Sequence: @unchecked Sendable {  // fields guarded as the scheduler's
@@ -100,6 +111,7 @@ public final class BatchScheduler: @unchecked Sendable {
     private var thread: Thread?
     private let exited = DispatchSemaphore(value: 0)
 
+    /// A stopped scheduler; `start()` starts its decoding thread. See the type's example.
     public init(model: BitNetModel, parallel: Int = 4, queueLimit: Int = 16, threads: Int = 0) {
         precondition(parallel >= 1 && queueLimit >= 0 && threads >= 0, "parallel \(parallel) must be ≥ 1, queueLimit \(queueLimit) and threads \(threads) ≥ 0")
         self.model = model

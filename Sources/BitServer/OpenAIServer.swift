@@ -11,9 +11,13 @@ import Logging
 /// let served = try ServedModel(path: "bitnet-b1.58-2B-4T")       // name: the last path component
 /// ```
 public struct ServedModel: Sendable {
+    /// The model name clients send and `/v1/models` lists.
     public let name: String
+    /// The loaded model.
     public let model: BitNetModel
+    /// Its tokenizer; nil when it has none (prompts must then be token ids).
     public let tokenizer: Tokenizer?
+    /// BOS, EOS and the chat template the checkpoint names.
     public let special: SpecialTokens
     /// nil when the model has no chat template (or one this engine cannot render).
     public let template: ChatTemplate?
@@ -27,6 +31,11 @@ public struct ServedModel: Sendable {
         special.eos.union(template != nil ? [tokenizer?.specialTokens["<|eot_id|>"]].compactMap { $0 } : [])
     }
 
+    /// A served model from parts already loaded.
+    ///
+    /// ```swift
+    /// let served = ServedModel(model: model, name: "tiny", tokenizer: nil, special: SpecialTokens(), template: nil)
+    /// ```
     public init(model: BitNetModel, name: String, tokenizer: Tokenizer?, special: SpecialTokens,
                 template: ChatTemplate?, templateProblem: String? = nil, contextLimit: Int? = nil) {
         self.model = model
@@ -102,10 +111,13 @@ public struct ServedModel: Sendable {
 /// try await server.run(host: "127.0.0.1", port: 8080)     // until SIGINT or SIGTERM
 /// ```
 public struct OpenAIServer: Sendable {
+    /// The model this server answers for.
     public let served: ServedModel
+    /// The scheduler that decodes its requests (started by the caller).
     public let scheduler: BatchScheduler
     let created = Int(Date().timeIntervalSince1970)
 
+    /// A server; `run(host:port:onRunning:)` serves until a signal. See the type's example.
     public init(served: ServedModel, scheduler: BatchScheduler) {
         self.served = served
         self.scheduler = scheduler

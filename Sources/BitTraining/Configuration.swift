@@ -46,19 +46,28 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 /// c.mlpHidden   // 344 = 8 · ⌈8 · 128 / 24⌉
 /// ```
 public struct ModelConfiguration: Sendable, Codable, Equatable {
+    /// Tokens in the vocabulary.
     public var vocabularySize: Int
+    /// The width of the residual stream.
     public var width: Int
+    /// Decoder layers.
     public var layers: Int
+    /// Query heads.
     public var heads: Int
+    /// Key/value heads (fewer than `heads`: grouped-query attention).
     public var kvHeads: Int
     /// Hidden size of the gated MLP.
     public var mlpHidden: Int
+    /// The base of the rotary position embedding.
     public var ropeTheta: Double
+    /// The epsilon of every RMSNorm.
     public var epsilon: Float
     /// The LM head is the embedding matrix.
     public var tiedHead: Bool
+    /// What the BitLinear weights are in the forward pass.
     public var precision: Precision
 
+    /// `width / heads`.
     public var headDimension: Int { width / heads }
 
     /// The MLP hidden size of the reference recipe: 8 · ⌈8w / 24⌉ (344 at width 128).

@@ -8,9 +8,13 @@ import Foundation
 /// let b = Batch(windows: [[1, 2, 3, 4]])   // inputs [1, 2, 3], targets [2, 3, 4]
 /// ```
 public struct Batch: Sendable, Equatable {
+    /// Sequences in the batch.
     public let count: Int
+    /// Positions per sequence.
     public let length: Int
+    /// Input token ids, `count × length`, row-major.
     public let inputs: [Int32]
+    /// The next token at each input position, same layout.
     public let targets: [Int32]
 
     /// Windows of `length + 1` tokens each: position t predicts token t + 1.
@@ -24,6 +28,7 @@ public struct Batch: Sendable, Equatable {
         targets = windows.flatMap { $0.dropFirst() }
     }
 
+    /// `count × length`: the positions a step trains on.
     public var tokenCount: Int { count * length }
 }
 
@@ -38,6 +43,7 @@ public struct Batch: Sendable, Equatable {
 /// let loss = model.lossAndGradients(batch)     // fills model.gradients
 /// ```
 public final class TrainableModel: @unchecked Sendable {
+    /// The shape and precision the model was built with.
     public let configuration: ModelConfiguration
     /// Worker threads for every phase (float GEMM bands, kernel token chunks, attention batches).
     public var threads: Int

@@ -9,15 +9,24 @@ import Foundation
 /// s.learningRate(at: 0)   // 1e-3 · 1 / 101, nanoGPT's warmup
 /// ```
 public struct Schedule: Sendable, Codable, Equatable {
+    /// The shape of the learning rate after warmup.
     public enum Decay: String, Sendable, Codable { case cosine, linear, constant }
+    /// The learning rate at the end of warmup.
     public var peak: Double
+    /// The learning rate decay ends at.
     public var minimum: Double
+    /// Steps of linear warmup.
     public var warmup: Int
+    /// Steps of the whole run.
     public var steps: Int
+    /// How the rate falls from `peak` to `minimum`.
     public var decay: Decay
+    /// BitNet's two-stage schedule: halfway, the rate drops by `secondStageFactor` and weight decay stops.
     public var twoStage: Bool
+    /// The second stage's rate as a fraction of the first's.
     public var secondStageFactor: Double
 
+    /// A schedule; see the type's example.
     public init(peak: Double, minimum: Double, warmup: Int, steps: Int, decay: Decay = .cosine, twoStage: Bool = false,
                 secondStageFactor: Double = 0.5) {
         self.peak = peak
@@ -54,16 +63,21 @@ public struct Schedule: Sendable, Codable, Equatable {
 /// AdamW hyperparameters (torch.optim.AdamW's defaults except where the recipe says otherwise).
 ///
 /// ```swift
-/// let h = AdamW.Settings(beta2: 0.99, weightDecay: 0.1, clip: 1)
+/// let h = AdamWSettings(beta2: 0.99, weightDecay: 0.1, clip: 1)
 /// ```
 public struct AdamWSettings: Sendable, Codable, Equatable {
+    /// Decay of the first moment.
     public var beta1: Double
+    /// Decay of the second moment.
     public var beta2: Double
+    /// Added to the second moment's root.
     public var epsilon: Double
+    /// Decoupled weight decay of matrices (not norms or the embedding).
     public var weightDecay: Double
     /// Global gradient-norm clip (0 = none).
     public var clip: Double
 
+    /// Settings; every parameter has the reference recipe's default.
     public init(beta1: Double = 0.9, beta2: Double = 0.99, epsilon: Double = 1e-8, weightDecay: Double = 0.1, clip: Double = 1) {
         self.beta1 = beta1
         self.beta2 = beta2
@@ -83,12 +97,14 @@ public struct AdamWSettings: Sendable, Codable, Equatable {
 /// opt.step(model: model, learningRate: 1e-3)
 /// ```
 public struct AdamW: Sendable {
+    /// The optimizer's hyperparameters.
     public var settings: AdamWSettings
     /// Steps taken.
     public internal(set) var step = 0
     var m: [[Float]]
     var v: [[Float]]
 
+    /// Zero moments for every weight of `model`.
     public init(model: TrainableModel, settings: AdamWSettings) {
         self.settings = settings
         m = model.weights.map { [Float](repeating: 0, count: $0.count) }

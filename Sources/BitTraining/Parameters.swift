@@ -9,9 +9,13 @@ import Foundation
 public struct Parameter: Sendable, Equatable {
     /// What the tensor is; decides weight decay and quantization.
     public enum Kind: String, Sendable, Codable { case embedding, norm, linear, head }
+    /// The Hugging Face name (`model.layers.0.self_attn.q_proj.weight`).
     public var name: String
+    /// The tensor's shape, outermost first.
     public var shape: [Int]
+    /// What the tensor is.
     public var kind: Kind
+    /// The latent values, row-major.
     public var values: [Float]
 
     /// BitLinear weights are quantized in the forward pass (unless the precision is `.float`).

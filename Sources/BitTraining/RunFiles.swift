@@ -1,13 +1,15 @@
+import BitKernels
 import Foundation
 
 extension Trainer {
-    /// The run's evaluations as JSON: the shape, the settings, and one object per evaluation.
+    /// The run's evaluations as JSON: the shape, the settings, one object per evaluation, and the
+    /// `version` and `commit` of the build that trained.
     ///
     /// ```swift
     /// let json = String(decoding: trainer.evaluationLogJSON(), as: UTF8.self)
     /// ```
     public func evaluationLogJSON() -> Data {
-        struct Log: Encodable {
+        struct Log: JSONDocument {
             var configuration: ModelConfiguration
             var settings: TrainingSettings
             var threads: Int
@@ -19,7 +21,7 @@ extension Trainer {
                       data: "\(data.tokens.count) tokens, \(data.trainCount) train", tokenizer: data.tokenizerName, evaluations: evaluations)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return (try? encoder.encode(log)) ?? Data()
+        return (try? encoder.encode(Stamped(log))) ?? Data()
     }
 
     /// Writes `evaluations.json` and `loss.svg` into `directory`, each atomically.

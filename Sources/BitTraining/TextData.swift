@@ -19,7 +19,9 @@ public struct TextData: Sendable {
     /// "chars", "bytes" or the tokenizer file.
     public let tokenizerName: String
 
+    /// Token ids in the vocabulary.
     public var vocabularySize: Int { pieces.count }
+    /// Tokens of the validation part (the tail of the text).
     public var validationCount: Int { tokens.count - trainCount }
 
     /// Reads `path` and tokenizes it: `chars` (the sorted unique Unicode scalars, as nanoGPT's

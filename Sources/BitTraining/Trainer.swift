@@ -8,17 +8,29 @@ import Foundation
 ///                          schedule: Schedule(peak: 1e-3, minimum: 1e-4, warmup: 100, steps: 2000))
 /// ```
 public struct TrainingSettings: Sendable, Codable, Equatable {
+    /// Optimizer steps of the run.
     public var steps: Int
+    /// Sequences per step.
     public var batch: Int
+    /// Positions per sequence.
     public var context: Int
+    /// The learning rate of each step.
     public var schedule: Schedule
+    /// AdamW's hyperparameters.
     public var optimizer: AdamWSettings
+    /// Seeds initialization, batches and sampling: the same seed gives the same run.
     public var seed: UInt64
     /// Evaluate every this many steps (and at the end).
     public var evalEvery: Int
     /// Fixed validation batches, drawn once from the seed.
     public var evalBatches: Int
 
+    /// Settings.
+    ///
+    /// ```swift
+    /// let s = TrainingSettings(steps: 2000, batch: 12, context: 64,
+    ///                          schedule: Schedule(peak: 1e-3, minimum: 1e-4, warmup: 100, steps: 2000))
+    /// ```
     public init(steps: Int, batch: Int, context: Int, schedule: Schedule, optimizer: AdamWSettings = AdamWSettings(),
                 seed: UInt64 = 1, evalEvery: Int = 250, evalBatches: Int = 200) {
         self.steps = steps
@@ -35,11 +47,17 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
 /// One evaluation: the mean training loss of the steps since the last one, the validation loss on
 /// the fixed batches, and the speed.
 public struct Evaluation: Sendable, Codable, Equatable {
+    /// The step after which it was taken.
     public var step: Int
+    /// Mean training loss of the steps since the previous evaluation.
     public var trainLoss: Double
+    /// Mean loss on the fixed validation batches.
     public var validationLoss: Double
+    /// The learning rate of the step.
     public var learningRate: Double
+    /// Training tokens per second since the start.
     public var tokensPerSecond: Double
+    /// Training time so far (evaluations excluded).
     public var elapsedSeconds: Double
 }
 
@@ -50,15 +68,21 @@ public struct Evaluation: Sendable, Codable, Equatable {
 /// trainer.observer = { step, stats in print(step, stats.map(\.flips).reduce(0, +)) }
 /// ```
 public struct MatrixStatistics: Sendable, Codable, Equatable {
+    /// The decoder layer of the matrix.
     public var layer: Int
     /// q, k, v, o, gate, up or down.
     public var matrix: String
+    /// Share of codes −1.
     public var minusShare: Double
+    /// Share of codes 0.
     public var zeroShare: Double
+    /// Share of codes +1.
     public var plusShare: Double
+    /// Codes the step changed.
     public var flips: Int
     /// Ternary: ||w| / s − 0.5| < 0.05 (5% of the step between codes); binary: |w − mean| < 0.05 · s.
     public var nearThresholdShare: Double
+    /// ‖W − Wq‖ / ‖W‖.
     public var relativeQuantizationError: Double
 }
 
@@ -104,9 +128,13 @@ extension TrainableModel {
 /// let val = trainer.validationLoss()
 /// ```
 public final class Trainer {
+    /// The model being trained.
     public let model: TrainableModel
+    /// The optimizer and its moments.
     public internal(set) var optimizer: AdamW
+    /// The text it trains on.
     public let data: TextData
+    /// Steps, batch, context, schedule, optimizer and seed.
     public let settings: TrainingSettings
     /// Steps done.
     public internal(set) var step = 0
@@ -123,6 +151,8 @@ public final class Trainer {
     let parallel: DataParallel?
     var reductionStaging: [Float] = []
 
+    /// A freshly initialized model on `data`; throws `.invalid` for settings that cannot run.
+    /// See the type's example.
     public convenience init(configuration: ModelConfiguration, data: TextData, settings: TrainingSettings, threads: Int = 1) throws(TrainingError) {
         try self.init(configuration: configuration, data: data, settings: settings, threads: threads, parallel: nil)
     }

@@ -42,7 +42,7 @@ enum CLI {
         ["bench", "model", "--model", "no-such-model"], ["bench", "neurons"],
         ["search-bench", "--rows", "r", "--queries", "q", "--width", "8"], ["tune"],
         ["generate", "--model", "no-such-model", "--prompt-ids", "1"],
-        ["logits", "--model", "no-such-model", "--tokens", "1", "--out", "/dev/null"], ["organize"],
+        ["logits", "--model", "no-such-model", "--prompt-ids", "1", "--out", "/dev/null"], ["organize"],
         ["serve", "--model", "no-such-model", "--port", "0"], ["chat", "--model", "no-such-model"],
     ]
 
@@ -155,7 +155,7 @@ enum CLIFixtures {
         Case(arguments: popcount + ["--threads", "1000000000000"], status: 64, line: "Error: --threads must be in 1...1024, got 1000000000000", usage: true),
         Case(arguments: popcount + ["--threads", "-1"], status: 64, line: "Error: --threads must be in 1...1024, got -1", usage: true),
         Case(arguments: popcount + ["--threads=-1"], status: 64, line: "Error: --threads must be in 1...1024, got -1", usage: true),
-        Case(arguments: ["logits", "--model", "m", "--tokens", "1", "--out", "o", "--threads", "-1"], status: 64, line: "Error: --threads must be in 0...1024, got -1", usage: true),
+        Case(arguments: ["logits", "--model", "m", "--prompt-ids", "1", "--out", "o", "--threads", "-1"], status: 64, line: "Error: --threads must be in 0...1024, got -1", usage: true),
         Case(arguments: ["generate", "--model", "m", "--prompt-ids", "1", "--threads", "5000"], status: 64, line: "Error: --threads must be in 0...1024, got 5000", usage: true),
         Case(arguments: ["info", "--threads", "0"], status: 64, line: "Error: --threads must be in 1...1024, got 0", usage: true),
         Case(arguments: ["train", "--data", "d", "--out", "o", "--threads", "100000"], status: 64, line: "Error: --threads must be in 1...1024, got 100000", usage: true),
@@ -164,9 +164,29 @@ enum CLIFixtures {
         Case(arguments: ["organize", "--data", mnist, "--limit=-1"], status: 64, line: "Error: --limit must be in 1...9223372036854775807, got -1", usage: true),
         Case(arguments: ["organize", "--data", mnist, "--neurons", "100000000000"], status: 64, line: "Error: --neurons must be in 1...1000000, got 100000000000", usage: true),
         Case(arguments: ["bench", "neurons", "--neurons", "100000000000"], status: 64, line: "Error: --neurons must be in 1...1000000, got 100000000000", usage: true),
-        Case(arguments: ["bench", "model", "--model", "m", "--pp", "0"], status: 64, line: "Error: --pp must be in 1...1048576, got 0", usage: true),
-        Case(arguments: ["bench", "model", "--model", "m", "--pp=-1"], status: 64, line: "Error: --pp must be in 1...1048576, got -1", usage: true),
-        Case(arguments: ["generate", "--model", "m", "--prompt-ids", "1", "--tokens", "9223372036854775807"], status: 64, line: "Error: --tokens must be in 1...1048576, got 9223372036854775807", usage: true),
+        Case(arguments: ["bench", "model", "--model", "m", "--prompt-tokens", "0", "--new-tokens", "0"], status: 64,
+             line: "Error: --prompt-tokens and --new-tokens are all 0: no test to run", usage: true),
+        Case(arguments: ["bench", "model", "-m", "m", "-p", "-1"], status: 64,
+             line: "Error: bad --prompt-tokens '-1'; use whole numbers in 0...1048576, comma-separated", usage: true),
+        Case(arguments: ["bench", "model", "-m", "m", "-p", "64,,512"], status: 64,
+             line: "Error: bad --prompt-tokens ''; use whole numbers in 0...1048576, comma-separated", usage: true),
+        Case(arguments: ["bench", "model", "-m", "m", "-n", "9223372036854775808"], status: 64,
+             line: "Error: bad --new-tokens '9223372036854775808'; use whole numbers in 0...1048576, comma-separated", usage: true),
+        Case(arguments: ["bench", "model", "-m", "m", "-t", "1,0"], status: 64,
+             line: "Error: bad --threads '0'; use whole numbers in 1...1024, comma-separated", usage: true),
+        Case(arguments: ["bench", "model", "-m", "m", "-r", "0"], status: 64, line: "Error: --repeats must be in 1...1000, got 0", usage: true),
+        Case(arguments: ["bench", "model", "-m", "m", "-o", "text"], status: 64,
+             line: "Error: --output-format must be one of md, csv, json, jsonl, got text", usage: true),
+        Case(arguments: ["bench", "model", "-m", "m", "-o", "xml"], status: 64, line: nil, usage: true),
+        Case(arguments: ["bench", "model", "-m", "m,", "-p", "1"], status: 64, line: "Error: --model: an empty path in 'm,'", usage: true),
+        Case(arguments: ["bench", "model", "-m", CLIFixtures.model, "-p", "100000"], status: 64,
+             line: "Error: --prompt-tokens 100000: \(CLIFixtures.model) holds at most 512 positions", usage: false),
+        Case(arguments: ["info", "-o", "md"], status: 64, line: "Error: --output-format must be one of text, json, got md", usage: true),
+        Case(arguments: ["info", "--json", "/dev/full"], status: 74, line: "Error: /dev/full: not a regular file; refusing to replace it", usage: false),
+        Case(arguments: ["generate", "--model", "m", "--prompt-ids", "1", "--max-tokens", "9223372036854775807"], status: 64, line: "Error: --max-tokens must be in 1...1048576, got 9223372036854775807", usage: true),
+        Case(arguments: ["generate", "--model", "m", "--prompt-ids", "1", "--tokens", "4"], status: 64, line: nil, usage: true),
+        Case(arguments: ["bench", "kernels", "ternary", "--batch-sizes", "0"], status: 64,
+             line: "Error: bad --batch-sizes '0'; use whole numbers from 1 to 4096", usage: true),
         Case(arguments: ["search-bench", "--rows", "r", "--queries", "q", "--width", "9223372036854775807"], status: 64, line: "Error: --width must be in 1...1048576, got 9223372036854775807", usage: true),
         Case(arguments: ["bench", "kernels", "ternary", "--shapes", "100000000x100000000"], status: 64, line: "Error: bad shape '100000000x100000000'; write ROWSxCOLUMNS, each in 1...1048576, e.g. 2560x6912", usage: true),
         Case(arguments: ["bench", "kernels", "ternary", "--shapes", "1048576x1048576"], status: 64, line: nil, usage: true),
@@ -186,7 +206,7 @@ enum CLIFixtures {
         Case(arguments: ["organize", "--data", "/nonexistent-bitkernels"], status: 66, line: nil, usage: false),
         Case(arguments: ["search-bench", "--rows", "/nonexistent-bitkernels", "--queries", "q", "--width", "8"], status: 66,
              line: "Error: cannot read /nonexistent-bitkernels", usage: false),
-        Case(arguments: ["logits", "--model", CLIFixtures.model, "--tokens", "1,2", "--out", "/dev/full"], status: 74,
+        Case(arguments: ["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2", "--out", "/dev/full"], status: 74,
              line: "Error: /dev/full: not a regular file; refusing to replace it", usage: false),
         Case(arguments: ["info", "--export-topology", "/dev/full"], status: 74,
              line: "Error: /dev/full: not a regular file; refusing to replace it", usage: false),
@@ -213,7 +233,7 @@ enum CLIFixtures {
         let target = dir + "/target.f32", link = dir + "/link.f32"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: target))
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.f32")
-        let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--tokens", "1,2", "--out", link], environment: [:])
+        let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2", "--out", link], environment: [:])
         #expect(r.status == 0, "stderr \(r.err)")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.f32")
         let size = try FileManager.default.attributesOfItem(atPath: target)[.size] as? Int ?? 0
@@ -225,7 +245,7 @@ enum CLIFixtures {
     @Test func outputsAreDeterministic() throws {
         let dir = try CLIFixtures.scratch("determinism")
         for run in 1...2 {
-            let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--tokens", "1,2,3", "--out", "\(dir)/\(run).f32"], environment: [:])
+            let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2,3", "--out", "\(dir)/\(run).f32"], environment: [:])
             #expect(r.status == 0, "stderr \(r.err)")
             let o = try CLI.run(["organize", "--data", CLIFixtures.mnist, "--limit", "200", "--neurons", "10", "--json", "\(dir)/\(run).json"], environment: [:])
             #expect(o.status == 0, "stderr \(o.err)")

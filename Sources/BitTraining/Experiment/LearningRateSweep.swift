@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 // The short learning-rate sweep that fixes each precision's rate before the grid (issue 14: "a
@@ -6,14 +7,21 @@ import Foundation
 
 /// One point of a learning-rate sweep: the final validation loss of a short run (infinity when
 /// the run diverged).
-public struct SweepPoint: Sendable, Equatable, Codable {
+public struct SweepPoint: Sendable, Equatable, Codable, JSONDocument {
+    /// The precision of the short run.
     public var precision: RunRecord.Precision
+    /// Its width.
     public var width: Int
+    /// Its seed.
     public var seed: UInt64
+    /// Its steps (shorter than the grid's).
     public var steps: Int
+    /// The peak learning rate tried.
     public var learningRate: Double
+    /// The validation loss at the end (infinity: diverged).
     public var finalValidationLoss: Double
 
+    /// A point from its values.
     public init(precision: RunRecord.Precision, width: Int, seed: UInt64, steps: Int, learningRate: Double, finalValidationLoss: Double) {
         self.precision = precision
         self.width = width
@@ -88,7 +96,7 @@ extension WidthBitsGrid {
                     point.finalValidationLoss = .infinity  // diverged: a result of the sweep, not a failure
                     progress("sweep \(point.name): diverged")
                 }
-                try writeFileAtomically(try RunRecord.encoder().encode(point), to: path)
+                try writeFileAtomically(try RunRecord.encoder().encode(Stamped(point)), to: path)  // + version, commit
                 try? FileManager.default.removeItem(atPath: checkpoints)
             }
         }

@@ -5,11 +5,18 @@ import Foundation
 
 /// Mean, sample standard deviation (n − 1) and count of a set of values.
 public struct MeanSD: Sendable, Equatable {
+    /// The mean (NaN for no values).
     public var mean: Double
     /// 0 when n < 2.
     public var sd: Double
+    /// How many values.
     public var n: Int
 
+    /// The statistics of `values`.
+    ///
+    /// ```swift
+    /// MeanSD([1, 2, 3]).sd   // 1
+    /// ```
     public init(_ values: [Double]) {
         n = values.count
         mean = n > 0 ? values.reduce(0, +) / Double(n) : .nan

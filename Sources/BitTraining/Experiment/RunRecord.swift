@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 // The run record of the width × bits experiment: one JSON file per training run, written when
@@ -6,6 +7,7 @@ import Foundation
 //
 // {
 //   "schema": 1,
+//   "version": String, "commit": String,  // of the build that wrote it (not read back)
 //   "precision": "float" | "ternary" | "binary",
 //   "width": Int, "heads": Int, "layers": Int, "context": Int, "batch": Int,
 //   "steps": Int,                       // optimizer steps taken
@@ -51,7 +53,7 @@ import Foundation
 /// let record = try RunRecord.read(from: "runs/ternary-w128-s1/record.json")
 /// record.finalValidationLoss
 /// ```
-public struct RunRecord: Sendable, Equatable, Codable {
+public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
     /// What a run trained with: full-precision weights, BitNet b1.58 ternary, or BitNet 1-bit.
     /// Raw values are the trainer's precision names; cases in report order (the control first).
     public enum Precision: String, Sendable, Codable, CaseIterable, Comparable {
@@ -64,32 +66,55 @@ public struct RunRecord: Sendable, Equatable, Codable {
         }
     }
 
+    /// The schema this build writes and reads.
     public static let currentSchema = 1
     /// The file name of a record inside its run directory.
     public static let fileName = "record.json"
 
+    /// The record's schema version.
     public var schema: Int = RunRecord.currentSchema
+    /// What the run trained with.
     public var precision: Precision
+    /// The model width.
     public var width: Int
+    /// Attention heads.
     public var heads: Int
+    /// Decoder layers.
     public var layers: Int
+    /// Positions per training sequence.
     public var context: Int
+    /// Sequences per step.
     public var batch: Int
+    /// Optimizer steps taken.
     public var steps: Int
+    /// The peak learning rate.
     public var learningRate: Double
+    /// The run's seed.
     public var seed: UInt64
+    /// OpenMP threads of the training.
     public var threads: Int
+    /// Training tokens over all steps.
     public var tokensSeen: Int
+    /// Wall time of the training.
     public var wallSeconds: Double
+    /// The training loss at each evaluation.
     public var trainLoss: [LossPoint]
+    /// The validation loss at each evaluation.
     public var validationLoss: [LossPoint]
+    /// The validation loss at the end.
     public var finalValidationLoss: Double
+    /// Effective rank and spread of the embedding and of each residual block.
     public var geometry: Geometry
+    /// How the embedding arranges characters (classes, case pairs, neighbours).
     public var characters: CharacterStructure
+    /// Frustration statistics sampled during training (empty for float).
     public var frustration: [FrustrationSample]
+    /// Where the hidden states for CKA are.
     public var hiddenStates: HiddenStatesFile?
+    /// Free text.
     public var notes: String?
 
+    /// A record from its values (`WidthBitsGrid.measure` makes one per run).
     public init(
         precision: Precision, width: Int, heads: Int, layers: Int, context: Int, batch: Int, steps: Int,
         learningRate: Double, seed: UInt64, threads: Int, tokensSeen: Int, wallSeconds: Double,
@@ -129,8 +154,11 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// A loss (nats/char) at an optimizer step.
     public struct LossPoint: Sendable, Equatable, Codable {
+        /// The step.
         public var step: Int
+        /// The loss at that step.
         public var loss: Double
+        /// A point of a loss curve.
         public init(step: Int, loss: Double) {
             self.step = step
             self.loss = loss
@@ -143,6 +171,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
         public var embedding: GeometryStats
         /// The fixed validation sample's states: [0] embedding output, [l] after block l.
         public var hiddenStates: [GeometryStats]
+        /// Statistics already computed.
         public init(embedding: GeometryStats, hiddenStates: [GeometryStats]) {
             self.embedding = embedding
             self.hiddenStates = hiddenStates
@@ -160,11 +189,16 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// Class silhouettes, case pairs and nearest neighbours of the character embeddings.
     public struct CharacterStructure: Sendable, Equatable, Codable {
+        /// The vocabulary, in id order.
         public var vocabulary: String
+        /// The silhouette of each class set (`CharacterClassSet.standard`).
         public var classSets: [ClassSetScore]
+        /// How close each letter is to its other case.
         public var casePairs: CasePairStats
+        /// Nearest neighbours of selected characters.
         public var neighbours: [Neighbourhood]
 
+        /// Statistics already computed.
         public init(vocabulary: String, classSets: [ClassSetScore], casePairs: CasePairStats, neighbours: [Neighbourhood]) {
             self.vocabulary = vocabulary
             self.classSets = classSets
@@ -211,9 +245,13 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// The silhouette of one class set, overall and per class.
     public struct ClassSetScore: Sendable, Equatable, Codable {
+        /// The class set's name.
         public var name: String
+        /// The mean silhouette over its characters.
         public var silhouette: Double
+        /// Per class.
         public var classes: [ClassScore]
+        /// A score from its values.
         public init(name: String, silhouette: Double, classes: [ClassScore]) {
             self.name = name
             self.silhouette = silhouette
@@ -223,8 +261,11 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// The mean silhouette of one class's characters.
     public struct ClassScore: Sendable, Equatable, Codable {
+        /// The class's name.
         public var name: String
+        /// The mean silhouette of its characters.
         public var silhouette: Double
+        /// A score from its values.
         public init(name: String, silhouette: Double) {
             self.name = name
             self.silhouette = silhouette
@@ -233,8 +274,11 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// A character's nearest neighbours by cosine, nearest first.
     public struct Neighbourhood: Sendable, Equatable, Codable {
+        /// The character.
         public var character: String
+        /// Its nearest neighbours, nearest first.
         public var neighbours: [Neighbour]
+        /// A neighbourhood from its values.
         public init(character: String, neighbours: [Neighbour]) {
             self.character = character
             self.neighbours = neighbours
@@ -243,8 +287,11 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// One neighbour and its cosine similarity.
     public struct Neighbour: Sendable, Equatable, Codable {
+        /// The neighbour.
         public var character: String
+        /// Its cosine similarity to the character.
         public var cosine: Double
+        /// A neighbour from its values.
         public init(character: String, cosine: Double) {
             self.character = character
             self.cosine = cosine
@@ -253,12 +300,19 @@ public struct RunRecord: Sendable, Equatable, Codable {
 
     /// Where a run's hidden states for CKA are, and their shape.
     public struct HiddenStatesFile: Sendable, Equatable, Codable {
+        /// The file, relative to the run directory.
         public var path: String
+        /// Positions of the validation sample.
         public var positions: Int
+        /// The model width.
         public var width: Int
+        /// Residual blocks: the embedding output and one per layer.
         public var blocks: Int
+        /// The element layout: little-endian float32, [block][position][width].
         public var format: String = "float32le"
+        /// The first validation token of the sample.
         public var sampleOffset: Int
+        /// A description from its values.
         public init(path: String, positions: Int, width: Int, blocks: Int, sampleOffset: Int) {
             self.path = path
             self.positions = positions
@@ -283,10 +337,12 @@ public struct RunRecord: Sendable, Equatable, Codable {
         return d
     }
 
-    /// The record as JSON (keys sorted, so equal records give equal bytes).
+    /// The record as JSON (keys sorted, so equal records give equal bytes), with the `version` and
+    /// `commit` of this build beside the record's keys. Reading ignores those two, so the report
+    /// of the same runs stays the same bytes whichever build wrote them.
     public func encoded() -> Data {
         // Encoding plain structs of numbers and strings cannot fail.
-        try! RunRecord.encoder().encode(self)
+        try! RunRecord.encoder().encode(Stamped(self))
     }
 
     /// Writes the record atomically to `<directory>/record.json`, creating the directory.

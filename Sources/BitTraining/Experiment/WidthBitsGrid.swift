@@ -23,8 +23,11 @@ public protocol InstrumentedModel {
 /// The fixed validation positions every run is measured on: `positions / context` windows of
 /// `context` tokens, starting evenly spaced over the validation tokens (the first at 0).
 public struct ValidationSample: Sendable, Equatable {
+    /// The token ids of each window.
     public var windows: [[Int]]
+    /// Where each window starts in the validation tokens.
     public var starts: [Int]
+    /// Positions over all windows.
     public var positions: Int { windows.reduce(0) { $0 + $1.count } }
 
     /// ```swift
@@ -88,27 +91,42 @@ public struct FrustrationRecorder: Sendable {
 
 /// One run of the grid.
 public struct WidthBitsRun: Sendable, Equatable {
+    /// The run's precision.
     public var precision: RunRecord.Precision
+    /// The model width.
     public var width: Int
+    /// Attention heads (width / 32, at least 1).
     public var heads: Int
+    /// The run's seed.
     public var seed: UInt64
+    /// The peak learning rate.
     public var learningRate: Double
+    /// The run's folder name, `<precision>-w<width>-s<seed>`.
     public var name: String { RunRecord.runName(precision: precision, width: width, seed: seed) }
 }
 
 /// What a trainer hands back for one run.
 public struct TrainedRun<Model: InstrumentedModel> {
+    /// The trained model.
     public var model: Model
+    /// Optimizer steps taken.
     public var steps: Int
+    /// OpenMP threads of the training.
     public var threads: Int
+    /// Training tokens over all steps.
     public var tokensSeen: Int
+    /// Wall time of the training.
     public var wallSeconds: Double
+    /// The training loss at each evaluation.
     public var trainLoss: [RunRecord.LossPoint]
+    /// The validation loss at each evaluation.
     public var validationLoss: [RunRecord.LossPoint]
+    /// The validation loss at the end.
     public var finalValidationLoss: Double
     /// From a `FrustrationRecorder` sampled during training (empty for float).
     public var frustration: [FrustrationSample]
 
+    /// A run's results from its values.
     public init(
         model: Model, steps: Int, threads: Int, tokensSeen: Int, wallSeconds: Double, trainLoss: [RunRecord.LossPoint],
         validationLoss: [RunRecord.LossPoint], finalValidationLoss: Double, frustration: [FrustrationSample]
@@ -133,17 +151,26 @@ public struct TrainedRun<Model: InstrumentedModel> {
 /// try grid.run(in: "runs", vocabulary: chars, validationTokens: val) { run, checkpoints in ... }
 /// ```
 public struct WidthBitsGrid: Sendable {
+    /// The precisions of the grid, the control first.
     public var precisions: [RunRecord.Precision] = [.float, .ternary, .binary]
+    /// The model widths of the grid.
     public var widths = [32, 64, 128, 256, 512]
+    /// The seeds of every cell (see `wideSeeds`).
     public var seeds: [UInt64] = [1, 2, 3]
     /// Seeds for widths ≥ `wideFrom` when time forces fewer there (issue 14: "2 for widths ≥ 256");
     /// nil = `seeds`.
     public var wideSeeds: [UInt64]? = nil
+    /// The width from which `wideSeeds` applies.
     public var wideFrom = 256
+    /// Decoder layers of every run.
     public var layers = 4
+    /// Positions per training sequence.
     public var context = 64
+    /// Sequences per step.
     public var batch = 12
+    /// Optimizer steps per run.
     public var steps = 2000
+    /// The peak learning rate of each precision.
     public var learningRates: [RunRecord.Precision: Double]
     /// Positions of the fixed validation sample (hidden states for geometry and CKA).
     public var hiddenPositions = 256
@@ -156,6 +183,7 @@ public struct WidthBitsGrid: Sendable {
     /// Sample frustration statistics every this many steps (flips are counted at every step).
     public var frustrationEvery = 50
 
+    /// The grid of issue 14 with these learning rates; see the type's example.
     public init(learningRates: [RunRecord.Precision: Double]) { self.learningRates = learningRates }
 
     /// All runs, small widths first and, within a width, seed by seed across precisions — so a

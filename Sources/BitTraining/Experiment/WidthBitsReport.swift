@@ -30,7 +30,9 @@ public func writeWidthBitsReport(runsDirectory: String, outputDirectory: String)
 
 /// A run record and the directory it was read from.
 public struct LoadedRun: Sendable {
+    /// The record.
     public var record: RunRecord
+    /// The run directory it was read from.
     public var directory: String
 }
 

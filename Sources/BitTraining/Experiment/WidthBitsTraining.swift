@@ -5,12 +5,16 @@ import Foundation
 // trained, checkpointed, resumed and sampled for frustration.
 
 extension TrainableModel: InstrumentedModel {
+    /// The model's width.
     public var instrumentedWidth: Int { configuration.width }
 
+    /// The token embedding, vocabulary × width, row-major.
     public var embeddingTable: [Float] { embeddingMatrix }
 
+    /// The residual stream after the embedding and after every layer.
     public func residualStream(_ tokens: [Int]) -> [[Float]] { hiddenStates(tokens) }
 
+    /// Every BitLinear matrix's latent weights: 0-based layer, matrix name (q k v o gate up down).
     public var latentMatrices: [(layer: Int, matrix: String, values: [Float])] {
         var out: [(layer: Int, matrix: String, values: [Float])] = []
         for l in 0..<configuration.layers {

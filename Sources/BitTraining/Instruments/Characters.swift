@@ -84,7 +84,9 @@ public struct Silhouette: Sendable, Equatable {
 
 /// A partition (or part-partition) of a vocabulary into named classes.
 public struct CharacterClassSet: Sendable, Equatable {
+    /// The set's name ("kinds", "vowels/consonants", "case").
     public var name: String
+    /// The name of each class, by class index.
     public var classNames: [String]
     /// Which class each character belongs to, from the character; nil = not in this set.
     public var classify: @Sendable (Character) -> Int?
@@ -135,6 +137,7 @@ public struct CasePairStats: Sendable, Equatable, Codable {
     public var count: Int
     /// Mean rank of the partner among the letter's neighbours by cosine (1 = nearest).
     public var meanRank: Double
+    /// Median rank of the partner.
     public var medianRank: Double
     /// Share of letters whose nearest neighbour is their partner.
     public var shareNearest: Double
@@ -143,6 +146,7 @@ public struct CasePairStats: Sendable, Equatable, Codable {
     /// The mean rank the partner would have by chance, uniform among the n − 1 others: n / 2.
     public var chanceRank: Double
 
+    /// Statistics from their values.
     public init(count: Int, meanRank: Double, medianRank: Double, shareNearest: Double, meanCosine: Double, chanceRank: Double) {
         self.count = count
         self.meanRank = meanRank

@@ -57,13 +57,16 @@ public enum WeightQuantizer: String, Sendable, Codable, CaseIterable {
 public struct FrustrationStats: Sendable, Equatable, Codable {
     /// Shares of codes at −1, 0 and +1 (sum to 1).
     public var shareNegative: Double
+    /// Share of codes at 0.
     public var shareZero: Double
+    /// Share of codes at +1.
     public var sharePositive: Double
     /// Share of latent weights within 5% of a rounding threshold.
     public var nearThresholdShare: Double
     /// ‖W − Wq‖ / ‖W‖ (Frobenius).
     public var relativeError: Double
 
+    /// Statistics from their values.
     public init(shareNegative: Double, shareZero: Double, sharePositive: Double, nearThresholdShare: Double, relativeError: Double) {
         self.shareNegative = shareNegative
         self.shareZero = shareZero
@@ -131,10 +134,12 @@ public func flipRate(codes: [[Int8]], steps: [Int]) -> Double {
 /// let sample = tracker.sample(step: 100, layer: 0, matrix: "q", latent: weights)
 /// ```
 public struct FrustrationTracker: Sendable {
+    /// How latent weights become codes.
     public let quantizer: WeightQuantizer
     private var previous: [String: (step: Int, codes: [Int8])] = [:]
     private var counted: [String: (flips: Int, steps: Int)] = [:]
 
+    /// A tracker that has seen nothing yet.
     public init(quantizer: WeightQuantizer) { self.quantizer = quantizer }
 
     /// Adds one optimizer step's code changes of a matrix.
@@ -165,10 +170,13 @@ public struct FrustrationTracker: Sendable {
 
 /// One frustration measurement in a run record: a matrix of a layer at a step.
 public struct FrustrationSample: Sendable, Equatable, Codable {
+    /// The optimizer step after which it was measured.
     public var step: Int
+    /// The decoder layer (0-based).
     public var layer: Int
     /// "q", "k", "v", "o", "gate", "up", "down" (the trainer's names).
     public var matrix: String
+    /// Code shares, near-threshold share and quantization error.
     public var stats: FrustrationStats
     /// Codes changed per code per step since this matrix's previous sample; nil at the first.
     public var flipRate: Double?
@@ -176,6 +184,7 @@ public struct FrustrationSample: Sendable, Equatable, Codable {
     /// two snapshots (a lower bound: a code that flips and flips back is missed).
     public var flipsCountedEveryStep: Bool?
 
+    /// A sample from its values.
     public init(step: Int, layer: Int, matrix: String, stats: FrustrationStats, flipRate: Double?, flipsCountedEveryStep: Bool? = nil) {
         self.step = step
         self.layer = layer

@@ -16,14 +16,18 @@ import Foundation
 /// s.participationRatio   // 3
 /// ```
 public struct SpectrumStats: Sendable, Equatable, Codable {
+    /// exp of the entropy of the normalized singular values: how many directions carry the variance.
     public var effectiveRank: Double
+    /// (Σσ²)² / Σσ⁴: the same question, weighted toward the large directions.
     public var participationRatio: Double
 
+    /// Statistics from their values.
     public init(effectiveRank: Double, participationRatio: Double) {
         self.effectiveRank = effectiveRank
         self.participationRatio = participationRatio
     }
 
+    /// Effective rank (exp of the entropy of σ / Σσ) and participation ratio ((Σσ²)² / Σσ⁴) of a spectrum.
     public init(singularValues sigma: [Double]) {
         let total = sigma.reduce(0, +)
         guard total > 0 else {
@@ -76,10 +80,14 @@ public func meanPairwiseCosine(_ matrix: Matrix) -> Double {
 /// Effective rank, participation ratio (of the mean-centred rows) and isotropy (mean pairwise
 /// cosine of the raw rows) of one set of vectors: the geometry the run record keeps.
 public struct GeometryStats: Sendable, Equatable, Codable {
+    /// Effective rank of the mean-centred rows.
     public var effectiveRank: Double
+    /// Participation ratio of the mean-centred rows.
     public var participationRatio: Double
+    /// Mean pairwise cosine of the raw rows (isotropy: 0 for spread, 1 for one direction).
     public var meanCosine: Double
 
+    /// Statistics from their values.
     public init(effectiveRank: Double, participationRatio: Double, meanCosine: Double) {
         self.effectiveRank = effectiveRank
         self.participationRatio = participationRatio

@@ -5,11 +5,14 @@
 /// x[1, 1]   // 1
 /// ```
 public struct Matrix: Sendable, Equatable {
+    /// Number of rows.
     public let rows: Int
+    /// Number of columns.
     public let cols: Int
     /// Row-major: element (r, c) at `r * cols + c`.
     public var values: [Double]
 
+    /// A matrix of `rows × cols` row-major values; see the type's example.
     public init(rows: Int, cols: Int, values: [Double]) {
         precondition(rows >= 0 && cols >= 0, "matrix size \(rows)×\(cols) is negative")
         precondition(
@@ -30,6 +33,7 @@ public struct Matrix: Sendable, Equatable {
         Matrix(rows: rows, cols: cols, values: [Double](repeating: 0, count: rows * cols))
     }
 
+    /// Element (r, c).
     public subscript(r: Int, c: Int) -> Double {
         get { values[r * cols + c] }
         set { values[r * cols + c] = newValue }
