@@ -70,7 +70,7 @@ enum CLI {
     @Test(arguments: ["", " ", "0", "-1", "garbage", "100000", "2147483648", "99999999999999999999", "4,,2", "1025"])
     func badOMPThreadCountIsOneLine(value: String) throws {
         for command in [["info"], ["organize", "--data", CLIFixtures.mnist, "--limit", "100", "--neurons", "5"],
-                        ["logits", "--model", CLIFixtures.model, "--tokens", "1,2", "--out", "/dev/null", "--threads", "0"]] {
+                        ["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2", "--out", "/dev/null", "--threads", "0"]] {
             let r = try CLI.run(command, environment: ["OMP_NUM_THREADS": value], timeout: 60)
             #expect(r.status == 1 && r.out.isEmpty && r.err.hasPrefix("Error: OMP_NUM_THREADS=")
                         && r.err.filter { $0 == "\n" }.count == 1,
