@@ -282,12 +282,94 @@ BK_INLINE void tile_avx512(const uint8_t *w, size_t block_count, const int8_t *x
     }
 }
 
+/* The GEMM tile: four rows (one packed row group) × four tokens, 16 products. Each plane is
+ * shifted down to codes 0..2 once and serves four tokens, so each product keeps one accumulator
+ * (16 of the 32 registers) and no per-plane scaling. The 16 sums are reduced together by a
+ * transposing tree (unpack, then 128-bit lane shuffles): ~20 operations for all 16 where one
+ * horizontal sum each cost ~10 — with training's narrow rows (1-3 blocks) the single-row tile
+ * spent more on its reductions than on its products. Products land at result[row * 4 + token]. */
+BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_t *x,
+                               size_t x_stride, int32_t result[16]) {
+    const __m512i mask = _mm512_set1_epi8(3);
+    __m512i acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
+    for (size_t b = 0; b < block_count; b++) {
+        __m512i bytes[4];
+        for (int r = 0; r < 4; r++)
+            bytes[r] = _mm512_loadu_si512((const void *)(w + r * ROW_STEP + b * BLOCK_STEP));
+        for (int p = 0; p < 4; p++) {
+            __m512i codes[4];
+            for (int r = 0; r < 4; r++)
+                codes[r] = _mm512_and_si512(p ? _mm512_srli_epi16(bytes[r], 2 * p) : bytes[r], mask);
+            for (int t = 0; t < 4; t++) {
+                const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
+                for (int r = 0; r < 4; r++) acc[r * 4 + t] = _mm512_dpbusd_epi32(acc[r * 4 + t], codes[r], xv);
+            }
+        }
+    }
+    /* Per 128-bit lane: pairs (a, b) → [a0+a2, b0+b2, a1+a3, b1+b3]; quads → [A, B, C, D]. */
+    __m512i pair[8], quad[4];
+    for (int i = 0; i < 8; i++)
+        pair[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2 * i], acc[2 * i + 1]),
+                                   _mm512_unpackhi_epi32(acc[2 * i], acc[2 * i + 1]));
+    for (int i = 0; i < 4; i++)
+        quad[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(pair[2 * i], pair[2 * i + 1]),
+                                   _mm512_unpackhi_epi64(pair[2 * i], pair[2 * i + 1]));
+    /* Across the four lanes: lane k of the result holds quad[k]'s four sums, in product order. */
+    const __m512i h0 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[0], quad[1], 0x88),
+                                        _mm512_shuffle_i32x4(quad[0], quad[1], 0xDD));
+    const __m512i h1 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[2], quad[3], 0x88),
+                                        _mm512_shuffle_i32x4(quad[2], quad[3], 0xDD));
+    const __m512i all = _mm512_add_epi32(_mm512_shuffle_i32x4(h0, h1, 0x88), _mm512_shuffle_i32x4(h0, h1, 0xDD));
+    _mm512_storeu_si512((void *)result, all);
+}
+
 void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride};
-    walk_tiles(&p, tile_avx512);
+    if (token_count < 4 || row_count < 4) {
+        walk_tiles(&p, tile_avx512);
+        return;
+    }
+    /* GEMM: whole row groups in 4 × 4 tiles. Per column chunk (<= 16 blocks), the tokens go in
+     * panels whose chunk (<= 32 KB) stays in L1 while every row group's chunk (4 × 64 bytes per
+     * block, a quarter of what the four tokens of a tile read) streams past it; the last tokens
+     * (fewer than four) and the last partial row group go through the single-row tiles. */
+    const size_t full_rows = row_count / 4 * 4, full_tokens = token_count / 4 * 4;
+    for (size_t b = 0; b < block_count; b += 16) {
+        const size_t nb = block_count - b < 16 ? block_count - b : 16;
+        size_t panel = (32u << 10) / (nb * BK_TERNARY_BLOCK) / 4 * 4;
+        if (panel < 4) panel = 4;
+        for (size_t t0 = 0; t0 < full_tokens; t0 += panel) {
+            const size_t t1 = t0 + panel < full_tokens ? t0 + panel : full_tokens;
+            for (size_t r = 0; r < full_rows; r += 4) {
+                const uint8_t *wr = packed + bk_ternary_block_offset(block_count, r, b);
+                for (size_t t = t0; t < t1; t += 4) {
+                    int32_t res[16];
+                    tile_avx512_4x4(wr, nb, x + t * x_stride + b * BK_TERNARY_BLOCK, x_stride, res);
+                    for (int i = 0; i < 4; i++)
+                        for (int j = 0; j < 4; j++) {
+                            int32_t *o = &out[(t + j) * out_stride + r + i];
+                            *o = (b == 0 ? -x_sums[t + j] : *o) + res[i * 4 + j];
+                        }
+                }
+            }
+        }
+        for (size_t i = 0; i < full_rows; i++) switch (token_count - full_tokens) {
+            case 3: run_tile(&p, tile_avx512, 1, 3, i, full_tokens, b, nb); break;
+            case 2: run_tile(&p, tile_avx512, 1, 2, i, full_tokens, b, nb); break;
+            case 1: run_tile(&p, tile_avx512, 1, 1, i, full_tokens, b, nb); break;
+            default: break;
+            }
+    }
+    if (full_rows < row_count) {
+        const ternary_product rest = {packed + bk_ternary_block_offset(block_count, full_rows, 0),
+                                      block_count, row_count - full_rows, x, x_stride, x_sums,
+                                      token_count, out + full_rows, out_stride};
+        walk_tiles(&rest, tile_avx512);
+    }
 }
 BK_UNTARGET
 #endif

@@ -7,7 +7,7 @@ and fake-quantized ternary with the straight-through estimator) and by `bitkerne
     swift build -c release
     python3 bench/train_compare.py --data ../shared/data/tinyshakespeare/input.txt [--steps 40]
 """
-import argparse, math, re, subprocess, time
+import argparse, math, re, statistics, subprocess, time
 import torch
 import torch.nn.functional as F
 
@@ -117,7 +117,7 @@ def torch_speed(data, vocab, width, threads, ternary, steps):
 
 def ours_speed(path, width, threads, precision, steps, binary):
     out = subprocess.run([binary, "train", "--data", path, "--layers", "4", "--width", str(width), "--heads", "4", "--context", "64",
-                          "--batch", "12", "--steps", str(steps), "--precision", precision, "--threads", str(threads),
+                          "--batch", "12", "--steps", str(steps), "--warmup", str(min(steps, 100)), "--precision", precision, "--threads", str(threads),
                           "--eval-every", str(steps), "--eval-batches", "1", "--export", "none", "--out", f"/tmp/train_compare_{width}_{threads}_{precision}"],
                          capture_output=True, text=True, check=True)
     return float(re.search(r"([\d.]+) tok/s", out.stdout).group(1))
@@ -130,6 +130,7 @@ def main():
     ap.add_argument("--binary", default=".build/release/bitkernels")
     ap.add_argument("--widths", default="128,256")
     ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--repeats", type=int, default=1, help="rounds of the four runs, interleaved; medians (min-max) reported")
     a = ap.parse_args()
     text = open(a.data, encoding="utf-8").read()
     chars = sorted(set(text))
@@ -138,11 +139,16 @@ def main():
     print(f"{'width':>5} {'threads':>7} {'torch float':>12} {'torch ternary':>14} {'ours float':>11} {'ours ternary':>13} {'ours/torch tern':>16} {'ours tern/torch float':>22}")
     for w in map(int, a.widths.split(",")):
         for th in map(int, a.threads.split(",")):
-            tf = torch_speed(data, len(chars), w, th, False, a.steps)
-            tt = torch_speed(data, len(chars), w, th, True, a.steps)
-            of = ours_speed(a.data, w, th, "float", a.steps, a.binary)
-            ot = ours_speed(a.data, w, th, "ternary", a.steps, a.binary)
+            runs = []
+            for _ in range(a.repeats):
+                runs.append((torch_speed(data, len(chars), w, th, False, a.steps), torch_speed(data, len(chars), w, th, True, a.steps),
+                             ours_speed(a.data, w, th, "float", a.steps, a.binary), ours_speed(a.data, w, th, "ternary", a.steps, a.binary)))
+            tf, tt, of, ot = (statistics.median(r[i] for r in runs) for i in range(4))
             print(f"{w:>5} {th:>7} {tf:>12.0f} {tt:>14.0f} {of:>11.0f} {ot:>13.0f} {ot / tt:>16.2f} {ot / tf:>22.2f}", flush=True)
+            if a.repeats > 1:
+                spread = "  ".join(f"{min(r[i] for r in runs):.0f}-{max(r[i] for r in runs):.0f}" for i in range(4))
+                ratios = [r[3] / r[1] for r in runs]
+                print(f"{'':>13} min-max: {spread}; ours tern/torch tern per round {min(ratios):.2f}-{max(ratios):.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,16 @@ extension TernaryMatrix {
         multiply(QuantizedTokens(x, tokens: tokens, columns: columns, using: kernels), threads: threads, using: kernels)
     }
 
+    /// The pointer form for training's hot loop (package API): `tokens` tokens already quantized by
+    /// `QuantizedTokens.quantize` (int8 rows `stride` bytes apart, zero-padded, with their sums and
+    /// scales), products written to `y[t * yStride + r]`. The caller guarantees the sizes.
+    package func multiply(quantized q: UnsafePointer<Int8>, stride: Int, sums: UnsafePointer<Int32>, scales: UnsafePointer<Float>,
+                          tokens: Int, into y: UnsafeMutablePointer<Float>, yStride: Int, threads: Int = 1,
+                          using kernels: Kernels = .default) {
+        precondition(stride >= QuantizedTokens.stride(columns: columns) && yStride >= rows, "multiply(quantized:): bad strides")
+        withMatrix { m in bk_ternary_matmul_f32(kernels.table, m, q, stride, sums, scales, tokens, y, yStride, Int32(threads)) }
+    }
+
     private func check(_ x: QuantizedTokens) {
         precondition(x.columns == columns,
                      "shape mismatch: tokens have \(x.columns) values, the matrix has \(columns) columns")
@@ -160,6 +170,19 @@ public struct QuantizedTokens: Sendable {
         bk_quantize_tokens(kernels.table, x, columns, columns, tokens, q, stride, &scales, &sums)
         self.scales = scales
         self.sums = sums
+    }
+
+    /// Bytes between tokens in the kernels' padded int8 layout for `columns` values.
+    package static func paddedStride(columns: Int) -> Int { stride(columns: columns) }
+
+    /// The pointer form of the quantizer for training (package API): `tokens` rows of `columns`
+    /// floats (`xStride` apart) into int8 rows `stride` bytes apart (zero-padded), with each token's
+    /// scale and sum. Values must be finite; the caller guarantees the sizes.
+    package static func quantize(_ x: UnsafePointer<Float>, xStride: Int, columns: Int, tokens: Int, into q: UnsafeMutablePointer<Int8>,
+                                 stride: Int, scales: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Int32>,
+                                 using kernels: Kernels = .default) {
+        precondition(stride >= Self.stride(columns: columns) && xStride >= columns, "quantize: bad strides")
+        bk_quantize_tokens(kernels.table, x, xStride, columns, tokens, q, stride, scales, sums)
     }
 
     /// Tokens already quantized: `values` holds `scales.count × columns` int8 values, token-major.

@@ -69,39 +69,47 @@ extension TrainableModel {
 
     // MARK: - BitLinear
 
-    /// y (N × out) = BitLinear(x): quantized on the inference kernels (absmax int8 tokens, packed
-    /// codes, `TernaryMatrix.multiply`), or a float GEMM for `.float`. When `keep` is given it
-    /// receives the input the weight gradient needs: the dequantized int8 tokens q / s.
-    func linear(_ x: UnsafePointer<Float>, tokens n: Int, parameter i: Int, out y: UnsafeMutablePointer<Float>, keep: Buffer?) {
-        let rows = layout[i].shape[0], columns = layout[i].shape[1]
-        guard let matrix = packed[i] else {
-            gemm(false, true, n, rows, columns, 1, x, columns, weights[i].p, columns, 0, y, rows, threads: threads)
+    /// ys[j] (N × rows of parameter j) = BitLinear_j(x) for the BitLinear matrices that read the same
+    /// input (q, k, v; gate, up): quantized once on the inference kernels (absmax int8 tokens, packed
+    /// codes, `TernaryMatrix`'s product), or float GEMMs for `.float`. When `keep` is given it
+    /// receives the input the weight gradients need: the dequantized int8 tokens q / s.
+    func linear(_ x: UnsafePointer<Float>, tokens n: Int, parameters ps: [Int], outs ys: [UnsafeMutablePointer<Float>], keep: Buffer?) {
+        let columns = layout[ps[0]].shape[1]
+        let matrices = ps.map { packed[$0] }
+        guard matrices.allSatisfy({ $0 != nil }) else {
+            for (i, y) in zip(ps, ys) {
+                gemm(false, true, n, layout[i].shape[0], columns, 1, x, columns, weights[i].p, columns, 0, y, layout[i].shape[0], threads: threads)
+            }
             keep?.p.update(from: x, count: n * columns)
             return
         }
+        // The kernel's quantizer (quantize.c): s = 127 / max(max|x|, 1e-5), q = rint(x · s) (half to
+        // even) clamped to [-128, 127]; the kept input is q / s with the same s.
+        let stride = QuantizedTokens.paddedStride(columns: columns)
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: n * stride)
+        let scales = UnsafeMutablePointer<Float>.allocate(capacity: n), sums = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        defer { q.deallocate(); scales.deallocate(); sums.deallocate() }
         let workers = min(threads, max(n / 16, 1))
-        nonisolated(unsafe) let kept = keep?.p
+        nonisolated(unsafe) let kept = keep?.p, ys = ys, x = x
         parallelFor(workers, threads: workers) { w in
             let lo = n * w / workers, hi = n * (w + 1) / workers
-            let chunk = Array(UnsafeBufferPointer(start: x + lo * columns, count: (hi - lo) * columns))
-            let q = QuantizedTokens(chunk, tokens: hi - lo, columns: columns)
-            let out = matrix.multiply(q, threads: 1)
-            out.withUnsafeBufferPointer { y.advanced(by: lo * rows).update(from: $0.baseAddress!, count: (hi - lo) * rows) }
+            QuantizedTokens.quantize(x + lo * columns, xStride: columns, columns: columns, tokens: hi - lo, into: q + lo * stride,
+                                     stride: stride, scales: scales + lo, sums: sums + lo)
+            for (matrix, y) in zip(matrices, ys) {
+                matrix!.multiply(quantized: q + lo * stride, stride: stride, sums: sums + lo, scales: scales + lo, tokens: hi - lo,
+                                 into: y + lo * matrix!.rows, yStride: matrix!.rows)
+            }
             if let kept {
-                // The kernel's quantizer (quantize.c): s = 127 / max(max|x|, 1e-5), q = rint(x · s)
-                // (half to even) clamped to [-128, 127]; the same float operations, so the same codes.
                 for t in lo..<hi {
-                    let xs = x + t * columns, o = kept + t * columns
-                    var m: Float = 0
-                    for c in 0..<columns { m = max(m, abs(xs[c])) }
-                    let s = 127 / max(m, 1e-5)
-                    for c in 0..<columns {
-                        let v = (xs[c] * s).rounded(.toNearestOrEven)
-                        o[c] = min(max(v, -128), 127) / s
-                    }
+                    let qt = q + t * stride, o = kept + t * columns, s = scales[t]
+                    for c in 0..<columns { o[c] = Float(qt[c]) / s }
                 }
             }
         }
+    }
+
+    func linear(_ x: UnsafePointer<Float>, tokens n: Int, parameter i: Int, out y: UnsafeMutablePointer<Float>, keep: Buffer?) {
+        linear(x, tokens: n, parameters: [i], outs: [y], keep: keep)
     }
 
     /// STE backward of y = x Wqᵀ: dW += dyᵀ · x̂ (x̂ the kept input), dx (+)= dy · Ŵ.
@@ -123,7 +131,7 @@ extension TrainableModel {
         let (cosT, sinT) = rope.table(length: T)
 
         // Embedding
-        var x = Buffer(N * H)
+        var x = Buffer(uninitialized: N * H)
         let emb = weights[0].p
         for t in 0..<N { (x.p + t * H).update(from: emb + Int(batch.inputs[t]) * H, count: H) }
         hidden?(0, x.p)
@@ -132,49 +140,47 @@ extension TrainableModel {
         for l in 0..<c.layers {
             let tape = LayerTape()
             tape.x = x
-            let h1 = Buffer(N * H)
+            let h1 = Buffer(uninitialized: N * H)
             tape.r1 = rmsNorm(x.p, weight: c.index(layer: l, .inputNorm), tokens: N, width: H, out: h1.p)
-            let q = Buffer(N * qw), k = Buffer(N * kw), v = Buffer(N * kw)
-            let kept1 = gradients ? Buffer(N * H) : nil
-            linear(h1.p, tokens: N, parameter: c.index(layer: l, .q), out: q.p, keep: kept1)
-            linear(h1.p, tokens: N, parameter: c.index(layer: l, .k), out: k.p, keep: nil)
-            linear(h1.p, tokens: N, parameter: c.index(layer: l, .v), out: v.p, keep: nil)
+            let q = Buffer(uninitialized: N * qw), k = Buffer(uninitialized: N * kw), v = Buffer(uninitialized: N * kw)
+            let kept1 = gradients ? Buffer(uninitialized: N * H) : nil
+            linear(h1.p, tokens: N, parameters: [c.index(layer: l, .q), c.index(layer: l, .k), c.index(layer: l, .v)],
+                   outs: [q.p, k.p, v.p], keep: kept1)
             tape.h1 = kept1
             applyRope(q.p, tokens: N, length: T, heads: heads, d: d, cos: cosT, sin: sinT, inverse: false)
             applyRope(k.p, tokens: N, length: T, heads: kvh, d: d, cos: cosT, sin: sinT, inverse: false)
             tape.q = q; tape.k = k; tape.v = v
-            let probs = Buffer(bsz * heads * T * T), att = Buffer(N * qw)
+            let probs = Buffer(uninitialized: bsz * heads * T * T), att = Buffer(uninitialized: N * qw)
             attentionForward(q: q.p, k: k.p, v: v.p, probs: probs.p, out: att.p, batch: bsz, length: T)
             tape.probs = probs; tape.att = att
-            let a2 = Buffer(N * qw)
+            let a2 = Buffer(uninitialized: N * qw)
             tape.r2 = rmsNorm(att.p, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, out: a2.p)
-            let o = Buffer(N * H)
-            let kept2 = gradients ? Buffer(N * qw) : nil
+            let o = Buffer(uninitialized: N * H)
+            let kept2 = gradients ? Buffer(uninitialized: N * qw) : nil
             linear(a2.p, tokens: N, parameter: c.index(layer: l, .o), out: o.p, keep: kept2)
             tape.a2 = kept2
-            let x1 = Buffer(N * H)
+            let x1 = Buffer(uninitialized: N * H)
             for i in 0..<(N * H) { x1.p[i] = x.p[i] + o.p[i] }
             tape.x1 = x1
-            let h2 = Buffer(N * H)
+            let h2 = Buffer(uninitialized: N * H)
             tape.r3 = rmsNorm(x1.p, weight: c.index(layer: l, .postAttentionNorm), tokens: N, width: H, out: h2.p)
-            let g = Buffer(N * F), u = Buffer(N * F)
-            let kept3 = gradients ? Buffer(N * H) : nil
-            linear(h2.p, tokens: N, parameter: c.index(layer: l, .gate), out: g.p, keep: kept3)
-            linear(h2.p, tokens: N, parameter: c.index(layer: l, .up), out: u.p, keep: nil)
+            let g = Buffer(uninitialized: N * F), u = Buffer(uninitialized: N * F)
+            let kept3 = gradients ? Buffer(uninitialized: N * H) : nil
+            linear(h2.p, tokens: N, parameters: [c.index(layer: l, .gate), c.index(layer: l, .up)], outs: [g.p, u.p], keep: kept3)
             tape.h2 = kept3; tape.g = g; tape.u = u
-            let m = Buffer(N * F)
+            let m = Buffer(uninitialized: N * F)
             for i in 0..<(N * F) {
                 let r = max(g.p[i], 0)
                 m.p[i] = r * r * u.p[i]
             }
             tape.m = m
-            let m2 = Buffer(N * F)
+            let m2 = Buffer(uninitialized: N * F)
             tape.r4 = rmsNorm(m.p, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, out: m2.p)
-            let down = Buffer(N * H)
-            let kept4 = gradients ? Buffer(N * F) : nil
+            let down = Buffer(uninitialized: N * H)
+            let kept4 = gradients ? Buffer(uninitialized: N * F) : nil
             linear(m2.p, tokens: N, parameter: c.index(layer: l, .down), out: down.p, keep: kept4)
             tape.m2 = kept4
-            let x2 = Buffer(N * H)
+            let x2 = Buffer(uninitialized: N * H)
             for i in 0..<(N * H) { x2.p[i] = x1.p[i] + down.p[i] }
             if gradients { tapes.append(tape) }
             x = x2
@@ -182,14 +188,14 @@ extension TrainableModel {
         }
 
         // Final norm, head, cross-entropy
-        let hn = Buffer(N * H)
+        let hn = Buffer(uninitialized: N * H)
         let rf = rmsNorm(x.p, weight: c.finalNormIndex, tokens: N, width: H, out: hn.p)
-        let logits = logitsOut ?? Buffer(N * V)
+        let logits = logitsOut ?? Buffer(uninitialized: N * V)
         let head = weights[c.headIndex].p
         gemm(false, true, N, V, H, 1, hn.p, H, head, H, 0, logits.p, V, threads: threads)
         if logitsOut != nil && !gradients { return 0 }
         var total = 0.0
-        let dlogits = gradients ? Buffer(N * V) : nil
+        let dlogits = gradients ? Buffer(uninitialized: N * V) : nil
         for t in 0..<N {
             let row = logits.p + t * V
             var best = -Float.infinity
@@ -209,7 +215,7 @@ extension TrainableModel {
 
         for g in grads { g.zero() }
         // Head: dhn = dlogits · head, dHead += dlogitsᵀ · hn
-        let dhn = Buffer(N * H)
+        let dhn = Buffer(uninitialized: N * H)
         gemm(false, false, N, H, V, 1, dl.p, V, head, H, 0, dhn.p, H, threads: threads)
         gemm(true, false, V, H, N, 1, dl.p, V, hn.p, H, 1, grads[c.headIndex].p, H, threads: threads)
         var dx = Buffer(N * H)
@@ -218,31 +224,31 @@ extension TrainableModel {
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             let tape = tapes[l]
             // x2 = x1 + down(norm(m)); dx is ∂/∂x2 and becomes ∂/∂x1 by adding the MLP path.
-            let dm2 = Buffer(N * F)
+            let dm2 = Buffer(uninitialized: N * F)
             linearBackward(dy: dx.p, kept: tape.m2, tokens: N, parameter: c.index(layer: l, .down), dx: dm2.p, accumulate: false)
             let dm = Buffer(N * F)
             rmsNormBackward(tape.m.p, r: tape.r4, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, dy: dm2.p, dx: dm.p)
-            let dg = Buffer(N * F), du = Buffer(N * F)
+            let dg = Buffer(uninitialized: N * F), du = Buffer(uninitialized: N * F)
             for i in 0..<(N * F) {
                 let r = max(tape.g.p[i], 0)
                 du.p[i] = dm.p[i] * r * r
                 dg.p[i] = dm.p[i] * tape.u.p[i] * 2 * r
             }
-            let dh2 = Buffer(N * H)
+            let dh2 = Buffer(uninitialized: N * H)
             linearBackward(dy: dg.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .gate), dx: dh2.p, accumulate: false)
             linearBackward(dy: du.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .up), dx: dh2.p, accumulate: true)
             rmsNormBackward(tape.x1.p, r: tape.r3, weight: c.index(layer: l, .postAttentionNorm), tokens: N, width: H, dy: dh2.p, dx: dx.p)
             // x1 = x + o(subnorm(att))
-            let da2 = Buffer(N * qw)
+            let da2 = Buffer(uninitialized: N * qw)
             linearBackward(dy: dx.p, kept: tape.a2, tokens: N, parameter: c.index(layer: l, .o), dx: da2.p, accumulate: false)
             let datt = Buffer(N * qw)
             rmsNormBackward(tape.att.p, r: tape.r2, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, dy: da2.p, dx: datt.p)
-            let dq = Buffer(N * qw), dk = Buffer(N * kw), dv = Buffer(N * kw)
+            let dq = Buffer(uninitialized: N * qw), dk = Buffer(N * kw), dv = Buffer(N * kw)
             attentionBackward(q: tape.q.p, k: tape.k.p, v: tape.v.p, probs: tape.probs.p, dOut: datt.p, dq: dq.p, dk: dk.p, dv: dv.p,
                               batch: bsz, length: T)
             applyRope(dq.p, tokens: N, length: T, heads: heads, d: d, cos: cosT, sin: sinT, inverse: true)
             applyRope(dk.p, tokens: N, length: T, heads: kvh, d: d, cos: cosT, sin: sinT, inverse: true)
-            let dh1 = Buffer(N * H)
+            let dh1 = Buffer(uninitialized: N * H)
             linearBackward(dy: dq.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .q), dx: dh1.p, accumulate: false)
             linearBackward(dy: dk.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .k), dx: dh1.p, accumulate: true)
             linearBackward(dy: dv.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .v), dx: dh1.p, accumulate: true)
