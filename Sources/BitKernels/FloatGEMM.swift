@@ -6,13 +6,16 @@ import Glibc
 
 /// Whether /proc/cpuinfo's flags list `flag` (false where there is no /proc).
 private func cpuFlagsContain(_ flag: String) -> Bool {
+    // /proc files report size 0, so read by lines with getline rather than by size.
     #if canImport(Glibc)
     guard let f = fopen("/proc/cpuinfo", "r") else { return false }
     defer { fclose(f) }
-    var line = [CChar](repeating: 0, count: 8192)
-    while fgets(&line, Int32(line.count), f) != nil {
-        let s = String(cString: line)
-        if s.hasPrefix("flags") { return s.split(separator: " ").contains { $0 == flag || $0 == flag + "\n" } }
+    var buffer: UnsafeMutablePointer<CChar>? = nil
+    var capacity = 0
+    defer { free(buffer) }
+    while getline(&buffer, &capacity, f) > 0, let buffer {
+        let s = String(validatingCString: buffer) ?? ""
+        if s.hasPrefix("flags") { return s.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).contains { $0 == flag } }
     }
     #endif
     return false
