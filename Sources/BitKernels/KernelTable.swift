@@ -280,3 +280,21 @@ extension TernaryMatrix {
         Array(UnsafeBufferPointer(start: packedBytes, count: Self.packedByteCount(rows: rows, columns: columns)))
     }
 }
+
+extension Kernels {
+    /// How far ahead, in bytes, the single-token ternary kernels of the x86 variants prefetch their
+    /// weight stream (`bk_ternary_prefetch`); 0 = no software prefetch. Chosen once per CPU
+    /// (`ternaryDefaultPrefetch`: 4 KiB on Intel, none elsewhere); setting it changes it for the
+    /// process (rounded down to a multiple of 256, at most 64 KiB) — for the tuner and benchmarks.
+    ///
+    /// ```swift
+    /// Kernels.ternaryPrefetch = 0  // the hardware prefetchers alone
+    /// ```
+    package static var ternaryPrefetch: Int {
+        get { Int(bk_ternary_prefetch()) }
+        set { bk_ternary_set_prefetch(newValue > 0 ? newValue : 0) }
+    }
+
+    /// This CPU's choice for `ternaryPrefetch` (`bk_ternary_default_prefetch`).
+    package static var ternaryDefaultPrefetch: Int { Int(bk_ternary_default_prefetch()) }
+}

@@ -227,3 +227,39 @@ extension BitVector {
         for i in 0..<width where rng.next() & 1 == 1 { self[i] = true }
     }
 }
+
+/// The single-token tiles' software prefetch (x86, on by default on Intel) at every distance the
+/// setter accepts: results stay exact, and the setter rounds and caps as documented.
+@Suite(.serialized) struct TernaryPrefetchTests {
+    @Test(arguments: ISA.supported)
+    func productsAreExactAtEveryPrefetchDistance(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        let saved = Kernels.ternaryPrefetch
+        defer { Kernels.ternaryPrefetch = saved }
+        var rng = SplitMix64(seed: 1616)
+        for distance in [0, 256, 4096, 65536] {
+            Kernels.ternaryPrefetch = distance
+            #expect(Kernels.ternaryPrefetch == distance)
+            for (rows, columns) in [(1, 1), (5, 300), (8, 2560), (17, 4353)] {
+                let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(columns, rng: &rng)
+                let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
+                let q = QuantizedTokens(values: x, scales: [1], columns: columns)
+                #expect(m.integerProducts(q, threads: 1, using: kernels)
+                        == naiveProducts(w, rows: rows, columns: columns, x, tokens: 1),
+                        "isa \(isa) \(rows) × \(columns), prefetch \(distance)")
+            }
+        }
+    }
+
+    @Test func prefetchSetterRoundsAndCaps() {
+        let saved = Kernels.ternaryPrefetch
+        defer { Kernels.ternaryPrefetch = saved }
+        Kernels.ternaryPrefetch = 5000
+        #expect(Kernels.ternaryPrefetch == 4864)
+        Kernels.ternaryPrefetch = 1 << 30
+        #expect(Kernels.ternaryPrefetch == 65536)
+        Kernels.ternaryPrefetch = -7
+        #expect(Kernels.ternaryPrefetch == 0)
+        #expect([0, 4096].contains(Kernels.ternaryDefaultPrefetch))
+    }
+}
