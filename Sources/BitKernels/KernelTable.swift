@@ -243,6 +243,15 @@ package enum Yardstick {
         bk_read_sum_parallel(words, count, Int32(threads))
     }
 
+    /// Byte multiply-adds per second of VPDPBUSD on this core: zmm for `.avx512`, ymm for
+    /// `.avxvnni` (independent chains in registers, the fastest sample over `seconds`); nil for
+    /// other variants or a CPU without them (`bk_measure_vpdpbusd_peak`).
+    package static func vpdpbusdPeak(_ isa: ISA, seconds: Double = 0.2) -> Double? {
+        guard isa == .avx512 || isa == .avxvnni else { return nil }
+        let peak = bk_measure_vpdpbusd_peak(isa == .avx512 ? BK_ISA_AVX512 : BK_ISA_AVXVNNI, seconds)
+        return peak > 0 ? peak : nil
+    }
+
     /// The scalar popcount loop compiled with the POPCNT instruction (x86 CPUs with POPCNT only).
     package static func popcountLoop(_ words: UnsafePointer<UInt64>?, count: Int) -> UInt64 {
         bk_popcount_popcnt_loop(words, count)

@@ -263,3 +263,16 @@ extension BitVector {
         #expect([0, 4096].contains(Kernels.ternaryDefaultPrefetch))
     }
 }
+
+@Suite struct VNNIPeakTests {
+    /// The yardstick of the int8 products: positive where the CPU has the variant, nil for variants
+    /// without VPDPBUSD; and a ymm peak cannot exceed the zmm one by more than noise.
+    @Test func vpdpbusdPeakIsMeasuredOnlyWhereItExists() {
+        #expect(Yardstick.vpdpbusdPeak(.avx2) == nil)
+        #expect(Yardstick.vpdpbusdPeak(.scalar) == nil)
+        let zmm = Yardstick.vpdpbusdPeak(.avx512, seconds: 0.02), ymm = Yardstick.vpdpbusdPeak(.avxvnni, seconds: 0.02)
+        #expect((zmm != nil) == ISA.supported.contains(.avx512))
+        #expect((ymm != nil) == ISA.supported.contains(.avxvnni))
+        for p in [zmm, ymm].compactMap({ $0 }) { #expect(p > 1e9 && p < 1e13, "peak \(p) multiply-adds/s") }
+    }
+}
