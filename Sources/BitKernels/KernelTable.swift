@@ -244,11 +244,11 @@ package enum Yardstick {
     }
 
     /// Byte multiply-adds per second of VPDPBUSD on this core: zmm for `.avx512`, ymm for
-    /// `.avxvnni` (independent chains in registers, the fastest sample over `seconds`); nil for
+    /// `.avxVNNI` (independent chains in registers, the fastest sample over `seconds`); nil for
     /// other variants or a CPU without them (`bk_measure_vpdpbusd_peak`).
     package static func vpdpbusdPeak(_ isa: ISA, seconds: Double = 0.2) -> Double? {
-        guard isa == .avx512 || isa == .avxvnni else { return nil }
-        let peak = bk_measure_vpdpbusd_peak(isa == .avx512 ? BK_ISA_AVX512 : BK_ISA_AVXVNNI, seconds)
+        guard isa == .avx512 || isa == .avxVNNI else { return nil }
+        let peak = bk_measure_vpdpbusd_peak(isa.cValue, seconds)
         return peak > 0 ? peak : nil
     }
 

@@ -270,9 +270,9 @@ extension BitVector {
     @Test func vpdpbusdPeakIsMeasuredOnlyWhereItExists() {
         #expect(Yardstick.vpdpbusdPeak(.avx2) == nil)
         #expect(Yardstick.vpdpbusdPeak(.scalar) == nil)
-        let zmm = Yardstick.vpdpbusdPeak(.avx512, seconds: 0.02), ymm = Yardstick.vpdpbusdPeak(.avxvnni, seconds: 0.02)
+        let zmm = Yardstick.vpdpbusdPeak(.avx512, seconds: 0.02), ymm = Yardstick.vpdpbusdPeak(.avxVNNI, seconds: 0.02)
         #expect((zmm != nil) == ISA.supported.contains(.avx512))
-        #expect((ymm != nil) == ISA.supported.contains(.avxvnni))
+        #expect((ymm != nil) == ISA.supported.contains(.avxVNNI))
         for p in [zmm, ymm].compactMap({ $0 }) { #expect(p > 1e9 && p < 1e13, "peak \(p) multiply-adds/s") }
     }
 }
