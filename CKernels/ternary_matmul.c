@@ -359,8 +359,24 @@ BK_INLINE void tile_avx512_t8(const uint8_t *w, size_t block_count, const int8_t
             acc4[t] = _mm512_dpbusd_epi32(acc4[t], c3, _mm512_loadu_si512((const void *)(xt + 192)));
         }
     }
-    for (int t = 0; t < 8; t++)
-        result[t] = _mm512_reduce_add_epi32(_mm512_add_epi32(acc1[t], _mm512_srai_epi32(acc4[t], 2)));
+    /* The eight sums at once, by a transpose tree (40 vector ops instead of 8 reductions' ~88,
+     * which cost ~15% of a 2560-column row): pairs of tokens interleaved and added at 32, then
+     * 64 bits, then 128-bit lanes, leaving token t's sum in int32 lane t. */
+    __m512i v[8];
+    for (int t = 0; t < 8; t++) v[t] = _mm512_add_epi32(acc1[t], _mm512_srai_epi32(acc4[t], 2));
+    __m512i u[4], q[2];
+    for (int i = 0; i < 4; i++)
+        u[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]),
+                                _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        q[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(u[2 * i], u[2 * i + 1]),
+                                _mm512_unpackhi_epi64(u[2 * i], u[2 * i + 1]));
+    /* Each 128-bit lane of q[0] holds partial sums of tokens 0-3, of q[1] of tokens 4-7. */
+    const __m512i h = _mm512_add_epi32(_mm512_shuffle_i32x4(q[0], q[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                       _mm512_shuffle_i32x4(q[0], q[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512i z = _mm512_shuffle_i32x4(h, h, _MM_SHUFFLE(3, 1, 2, 0));
+    _mm256_storeu_si256((__m256i *)result,
+                        _mm256_add_epi32(_mm512_castsi512_si256(z), _mm512_extracti64x4_epi64(z, 1)));
 }
 
 void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
