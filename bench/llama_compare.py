@@ -12,8 +12,12 @@ native CPU flags into a virtual environment first (it takes long on a small mach
         --bitkernels .build/release/bitkernels --model tiny=/work/shared/fixtures/bitnet-tiny/model.gguf \\
         --model 2b4t=/tmp/bitnet-2b4t.gguf --threads 1,2 --json bench/out/llama_compare.json
 
-A model given as a directory (the Hugging Face layout, e.g. bench/make_synthetic_bitnet.py's
-output) is first exported to TQ2_0 GGUF with `bitkernels export --format tq2_0` beside --work.
+Every model (a .gguf, or a directory in the Hugging Face layout such as
+bench/make_synthetic_bitnet.py's output) is first written as TQ2_0 GGUF into --work by
+`bitkernels export --format tq2_0 --tokenizer bytes`, and both engines read that file. What
+llama.cpp expects beyond our own loader: a vocabulary. It rejects every token id of a GGUF without
+`tokenizer.ggml.tokens` (the fixture's `tokenizer.ggml.model = "none"`: its vocabulary has 0
+tokens), so the export writes the byte-level "gpt2" vocabulary padded to the model's size.
 
 What the two compute differs, and the logits are compared knowing it: llama.cpp's `bitnet`
 graph (src/models/bitnet.cpp) uses SiLU in the FFN gate where BitNet b1.58 2B-4T (and our
@@ -56,7 +60,7 @@ for _ in range(a["repeats"]):
     runs.append(a["tg"] / (time.perf_counter() - t0))
 out["tg"] = sorted(runs)
 llm.reset(); llm.eval(a["tokens"])
-np.asarray(llm.scores[: len(a["tokens"])], dtype=np.float32).tofile(a["logits"])
+np.asarray(llm.scores[: len(a["tokens"]), :vocab], dtype=np.float32).tofile(a["logits"])
 json.dump(out, sys.stdout)
 '''
 
@@ -128,10 +132,9 @@ def main():
         name, sep, path = spec.partition("=")
         if not sep or not os.path.exists(path):
             fail(f"--model {spec}: expected NAME=PATH of an existing .gguf or model directory", 66)
-        if os.path.isdir(path):
-            gguf = os.path.join(a.work, f"{name}-tq2_0.gguf")
-            run([a.bitkernels, "export", "--model", path, "--out", gguf, "--format", "tq2_0"])
-            path = gguf
+        gguf = os.path.join(a.work, f"{name}-tq2_0.gguf")
+        run([a.bitkernels, "export", "--model", path, "--out", gguf, "--format", "tq2_0", "--tokenizer", "bytes"])
+        path = gguf
         tokens = [(i * 7919 + 13) % 1000 for i in range(16)]
         for t in threads:
             logits_ll = os.path.join(a.work, f"{name}-t{t}-llama.f32")
