@@ -12,8 +12,9 @@
  * ~95% of the read bandwidth: single-token tiles prefetch bk_ternary_prefetch() bytes ahead.
  *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
- * several tokens (GEMM) run one row against four tokens at a time, so each decoded weight vector
- * serves four tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
+ * several tokens (GEMM) run one row against four tokens at a time (eight on AVX-512), so each
+ * decoded weight vector serves four (eight) tokens while the row (cols / 4 bytes) stays in L1
+ * across the token groups. */
 #include "bk_omp.h"
 #include "bk_simd.h"
 
