@@ -28,6 +28,8 @@ static void detect_x86(bk_cpu_features *f) {
     unsigned a, b, c, d;
     if (!__get_cpuid(0, &a, &b, &c, &d)) return;
     const unsigned max_leaf = a;
+    f->intel = b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e; /* "Genu" "ineI" "ntel" */
+    f->amd = b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163;   /* "Auth" "enti" "cAMD" */
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
     f->popcnt = (c >> 23) & 1;
     const bool osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
@@ -44,6 +46,11 @@ static void detect_x86(bk_cpu_features *f) {
         f->avx512vl = f->avx512f && ((b >> 31) & 1);
         f->avx512_vnni = f->avx512f && ((c >> 11) & 1);
         f->avx512_vpopcntdq = f->avx512f && ((c >> 14) & 1);
+        /* AMX counts only with XTILECFG and XTILEDATA enabled in XCR0 (bits 17, 18); Linux also
+         * wants arch_prctl(ARCH_REQ_XCOMP_PERM) before a process touches tile data. */
+        const bool tile_state = (xcr0 & 0x60000) == 0x60000;
+        f->amx_tile = tile_state && ((d >> 24) & 1);
+        f->amx_int8 = f->amx_tile && ((d >> 25) & 1);
         unsigned max_sub = a;
         if (max_sub >= 1) {
             __cpuid_count(7, 1, a, b, c, d);

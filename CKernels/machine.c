@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* sched_getcpu */
 #include "bk_internal.h"
 #include "bk_omp.h"
+#include "bk_simd.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -63,6 +64,69 @@ uint64_t bk_read_sum_parallel(const uint64_t *words, size_t word_count, int thre
         total += bk_read_sum(words + begin, end - begin);
     }
     return total;
+}
+
+static double now_seconds(void);
+
+/* ---- VPDPBUSD peak --------------------------------------------------------------------------- */
+
+#if BK_X86
+BK_TARGET_AVX512
+/* Twelve independent accumulator chains, more than latency (5) × throughput (2 per cycle on
+ * Golden Cove, 1 on Zen 4) needs, with both operands in registers: only the port limits. */
+static int64_t vpdpbusd_chains_avx512(uint64_t iterations) {
+    __m512i acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_epi32(i);
+    const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
+    for (uint64_t n = 0; n < iterations; n++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]), "+v"(acc[5]));
+    }
+    __m512i s = acc[0];
+    for (int i = 1; i < 12; i++) s = _mm512_add_epi32(s, acc[i]);
+    return _mm512_reduce_add_epi32(s);
+}
+BK_UNTARGET
+BK_TARGET_AVXVNNI
+static int64_t vpdpbusd_chains_avxvnni(uint64_t iterations) {
+    __m256i acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_epi32(i);
+    const __m256i a = _mm256_set1_epi8(1), b = _mm256_set1_epi8(2);
+    for (uint64_t n = 0; n < iterations; n++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_dpbusd_avx_epi32(acc[i], a, b);
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]), "+x"(acc[4]), "+x"(acc[5]));
+    }
+    __m256i s = acc[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_epi32(s, acc[i]);
+    return bk_avx2_hsum_epi32(s);
+}
+BK_UNTARGET
+#endif
+
+double bk_measure_vpdpbusd_peak(bk_isa isa, double seconds) {
+#if BK_X86
+    if (!bk_isa_supported(isa) || (isa != BK_ISA_AVX512 && isa != BK_ISA_AVXVNNI)) return 0;
+    const bool wide = isa == BK_ISA_AVX512;
+    const double per_iteration = 12.0 * (wide ? 64 : 32);
+    volatile int64_t sink = wide ? vpdpbusd_chains_avx512(1000) : vpdpbusd_chains_avxvnni(1000);
+    uint64_t iterations = 1 << 16;
+    double best = 0, elapsed = 0;
+    while (elapsed < seconds) {
+        const double t0 = now_seconds();
+        sink = wide ? vpdpbusd_chains_avx512(iterations) : vpdpbusd_chains_avxvnni(iterations);
+        const double t = now_seconds() - t0;
+        elapsed += t;
+        /* The fastest sample: on a shared machine the slow ones lost the core. */
+        if (t > 0 && per_iteration * (double)iterations / t > best) best = per_iteration * (double)iterations / t;
+        if (t < 1e-3) iterations *= 2;
+    }
+    (void)sink;
+    return best;
+#else
+    (void)isa;
+    (void)seconds;
+    return 0;
+#endif
 }
 
 /* ---- clock ---------------------------------------------------------------------------------- */

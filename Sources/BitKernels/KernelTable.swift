@@ -252,6 +252,15 @@ package enum Yardstick {
         bk_read_sum_parallel(words, count, Int32(threads))
     }
 
+    /// Byte multiply-adds per second of VPDPBUSD on this core: zmm for `.avx512`, ymm for
+    /// `.avxVNNI` (independent chains in registers, the fastest sample over `seconds`); nil for
+    /// other variants or a CPU without them (`bk_measure_vpdpbusd_peak`).
+    package static func vpdpbusdPeak(_ isa: ISA, seconds: Double = 0.2) -> Double? {
+        guard isa == .avx512 || isa == .avxVNNI else { return nil }
+        let peak = bk_measure_vpdpbusd_peak(isa.cValue, seconds)
+        return peak > 0 ? peak : nil
+    }
+
     /// The scalar popcount loop compiled with the POPCNT instruction (x86 CPUs with POPCNT only).
     package static func popcountLoop(_ words: UnsafePointer<UInt64>?, count: Int) -> UInt64 {
         bk_popcount_popcnt_loop(words, count)
@@ -288,4 +297,22 @@ extension TernaryMatrix {
     package var packedLayout: [UInt8] {
         Array(UnsafeBufferPointer(start: packedBytes, count: Self.packedByteCount(rows: rows, columns: columns)))
     }
+}
+
+extension Kernels {
+    /// How far ahead, in bytes, the single-token ternary kernels of the x86 variants prefetch their
+    /// weight stream (`bk_ternary_prefetch`); 0 = no software prefetch. Chosen once per CPU
+    /// (`ternaryDefaultPrefetch`: 4 KiB on Intel, none elsewhere); setting it changes it for the
+    /// process (rounded down to a multiple of 256, at most 64 KiB) — for the tuner and benchmarks.
+    ///
+    /// ```swift
+    /// Kernels.ternaryPrefetch = 0  // the hardware prefetchers alone
+    /// ```
+    package static var ternaryPrefetch: Int {
+        get { Int(bk_ternary_prefetch()) }
+        set { bk_ternary_set_prefetch(newValue > 0 ? newValue : 0) }
+    }
+
+    /// This CPU's choice for `ternaryPrefetch` (`bk_ternary_default_prefetch`).
+    package static var ternaryDefaultPrefetch: Int { Int(bk_ternary_default_prefetch()) }
 }

@@ -25,6 +25,10 @@ package struct MatrixBench {
         var weightBytesPerCycle: Double
         var vsScalar: Double?
         var vsOneToken: Double?
+        /// Ternary: weight × activation multiply-adds per second, and that over the same core's
+        /// VPDPBUSD peak (avx512: zmm, avxvnni: ymm) measured in the same run.
+        var multiplyAddsPerSecond: Double?
+        var fractionOfVNNIPeak: Double?
     }
 
     func run(kernel: String, into rows: inout [Row], bandwidth: inout [String: Double]) {
@@ -46,6 +50,13 @@ package struct MatrixBench {
                     ? BinarySetup(rows: shape.rows, columns: shape.columns, copies: copies, maxTokens: tokenCounts.max() ?? 1)
                     : nil
                 var oneToken: [ISA: Double] = [:]
+                var peaks: [ISA: Double] = [:]
+                if kernel == "ternary" {
+                    for k in variants { if let p = Yardstick.vpdpbusdPeak(k.isa) { peaks[k.isa] = p } }
+                    for (isa, p) in peaks.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                        print("VPDPBUSD peak (\(isa == .avx512 ? "zmm" : "ymm"), one core, fastest sample): \(format(p / 1e9, 1)) G multiply-adds/s")
+                    }
+                }
                 for n in tokenCounts {
                     var scalarSeconds: Double?
                     for k in variants {
@@ -58,13 +69,18 @@ package struct MatrixBench {
                         if k.isa == .scalar { scalarSeconds = s.median }
                         if n == 1 { oneToken[k.isa] = s.median }
                         let gbps = Double(weightBytes) / s.median / 1e9
-                        let row = Row(
+                        let macs = kernel == "ternary"
+                            ? Double(shape.rows * TernaryMatrix.blockCount(columns: shape.columns) * 256 * n) / s.median : nil
+                        var row = Row(
                             kernel: kernel, level: level, isa: k.isa.rawValue, shape: name, tokens: n,
                             threads: threads, weightBytes: weightBytes, seconds: s, weightGBps: gbps,
                             fractionOfReadBandwidth: gbps / bw,
                             weightBytesPerCycle: clockHz > 0 ? Double(weightBytes) / (s.median * clockHz) : 0,
                             vsScalar: k.isa != .scalar ? scalarSeconds.map { $0 / s.median } : nil,
                             vsOneToken: n > 1 ? oneToken[k.isa].map { s.median / $0 } : nil)
+                        row.multiplyAddsPerSecond = macs
+                        // Per thread: the peak is one core's.
+                        row.fractionOfVNNIPeak = macs.flatMap { m in peaks[k.isa].map { m / Double(max(threads, 1)) / $0 } }
                         rows.append(row)
                         clearProgress()
                         Self.printRow(row)
@@ -79,7 +95,7 @@ package struct MatrixBench {
     }
 
     static func printHeader() {
-        print("kernel   shape      n  level isa      µs/call (min–max)          weight-GB/s  %readBW  B/cycle  ×scalar  ×n=1-time")
+        print("kernel   shape      n  level isa      µs/call (min–max)          weight-GB/s  %readBW  B/cycle  ×scalar  ×n=1-time  GMAC/s  %VNNIpeak")
     }
 
     static func printRow(_ r: Row) {
@@ -96,6 +112,8 @@ package struct MatrixBench {
             format(r.weightBytesPerCycle, 1).leftPad(8),
             (r.vsScalar.map { format($0, 1) } ?? "-").leftPad(8),
             (r.vsOneToken.map { format($0, 2) } ?? "-").leftPad(10),
+            (r.multiplyAddsPerSecond.map { format($0 / 1e9, 1) } ?? "-").leftPad(7),
+            (r.fractionOfVNNIPeak.map { format(100 * $0, 0) } ?? "-").leftPad(10),
         ]
         print(cols.joined(separator: " "))
     }

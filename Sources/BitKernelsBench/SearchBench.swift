@@ -38,6 +38,10 @@ package struct SearchBench {
         var batchSeconds: Sample
         var winners: [Int]
         var distances: [Int]
+        /// A summing loop over as many bytes as the rows, same threads, same run; and the single
+        /// query's rate over the rows' bytes as a fraction of it.
+        var readBandwidthGBps: Double
+        var singleQueryFractionOfReadBandwidth: Double
     }
 
     /// Times and prints; returns every query's winner too.
@@ -59,12 +63,16 @@ package struct SearchBench {
             blackHole(matrix.winners(for: batchMatrix, score: kind, threads: threads, using: kernels))
         }
         let all = matrix.winners(for: queryMatrix, score: kind, threads: threads, using: kernels)
+        let rowBytes = matrix.rowCount * ((width + 63) / 64) * 8
+        let bw = BenchBuffer(words: rowBytes / 8, seed: 11).readBandwidth(threads: threads, repeats: repeats, minSeconds: 0.02)
+        let singleGBps = Double(rowBytes) / singleSample.median / 1e9
         let result = Result(
             isa: kernels.isa.rawValue, width: width, rows: matrix.rowCount, queries: queryMatrix.rowCount,
             threads: threads, score: score.rawValue, singleQuerySeconds: singleSample, batchSize: batchCount,
-            batchSeconds: batchSample, winners: all.map { $0?.row ?? -1 }, distances: all.map { $0?.differing ?? -1 })
+            batchSeconds: batchSample, winners: all.map { $0?.row ?? -1 }, distances: all.map { $0?.differing ?? -1 },
+            readBandwidthGBps: bw, singleQueryFractionOfReadBandwidth: singleGBps / bw)
         print("\(kernels.isa), \(matrix.rowCount) rows × \(width) bits, \(threads) thread(s), score \(score.rawValue)")
-        print("single query: \(format(singleSample.median * 1e6, 1)) µs median (\(format(singleSample.median * 1e9 / Double(matrix.rowCount), 2)) ns per row)")
+        print("single query: \(format(singleSample.median * 1e6, 1)) µs median (\(format(singleSample.median * 1e9 / Double(matrix.rowCount), 2)) ns per row), \(format(singleGBps, 1)) GB/s of rows = \(format(100 * singleGBps / bw, 0))% of the read bandwidth (summing loop over \(rowBytes >> 20) MiB, same threads: \(format(bw, 1)) GB/s)")
         print("batch of \(batchCount): \(format(batchSample.median * 1e3, 2)) ms median (\(format(batchSample.median * 1e6 / Double(batchCount), 1)) µs per query, \(format(batchSample.median * 1e9 / Double(batchCount * matrix.rowCount), 2)) ns per pair)")
         return result
     }

@@ -228,3 +228,52 @@ extension BitVector {
         for i in 0..<width where rng.next() & 1 == 1 { self[i] = true }
     }
 }
+
+/// The single-token tiles' software prefetch (x86, on by default on Intel) at every distance the
+/// setter accepts: results stay exact, and the setter rounds and caps as documented.
+@Suite(.serialized) struct TernaryPrefetchTests {
+    @Test(arguments: ISA.supported)
+    func productsAreExactAtEveryPrefetchDistance(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        let saved = Kernels.ternaryPrefetch
+        defer { Kernels.ternaryPrefetch = saved }
+        var rng = SplitMix64(seed: 1616)
+        for distance in [0, 256, 4096, 65536] {
+            Kernels.ternaryPrefetch = distance
+            #expect(Kernels.ternaryPrefetch == distance)
+            for (rows, columns) in [(1, 1), (5, 300), (8, 2560), (17, 4353)] {
+                let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(columns, rng: &rng)
+                let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
+                let q = QuantizedTokens(values: x, scales: [1], columns: columns)
+                #expect(m.integerProducts(q, threads: 1, using: kernels)
+                        == naiveProducts(w, rows: rows, columns: columns, x, tokens: 1),
+                        "isa \(isa) \(rows) × \(columns), prefetch \(distance)")
+            }
+        }
+    }
+
+    @Test func prefetchSetterRoundsAndCaps() {
+        let saved = Kernels.ternaryPrefetch
+        defer { Kernels.ternaryPrefetch = saved }
+        Kernels.ternaryPrefetch = 5000
+        #expect(Kernels.ternaryPrefetch == 4864)
+        Kernels.ternaryPrefetch = 1 << 30
+        #expect(Kernels.ternaryPrefetch == 65536)
+        Kernels.ternaryPrefetch = -7
+        #expect(Kernels.ternaryPrefetch == 0)
+        #expect([0, 4096].contains(Kernels.ternaryDefaultPrefetch))
+    }
+}
+
+@Suite struct VNNIPeakTests {
+    /// The yardstick of the int8 products: positive where the CPU has the variant, nil for variants
+    /// without VPDPBUSD; and a ymm peak cannot exceed the zmm one by more than noise.
+    @Test func vpdpbusdPeakIsMeasuredOnlyWhereItExists() {
+        #expect(Yardstick.vpdpbusdPeak(.avx2) == nil)
+        #expect(Yardstick.vpdpbusdPeak(.scalar) == nil)
+        let zmm = Yardstick.vpdpbusdPeak(.avx512, seconds: 0.02), ymm = Yardstick.vpdpbusdPeak(.avxVNNI, seconds: 0.02)
+        #expect((zmm != nil) == ISA.supported.contains(.avx512))
+        #expect((ymm != nil) == ISA.supported.contains(.avxVNNI))
+        for p in [zmm, ymm].compactMap({ $0 }) { #expect(p > 1e9 && p < 1e13, "peak \(p) multiply-adds/s") }
+    }
+}

@@ -49,6 +49,8 @@ typedef struct bk_cpu_features {
     bool avx512f, avx512bw, avx512vl, avx512_vpopcntdq, avx512_vnni;
     bool avx_vnni;
     bool neon, dotprod;
+    bool intel, amd; /* CPUID vendor: GenuineIntel, AuthenticAMD (per-CPU tuning choices) */
+    bool amx_tile, amx_int8; /* AMX: CPUID and XCR0 tile state (no kernel uses it yet) */
     char brand[64]; /* CPU model name, NUL-terminated; empty when unknown */
 } bk_cpu_features;
 

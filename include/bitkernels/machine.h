@@ -26,6 +26,11 @@ uint64_t bk_read_sum_parallel(const uint64_t *words, size_t word_count, int thre
 uint64_t bk_popcount_popcnt_loop(const uint64_t *words, size_t word_count);
 bk_pair_counts bk_pair_counts_popcnt_loop(const uint64_t *a, const uint64_t *b, size_t word_count);
 
+/* Byte multiply-adds per second of VPDPBUSD on this core (isa BK_ISA_AVX512: zmm, BK_ISA_AVXVNNI:
+ * ymm), independent chains in registers, the fastest of samples over `seconds`; 0 when the CPU
+ * lacks the variant. The yardstick of the int8 products' compute efficiency. */
+double bk_measure_vpdpbusd_peak(bk_isa isa, double seconds);
+
 /* The core clock in Hz, measured by a chain of dependent register additions (one per cycle on
  * every x86 and Arm core) over about `seconds` seconds: the clock of B/cycle figures. */
 double bk_measure_clock_hz(double seconds);
