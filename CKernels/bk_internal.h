@@ -62,10 +62,13 @@ BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
     void bk_encode_threshold_##isa(const uint8_t *p, size_t n, uint8_t level, uint64_t *out);      \
     void bk_encode_rank_##isa(const uint8_t *p, size_t n, size_t k, uint64_t *out);
 
-/* rank_blur.c: the scalar reference and AVX-512 (other tables take the scalar one). */
+/* rank_blur.c: the scalar reference, AVX2 (also in the AVX-VNNI table) and AVX-512; NEON takes
+ * the scalar one. */
 void bk_encode_rank_blur_scalar(const uint8_t *p, size_t rows, size_t cols, size_t k, uint16_t *scratch,
                                 uint64_t *out);
 #if BK_X86
+void bk_encode_rank_blur_avx2(const uint8_t *p, size_t rows, size_t cols, size_t k, uint16_t *scratch,
+                              uint64_t *out);
 void bk_encode_rank_blur_avx512(const uint8_t *p, size_t rows, size_t cols, size_t k, uint16_t *scratch,
                                 uint64_t *out);
 #endif

@@ -27,14 +27,14 @@
 
 BK_TABLE(scalar, BK_ISA_SCALAR, scalar)
 #if BK_X86
-BK_TABLE(avx2, BK_ISA_AVX2, scalar)
+BK_TABLE(avx2, BK_ISA_AVX2, avx2)
 /* AVX-VNNI: the AVX2 table with VPDPBUSD on ymm for the ternary products. quantize_token stays
  * AVX2: it is float absmax and rounding, with no byte dot products for VNNI to take over. */
 static const bk_kernels table_avxvnni = {
     .isa = BK_ISA_AVXVNNI,
     BK_TABLE_ENTRIES(avx2),
     .ternary_matmul = bk_ternary_matmul_avxvnni,
-    .encode_rank_blur = bk_encode_rank_blur_scalar,
+    .encode_rank_blur = bk_encode_rank_blur_avx2,
 };
 BK_TABLE(avx512, BK_ISA_AVX512, avx512)
 #endif

@@ -6,9 +6,9 @@
  *
  * Every variant writes a key per pixel into the caller's scratch (n uint16): 0 for pixels off the
  * cut-off, 1 + the neighbourhood sum for pixels on it (at most 1 + 9 · 255 = 2296). The scalar
- * reference counts the keys in a histogram; the AVX-512 variant builds the keys 32 pixels at a
- * time from three rolling row sums and finds the key cut-off by a binary search of counting
- * passes (12 over the keys instead of a 2,297-bin scatter). */
+ * reference counts the keys in a histogram; the AVX2 and AVX-512 variants build the keys 16 / 32
+ * pixels at a time from three rolling row sums and find the key cut-off by a binary search of
+ * counting passes (12 over the keys instead of a 2,297-bin scatter). */
 #include "bk_internal.h"
 
 #include <string.h>
@@ -60,6 +60,122 @@ void bk_encode_rank_blur_scalar(const uint8_t *p, size_t rows, size_t cols, size
 }
 
 #if BK_X86
+BK_TARGET_AVX2
+static size_t count_at_least_u8_avx2(const uint8_t *p, size_t n, unsigned t) {
+    const __m256i tv = _mm256_set1_epi8((char)t);
+    size_t c = 0, i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+        c += (size_t)__builtin_popcount((uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, tv), v)));
+    }
+    for (; i < n; i++) c += p[i] >= t;
+    return c;
+}
+
+/* Keys are at most 2296, so signed 16-bit comparisons order them (AVX2 has no unsigned ones). */
+static size_t count_keys_at_least_avx2(const uint16_t *key, size_t n, unsigned t) {
+    const __m256i tv = _mm256_set1_epi16((short)(t - 1));
+    size_t c = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i k = _mm256_loadu_si256((const __m256i *)(key + i));
+        c += (size_t)__builtin_popcount((uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi16(k, tv))) / 2;
+    }
+    for (; i < n; i++) c += key[i] >= t;
+    return c;
+}
+
+/* Horizontal 3-sums of up to 16 pixels of a row from column j: the pixels with one neighbour on
+ * each side are copied into a zero-padded window first, so no load leaves the row. */
+BK_INLINE __m256i row_sums_avx2(const uint8_t *row, size_t j, size_t lanes, size_t cols) {
+    uint8_t w[32] = {0};
+    w[0] = j > 0 ? row[j - 1] : 0;
+    memcpy(w + 1, row + j, lanes);
+    if (j + lanes < cols) w[lanes + 1] = row[j + lanes];
+    const __m256i l = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)w));
+    const __m256i c = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + 1)));
+    const __m256i r = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(w + 2)));
+    return _mm256_add_epi16(c, _mm256_add_epi16(l, r));
+}
+
+/* 32 comparison results of 16-bit lanes (a: lanes 0-15, b: 16-31) as 32 bits in lane order. */
+BK_INLINE uint32_t mask16x2(__m256i a, __m256i b) {
+    return (uint32_t)_mm256_movemask_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi16(a, b), 0xD8));
+}
+
+void bk_encode_rank_blur_avx2(const uint8_t *p, size_t rows, size_t cols, size_t k, uint16_t *key,
+                              uint64_t *out) {
+    const size_t n = rows * cols;
+    int lo8 = 0, hi8 = 255;
+    while (lo8 < hi8) {
+        const int mid = (lo8 + hi8 + 1) / 2;
+        if (count_at_least_u8_avx2(p, n, (unsigned)mid) >= k) lo8 = mid;
+        else hi8 = mid - 1;
+    }
+    const int cut = lo8;
+    const size_t above = cut < 255 ? count_at_least_u8_avx2(p, n, (unsigned)cut + 1) : 0;
+    const size_t quota = k > above ? k - above : 0;
+    memset(out, 0, (n + 63) / 64 * sizeof *out);
+    if (quota == 0 || quota == count_at_least_u8_avx2(p, n, (unsigned)cut) - above) {
+        const unsigned from = quota ? (unsigned)cut : (unsigned)cut + 1; /* >= cut or > cut */
+        if (from <= 255) {
+            const __m256i tv = _mm256_set1_epi8((char)from);
+            size_t i = 0;
+            for (; i + 32 <= n; i += 32) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+                out[i / 64] |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, tv), v)) << (i % 64);
+            }
+            for (; i < n; i++)
+                if (p[i] >= from) out[i / 64] |= 1ull << (i % 64);
+        }
+        return;
+    }
+    const __m256i cv16 = _mm256_set1_epi16((short)cut), one = _mm256_set1_epi16(1);
+    for (size_t j = 0; j < cols; j += 16) {
+        const size_t lanes = cols - j < 16 ? cols - j : 16;
+        __m256i prev = _mm256_setzero_si256(), cur = row_sums_avx2(p, j, lanes, cols);
+        for (size_t r = 0; r < rows; r++) {
+            const __m256i next = r + 1 < rows ? row_sums_avx2(p + (r + 1) * cols, j, lanes, cols) : _mm256_setzero_si256();
+            const uint8_t *row = p + r * cols;
+            uint8_t w[16] = {0};
+            memcpy(w, row + j, lanes);
+            const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)w));
+            const __m256i sum = _mm256_add_epi16(prev, _mm256_add_epi16(cur, next));
+            const __m256i k16 = _mm256_and_si256(_mm256_cmpeq_epi16(v, cv16), _mm256_add_epi16(sum, one));
+            uint16_t kk[16];
+            _mm256_storeu_si256((__m256i *)kk, k16);
+            memcpy(key + r * cols + j, kk, lanes * sizeof *kk);
+            prev = cur;
+            cur = next;
+        }
+    }
+    unsigned lo = 1, hi = BK_BLUR_KEYS - 1;
+    while (lo < hi) {
+        const unsigned mid = (lo + hi + 1) / 2;
+        if (count_keys_at_least_avx2(key, n, mid) >= quota) lo = mid;
+        else hi = mid - 1;
+    }
+    size_t at_cut = quota - (lo < BK_BLUR_KEYS - 1 ? count_keys_at_least_avx2(key, n, lo + 1) : 0);
+    const __m256i kv = _mm256_set1_epi16((short)lo), c8 = _mm256_set1_epi8((char)(cut + 1));
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(p + i));
+        const uint32_t gt = cut == 255 ? 0 : (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(v, c8), v));
+        const __m256i k0 = _mm256_loadu_si256((const __m256i *)(key + i)), k1 = _mm256_loadu_si256((const __m256i *)(key + i + 16));
+        const uint32_t sel = mask16x2(_mm256_cmpgt_epi16(k0, kv), _mm256_cmpgt_epi16(k1, kv));
+        const uint32_t eq = mask16x2(_mm256_cmpeq_epi16(k0, kv), _mm256_cmpeq_epi16(k1, kv));
+        const size_t e = (size_t)__builtin_popcount(eq);
+        const uint32_t take = e > at_cut ? (at_cut ? (uint32_t)_pdep_u32((uint32_t)((1ull << at_cut) - 1), eq) : 0) : eq;
+        at_cut -= (size_t)__builtin_popcount(take);
+        out[i / 64] |= (uint64_t)(gt | sel | take) << (i % 64);
+    }
+    for (; i < n; i++)
+        if (p[i] > cut || key[i] > lo || (key[i] == lo && at_cut > 0)) {
+            if (p[i] <= cut && key[i] == lo) at_cut--;
+            out[i / 64] |= 1ull << (i % 64);
+        }
+}
+BK_UNTARGET
+
 BK_TARGET_AVX512
 static size_t count_at_least_u8(const uint8_t *p, size_t n, unsigned t) {
     const __m512i tv = _mm512_set1_epi8((char)t);

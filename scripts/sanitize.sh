@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 sanitizer=address
 case "${1:-}" in address|undefined) sanitizer=$1; shift ;; esac
 scripts/deps.sh
+# SwiftPM 6.3 may keep a stale build description in a build folder ("unknown build description"):
+# plan afresh (the objects stay cached).
+rm -f .build-asan/debug.yaml .build-asan/debug/description.json .build-ubsan/debug.yaml .build-ubsan/debug/description.json
 case $sanitizer in
     address)
         export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
