@@ -165,7 +165,7 @@ func binarySearch(_ a: [Int], _ x: Int) -> Int? {
 extension Communicator {
     /// Record-wise best over ranks, in place on every rank: MPI_Allreduce with a commutative user
     /// operation over a contiguous 5 × Int64 datatype (so MPI never splits a record).
-    func reduceBest(_ records: inout [ShardReduction.Record]) {
+    package func reduceBest(_ records: inout [ShardReduction.Record]) {
         guard !records.isEmpty else { return }
         let (type, op) = matchReduction
         let n = Int32(records.count)
