@@ -94,6 +94,8 @@ let package = Package(
         // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.
         .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels"], exclude: ["Fixtures"]),
         // Fixtures/: PyTorch float64 reference gradients and loss curves (make_reference.py wrote them).
+        // The sharded search's reduction on simulated ranks (no MPI needed: runs in the default build).
+        .testTarget(name: "BitDistributedTests", dependencies: ["BitDistributed", "BitKernels"]),
         .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining", "BitNet", "BitKernels"], exclude: ["Fixtures"]),
     ]
 )

@@ -36,10 +36,7 @@ public struct ShardedBitMatrix: Sendable {
     /// ShardedBitMatrix.blockRange(rowCount: 10, rank: 2, ranks: 3)   // 7..<10
     /// ```
     public static func blockRange(rowCount: Int, rank: Int, ranks: Int) -> Range<Int> {
-        precondition(ranks > 0 && rank >= 0 && rank < ranks, "rank \(rank) out of range 0..<\(ranks)")
-        let base = rowCount / ranks, extra = rowCount % ranks
-        let start = rank * base + min(rank, extra)
-        return start..<(start + base + (rank < extra ? 1 : 0))
+        ShardReduction.blockRange(rowCount: rowCount, rank: rank, ranks: ranks)
     }
 
     /// Keeps this rank's block of `matrix`, which every rank holds whole (not collective).
@@ -120,26 +117,25 @@ public struct ShardedBitMatrix: Sendable {
     /// The best row over all ranks (ties to the lowest global row), as `BitMatrix.winner`, with
     /// `row` the global index. One MPI_Allreduce of a 40-byte record with a user operation.
     public func winner(for query: BitVector, score: Score, threads: Int = 0, using kernels: Kernels = .default) -> Match? {
-        var records = MatchRecords(count: 1, score: score)
-        if let m = shard.winner(for: query, score: score, threads: threads, using: kernels) {
-            records.set(0, m, globalRow: globalRows[m.row])
-        }
+        var records = [shard.winner(for: query, score: score, threads: threads, using: kernels).map {
+            ShardReduction.record($0, globalRow: globalRows[$0.row], score: score)
+        } ?? ShardReduction.noRecord(score: score)]
         communicator.reduceBest(&records)
-        return records.match(0)
+        return ShardReduction.match(records[0])
     }
 
     /// The winner of each row of `queries` over all ranks (nil when no rank has rows): each
     /// rank's batched winners, then one MPI_Allreduce of `queries.rowCount` records.
     public func winners(for queries: BitMatrix, score: Score, threads: Int = 0, using kernels: Kernels = .default) -> [Match?] {
         precondition(queries.width == width, "width mismatch: queries are \(queries.width) bits, rows \(width)")
-        var records = MatchRecords(count: queries.rowCount, score: score)
+        var records = [ShardReduction.Record](repeating: ShardReduction.noRecord(score: score), count: queries.rowCount)
         if shard.rowCount > 0 {
             for (q, m) in shard.winners(for: queries, score: score, threads: threads, using: kernels).enumerated() {
-                if let m { records.set(q, m, globalRow: globalRows[m.row]) }
+                if let m { records[q] = ShardReduction.record(m, globalRow: globalRows[m.row], score: score) }
             }
         }
         communicator.reduceBest(&records)
-        return (0..<queries.rowCount).map { records.match($0) }
+        return records.map(ShardReduction.match)
     }
 
     /// The `k` best rows over all ranks, best first (ties: lowest global row first), as
@@ -148,14 +144,11 @@ public struct ShardedBitMatrix: Sendable {
     public func top(_ k: Int, for query: BitVector, score: Score, threads: Int = 0, using kernels: Kernels = .default) -> [Match] {
         precondition(k >= 0, "top-k needs k >= 0, got \(k)")
         let want = min(k, rowCount)
-        var records = MatchRecords(count: want, score: score)
+        var mine = [ShardReduction.Record](repeating: ShardReduction.noRecord(score: score), count: want)
         for (i, m) in shard.top(want, for: query, score: score, threads: threads, using: kernels).enumerated() {
-            records.set(i, m, globalRow: globalRows[m.row])
+            mine[i] = ShardReduction.record(m, globalRow: globalRows[m.row], score: score)
         }
-        let all = MatchRecords(values: communicator.allGather(records.values), score: score)
-        let candidates = (0..<all.count).filter { all.values[$0 * MatchRecords.fields] >= 0 }
-        let order = candidates.sorted { all.isBetter($0, than: $1, in: all) }
-        return order.prefix(want).compactMap { all.match($0) }
+        return ShardReduction.top(want, of: communicator.allGather(mine)).compactMap(ShardReduction.match)
     }
 }
 
@@ -169,101 +162,44 @@ func binarySearch(_ a: [Int], _ x: Int) -> Int? {
     return lo < a.count && a[lo] == x ? lo : nil
 }
 
-/// Matches as flat records of five Int64: global row (−1 for none), shared, differing, the score
-/// kind, the Float score's bits. What the reductions move and compare.
-struct MatchRecords {
-    static let fields = 5
-    var values: [Int64]
-    var count: Int { values.count / Self.fields }
-
-    init(count: Int, score: Score) {
-        values = [Int64](repeating: 0, count: count * Self.fields)
-        let kind = Int64(Score.allCases.firstIndex(of: score)!)
-        for i in 0..<count {
-            values[i * Self.fields] = -1
-            values[i * Self.fields + 3] = kind
-        }
-    }
-
-    init(values: [Int64], score: Score) { self.values = values }
-
-    mutating func set(_ i: Int, _ m: Match, globalRow: Int) {
-        let b = i * Self.fields
-        values[b] = Int64(globalRow)
-        values[b + 1] = Int64(m.shared)
-        values[b + 2] = Int64(m.differing)
-        values[b + 4] = Int64(m.score.bitPattern)
-    }
-
-    func match(_ i: Int) -> Match? {
-        let b = i * Self.fields
-        guard values[b] >= 0 else { return nil }
-        return Match(row: Int(values[b]), score: Float(bitPattern: UInt32(values[b + 4])),
-                     shared: Int(values[b + 1]), differing: Int(values[b + 2]))
-    }
-
-    func isBetter(_ i: Int, than j: Int, in other: MatchRecords) -> Bool {
-        values.withUnsafeBufferPointer { a in
-            other.values.withUnsafeBufferPointer { b in
-                recordIsBetter(a.baseAddress! + i * Self.fields, than: b.baseAddress! + j * Self.fields)
-            }
-        }
-    }
-}
-
-/// Is record c strictly better than record b? Higher score by exact integers, then the lower
-/// global row; a missing record (row −1) loses to any present one. a = shared, x = differing,
-/// o = a + x = |q OR r|.
-func recordIsBetter(_ c: UnsafePointer<Int64>, than b: UnsafePointer<Int64>) -> Bool {
-    if b[0] < 0 { return c[0] >= 0 }
-    if c[0] < 0 { return false }
-    let ca = c[1], cx = c[2], ba = b[1], bx = b[2]
-    switch Score.allCases[Int(c[3])] {
-    case .shared:
-        if ca != ba { return ca > ba }
-    case .differing:
-        if cx != bx { return cx < bx }
-    case .sharedMinusDiffering:
-        if ca - cx != ba - bx { return ca - cx > ba - bx }
-    case .jaccard:
-        // a/o, with 0/0 (two empty vectors) counting as 1/1, as the kernels do.
-        let (cn, cd) = ca + cx == 0 ? (UInt64(1), UInt64(1)) : (UInt64(ca), UInt64(ca + cx))
-        let (bn, bd) = ba + bx == 0 ? (UInt64(1), UInt64(1)) : (UInt64(ba), UInt64(ba + bx))
-        let left = cn.multipliedFullWidth(by: bd), right = bn.multipliedFullWidth(by: cd)
-        if left.high != right.high || left.low != right.low {
-            return left.high != right.high ? left.high > right.high : left.low > right.low
-        }
-    }
-    return c[0] < b[0]
-}
-
 extension Communicator {
     /// Record-wise best over ranks, in place on every rank: MPI_Allreduce with a commutative user
-    /// operation over a contiguous five-Int64 datatype (so MPI never splits a record).
-    func reduceBest(_ records: inout MatchRecords) {
-        guard records.count > 0 else { return }
+    /// operation over a contiguous 5 × Int64 datatype (so MPI never splits a record).
+    package func reduceBest(_ records: inout [ShardReduction.Record]) {
+        guard !records.isEmpty else { return }
         let (type, op) = matchReduction
         let n = Int32(records.count)
-        records.values.withUnsafeMutableBufferPointer { v in
+        records.withUnsafeMutableBufferPointer { v in
             _ = MPI_Allreduce(bk_mpi_in_place(), v.baseAddress, n, type, op, comm)
         }
+    }
+
+    /// Every rank's records (the same count each), in rank order, on every rank.
+    func allGather(_ records: [ShardReduction.Record]) -> [ShardReduction.Record] {
+        let (type, _) = matchReduction
+        var out = [ShardReduction.Record](repeating: ShardReduction.Record(row: -1, shared: 0, differing: 0, kind: 0, scoreBits: 0),
+                                          count: records.count * size)
+        records.withUnsafeBufferPointer { v in
+            out.withUnsafeMutableBufferPointer { o in
+                _ = MPI_Allgather(v.baseAddress, Int32(v.count), type, o.baseAddress, Int32(v.count), type, comm)
+            }
+        }
+        return out
     }
 
     /// The record datatype and the best-of operation, made once per process.
     var matchReduction: (MPI_Datatype?, MPI_Op?) {
         if let made = madeMatchReduction { return made }
+        precondition(MemoryLayout<ShardReduction.Record>.stride == 40, "ShardReduction.Record is not 5 packed Int64")
         var type: MPI_Datatype? = nil
-        MPI_Type_contiguous(Int32(MatchRecords.fields), bk_mpi_int64(), &type)
+        MPI_Type_contiguous(5, bk_mpi_int64(), &type)
         MPI_Type_commit(&type)
         var op: MPI_Op? = nil
         MPI_Op_create({ input, inout_, length, _ in
             guard let input, let inout_, let length else { return }
-            let a = input.assumingMemoryBound(to: Int64.self)
-            let b = inout_.assumingMemoryBound(to: Int64.self)
-            let f = MatchRecords.fields
-            for i in 0..<Int(length.pointee) where recordIsBetter(a + i * f, than: b + i * f) {
-                (b + i * f).update(from: a + i * f, count: f)
-            }
+            let a = input.assumingMemoryBound(to: ShardReduction.Record.self)
+            let b = inout_.assumingMemoryBound(to: ShardReduction.Record.self)
+            for i in 0..<Int(length.pointee) where ShardReduction.isBetter(a[i], than: b[i]) { b[i] = a[i] }
         }, 1, &op)
         madeMatchReduction = (type, op)
         return (type, op)

@@ -78,6 +78,8 @@ extension SearchBenchCommand {
         var localQuerySeconds, shardedQuerySeconds: Sample
         /// Per batch: local batched winners, and those + one MPI_Allreduce of the batch's records.
         var localBatchSeconds, shardedBatchSeconds: Sample
+        /// The reduction alone: one MPI_Allreduce of 1 record (a single query's), and of a batch's records.
+        var reduceOneSeconds, reduceBatchSeconds: Sample
         var winners: [Int]
     }
 
@@ -122,16 +124,21 @@ extension SearchBenchCommand {
         }
         let localBatch = sample(1) { blackHole(matrix.shard.winners(for: batchMatrix, score: kind, threads: threads, using: kernels)) }
         let shardedBatch = sample(1) { blackHole(matrix.winners(for: batchMatrix, score: kind, threads: threads, using: kernels)) }
+        var one = [ShardReduction.noRecord(score: kind)]
+        let reduceOne = sample(1000) { world.reduceBest(&one) }
+        var many = [ShardReduction.Record](repeating: ShardReduction.noRecord(score: kind), count: batchCount)
+        let reduceBatch = sample(10) { world.reduceBest(&many) }
         let all = matrix.winners(for: queryMatrix, score: kind, threads: threads, using: kernels)
         guard world.isRoot else { return }
         let us = { (s: Sample) in "\(format(s.median * 1e6, 1)) µs (\(format(s.min * 1e6, 1))–\(format(s.max * 1e6, 1)))" }
         print("\(kernels.isa), \(total) rows × \(width) bits on \(world.size) ranks \(matrix.rowsPerRank), \(threads) thread(s) each, score \(score)")
         print("single query: local scan \(us(local)), sharded \(us(sharded)); reduction \(format((sharded.median - local.median) * 1e6, 1)) µs per query")
         print("batch of \(batchCount): local \(format(localBatch.median * 1e3, 2)) ms, sharded \(format(shardedBatch.median * 1e3, 2)) ms (\(format(shardedBatch.median * 1e6 / Double(batchCount), 1)) µs per query; reduction \(format((shardedBatch.median - localBatch.median) * 1e6 / Double(batchCount), 2)) µs per query)")
+        print("reduction alone: \(us(reduceOne)) per single query (1 record); \(us(reduceBatch)) per batch of \(batchCount) records")
         let result = ShardedResult(
             isa: kernels.isa.rawValue, width: width, rows: total, ranks: world.size, threads: threads, queries: queryMatrix.rowCount,
             batchSize: batchCount, rowsPerRank: matrix.rowsPerRank, score: score, localQuerySeconds: local, shardedQuerySeconds: sharded,
-            localBatchSeconds: localBatch, shardedBatchSeconds: shardedBatch, winners: all.map { $0?.row ?? -1 })
+            localBatchSeconds: localBatch, shardedBatchSeconds: shardedBatch, reduceOneSeconds: reduceOne, reduceBatchSeconds: reduceBatch, winners: all.map { $0?.row ?? -1 })
         if let json { try writeJSON(result, to: json) }
     }
 }

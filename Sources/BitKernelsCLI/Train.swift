@@ -124,13 +124,14 @@ struct Train: ParsableCommand {
             }
         } catch { throw ValidationError("\(error)") }
         let ranks = world?.size ?? 1
+        let rankNote = ranks > 1 ? " on each of \(ranks) ranks (batch \(batch) per rank)" : ""
         func step() throws -> Float {
             guard let parallel else { return trainer.trainStep() }
             do { return try parallel.trainStep() } catch { throw Failure(error.description, code: ExitStatus.software) }
         }
         #else
         try refuseMPIWithoutTrait("train")
-        let isRoot = true, ranks = 1
+        let isRoot = true, ranks = 1, rankNote = ""
         do { trainer = try Trainer(configuration: config, data: text, settings: settings, threads: threads) } catch { throw ValidationError("\(error)") }
         func step() throws -> Float { trainer.trainStep() }
         #endif
@@ -146,7 +147,7 @@ struct Train: ParsableCommand {
         }
         let params = trainer.model.parameters.reduce(0) { $0 + $1.values.count }
         log("training \(precision) model, \(params) parameters, vocabulary \(text.vocabularySize), \(text.trainCount) train / \(text.validationCount) val tokens, \(threads) thread(s)"
-            + (ranks > 1 ? " on each of \(ranks) ranks (batch \(batch) per rank)" : ""))
+            + rankNote)
 
         func save() throws {
             guard isRoot else { return }
