@@ -301,7 +301,8 @@ extension TernaryMatrix {
 
 extension Kernels {
     /// How far ahead, in bytes, the single-token ternary kernels of the x86 variants prefetch their
-    /// weight stream (`bk_ternary_prefetch`); 0 = no software prefetch. Chosen once per CPU
+    /// weight stream (`bk_ternary_prefetch`), and the AVX-512 scan of short bit rows (scoring,
+    /// winner search) its row stream; 0 = no software prefetch. Chosen once per CPU
     /// (`ternaryDefaultPrefetch`: 4 KiB on Intel, none elsewhere); setting it changes it for the
     /// process (rounded down to a multiple of 256, at most 64 KiB) — for the tuner and benchmarks.
     ///

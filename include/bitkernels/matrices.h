@@ -78,8 +78,8 @@ void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, cons
                            size_t x_stride, const int32_t *x_sums, size_t token_count,
                            int32_t *out, size_t out_stride, int threads);
 
-/* How far ahead (bytes) the single-token x86 ternary kernels prefetch their weight stream; 0 =
- * none. Chosen once per CPU (bk_ternary_default_prefetch); bk_ternary_set_prefetch changes it for
+/* How far ahead (bytes) the single-token x86 ternary kernels prefetch their weight stream, and
+ * the AVX-512 scan of short bit rows (scoring, winner search) its row stream; 0 = none. Chosen once per CPU (bk_ternary_default_prefetch); bk_ternary_set_prefetch changes it for
  * the process (the tuner's sweeps; values are rounded down to 256 and capped at 64 KiB). */
 size_t bk_ternary_prefetch(void);
 size_t bk_ternary_default_prefetch(void);
