@@ -24,7 +24,7 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions<Chat>
 
-    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    @Option(help: "OpenMP threads (0 = OpenMP's default; 0...1024).")
     var threads = 0
 
     @Option(help: "Context length (default: the model's maximum positions).")
@@ -37,7 +37,7 @@ struct Chat: ParsableCommand {
     var chatTemplate: String?
 
     func validate() throws {
-        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
+        try check("--threads", threads, in: 0...maxThreads)
         if let chatTemplate { guard ChatTemplate.Style(rawValue: chatTemplate) != nil else { throw ValidationError("--chat-template must be llama3 or bitnet") } }
     }
 
