@@ -85,18 +85,20 @@ let package = Package(
                 .target(name: "BitDistributed", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // What the test targets share: scratch directories that remove themselves.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // Fixtures/ holds small data files read by path (and the script that wrote them).
-        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "BitKernelsTests", dependencies: ["BitKernels", "TestSupport"], exclude: ["Fixtures"]),
         // Fixtures/bitnet-tiny: a copy of ../shared/fixtures/bitnet-tiny (transformers' own outputs).
-        .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "BitNetTests", dependencies: ["BitNet", "BitKernels", "TestSupport"], exclude: ["Fixtures"]),
         // Fixtures/bitnet-tiny-chat: bitnet-tiny (symlinks) with a tokenizer and chat template (make_chat_fixture.py).
         .testTarget(name: "BitServerTests", dependencies: ["BitServer", "BitNet"], exclude: ["Fixtures"]),
         // Fixtures/: the first images of MNIST and Fashion-MNIST (IDX .gz) and the script that cut them.
-        .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "BitNeuronsTests", dependencies: ["BitNeurons", "BitKernels", "TestSupport"], exclude: ["Fixtures"]),
         // Fixtures/: PyTorch float64 reference gradients and loss curves (make_reference.py wrote them).
         // The sharded search's reduction on simulated ranks (no MPI needed: runs in the default build).
         .testTarget(name: "BitDistributedTests", dependencies: ["BitDistributed", "BitKernels"]),
-        .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining", "BitNet", "BitKernels"], exclude: ["Fixtures"]),
+        .testTarget(name: "BitTrainingTests", dependencies: ["BitTraining", "BitNet", "BitKernels", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
 

@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 targets=(BitKernels BitNet BitNeurons BitTraining BitServer)
 failed=0
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
 for target in "${targets[@]}"; do
-    log="$(mktemp)"
+    log="$logs/$target.log"
     if ! swift package generate-documentation --target "$target" >"$log" 2>&1; then
         tail -40 "$log"
         echo "docc: $target failed to build"
@@ -21,7 +23,6 @@ for target in "${targets[@]}"; do
         echo "docc: $target has $(printf '%s\n' "$warnings" | wc -l) warning(s)"
         failed=1
     fi
-    rm -f "$log"
 done
 [ "$failed" -eq 0 ] && echo "docc: ${#targets[@]} modules, 0 warnings"
 exit "$failed"

@@ -10,6 +10,11 @@
 # `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One temporary folder for the whole run, removed at exit: whatever the tools leave in $TMPDIR
+# (SwiftPM 6.3 leaves an empty TemporaryDirectory.XXXXXX behind on every build) goes with it.
+TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/bitkernels-test.XXXXXX")"
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 scripts/deps.sh --test
 swift test "$@"
 swift build --product bitkernels

@@ -19,19 +19,17 @@ import BitNeurons
 /// ```
 public struct ShardedPopulation: Sendable {
     public let width: Int
-    public let configuration: BitPopulation.Configuration
+    /// How this population learns.
+    public var configuration: BitPopulation.Configuration { learning.configuration }
     /// The neurons' patterns, sharded.
     public private(set) var neurons: ShardedBitMatrix
     /// How many inputs each neuron (global index) has won while learning; the same on every rank.
-    public private(set) var wins: [Int]
+    public var wins: [Int] { learning.wins }
     /// Inputs learned so far.
-    public private(set) var steps = 0
-    var masks: BitMask
-    var mask: BitVector
-    let kernels: Kernels
+    public var steps: Int { learning.steps }
+    /// The single-process rule, replicated on every rank (win counts, mask generator).
+    var learning: LearningRule
     let threads: Int
-
-    var score: Score { configuration.scoring == .jaccard ? .jaccard : .sharedMinusDiffering }
 
     /// The starting neurons of `BitPopulation(width:configuration:seedInputs:)`, in contiguous
     /// blocks over the ranks. `threads` OpenMP threads score each rank's shard.
@@ -39,62 +37,34 @@ public struct ShardedPopulation: Sendable {
                 communicator: Communicator, threads: Int = 1, using kernels: Kernels = .default) {
         let start = BitPopulation(width: width, configuration: configuration, seedInputs: seedInputs, using: kernels)
         self.width = width
-        self.configuration = configuration
-        self.kernels = kernels
         self.threads = threads
-        masks = BitMask(seed: configuration.seed)
-        mask = BitVector(width: width)
         neurons = ShardedBitMatrix(distributing: start.neurons, communicator: communicator)
-        wins = start.wins
+        learning = LearningRule(width: width, configuration: configuration, wins: start.wins, using: kernels)
     }
 
     /// Learns one input; returns the global index of the neuron that learned it (as `BitPopulation.learn`).
     @discardableResult
     public mutating func learn(_ x: BitVector) -> Int {
         precondition(x.width == width, "input is \(x.width) bits, the population \(width)")
-        steps += 1
-        if neurons.rowCount == 0 {
-            neurons.append(x, on: neurons.leastLoadedRank)
-            wins.append(1)
-            return 0
-        }
-        let best = neurons.winner(for: x, score: score, threads: threads, using: kernels)!
-        if let floor = configuration.growBelow, neurons.rowCount < configuration.capacity, resonance(best) < floor {
-            neurons.append(x, on: neurons.leastLoadedRank)
-            wins.append(1)
-            return neurons.rowCount - 1
-        }
-        switch configuration.mode {
-        case .winnerTakeAll:
-            step(best.row, toward: x)
-        case .unbounded:
-            for r in 0..<neurons.rowCount { step(r, toward: x) }
-        }
-        return best.row
-    }
-
-    /// One learning step of neuron `row`: every rank draws the mask (the generator stays in step),
-    /// only the owner flips.
-    private mutating func step(_ row: Int, toward x: BitVector) {
-        wins[row] += 1
-        let settled = configuration.settleAfter.map { wins[row] > $0 } ?? false
-        masks.fill(&mask, density: settled ? configuration.settledRate : configuration.learningRate, using: kernels)
-        neurons.flipRow(row, toward: x, where: mask, using: kernels)
+        return learning.learn(x, into: &neurons, threads: threads)
     }
 
     /// The global winner for `x` (highest score; ties to the lowest index). Collective.
-    public func winner(for x: BitVector) -> Match { neurons.winner(for: x, score: score, threads: threads, using: kernels)! }
+    public func winner(for x: BitVector) -> Match {
+        neurons.winner(for: x, score: learning.score, threads: threads, using: learning.kernels)!
+    }
 
     /// The whole population as one `BitPopulation` on rank `root` (nil on the others), for the
     /// single-process metrics and files. Collective.
     public func gathered(root: Int = 0) -> BitPopulation? {
         guard let patterns = neurons.gathered(root: root) else { return nil }
-        return BitPopulation(width: width, configuration: configuration, neurons: patterns, wins: wins, steps: steps, using: kernels)
+        return BitPopulation(width: width, configuration: configuration, neurons: patterns, wins: wins, steps: steps,
+                             using: learning.kernels)
     }
+}
 
-    func resonance(_ m: Match) -> Double {
-        let union = m.shared + m.differing
-        return union == 0 ? 1 : Double(m.shared) / Double(union)
-    }
+extension ShardedBitMatrix: NeuronRows {
+    /// A grown neuron goes to the least-loaded rank.
+    package mutating func grow(_ pattern: BitVector) { append(pattern, on: leastLoadedRank) }
 }
 #endif

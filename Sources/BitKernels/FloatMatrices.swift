@@ -81,11 +81,7 @@ public struct BFloat16Matrix: Sendable {
     /// ```
     package func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
                          using kernels: Kernels = .default) {
-        precondition(x.count == columns && out.count == rows,
-                     "products of a \(rows) × \(columns) matrix need \(columns) inputs and \(rows) outputs, got \(x.count) and \(out.count)")
-        bits.withUnsafeBufferPointer { w in
-            bk_bf16_matvec(kernels.table, w.baseAddress, columns, columns, rows, x.baseAddress, out.baseAddress, Int32(threads))
-        }
+        products(rows: 0..<rows, x, into: out, threads: threads, using: kernels)
     }
 }
 
@@ -152,14 +148,7 @@ public struct Int8Matrix: Sendable {
     /// ```
     package func products(_ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>, threads: Int = 0,
                          using kernels: Kernels = .default) {
-        precondition(x.count == columns && out.count == rows,
-                     "products of a \(rows) × \(columns) matrix need \(columns) inputs and \(rows) outputs, got \(x.count) and \(out.count)")
-        values.withUnsafeBufferPointer { w in
-            rowScales.withUnsafeBufferPointer { s in
-                bk_i8_matvec(kernels.table, w.baseAddress, columns, columns, rows, s.baseAddress, x.baseAddress,
-                             out.baseAddress, Int32(threads))
-            }
-        }
+        products(rows: 0..<rows, x, into: out, threads: threads, using: kernels)
     }
 }
 
@@ -173,7 +162,7 @@ extension BFloat16Matrix {
         precondition(x.count == columns && out.count == range.count,
                      "products of rows \(range) of a \(rows) × \(columns) matrix need \(columns) inputs and \(range.count) outputs, got \(x.count) and \(out.count)")
         bits.withUnsafeBufferPointer { w in
-            bk_bf16_matvec(kernels.table, w.baseAddress! + range.lowerBound * columns, columns, columns, range.count,
+            bk_bf16_matvec(kernels.table, w.baseAddress.map { $0 + range.lowerBound * columns }, columns, columns, range.count,
                            x.baseAddress, out.baseAddress, Int32(threads))
         }
     }
@@ -190,8 +179,8 @@ extension Int8Matrix {
                      "products of rows \(range) of a \(rows) × \(columns) matrix need \(columns) inputs and \(range.count) outputs, got \(x.count) and \(out.count)")
         values.withUnsafeBufferPointer { w in
             rowScales.withUnsafeBufferPointer { s in
-                bk_i8_matvec(kernels.table, w.baseAddress! + range.lowerBound * columns, columns, columns, range.count,
-                             s.baseAddress! + range.lowerBound, x.baseAddress, out.baseAddress, Int32(threads))
+                bk_i8_matvec(kernels.table, w.baseAddress.map { $0 + range.lowerBound * columns }, columns, columns, range.count,
+                             s.baseAddress.map { $0 + range.lowerBound }, x.baseAddress, out.baseAddress, Int32(threads))
             }
         }
     }

@@ -22,22 +22,9 @@ struct Chat: ParsableCommand {
     @Option(help: "A system message to start the conversation with.")
     var system: String?
 
-    @Option(name: .customLong("max-tokens"), help: "New tokens per reply at most.")
-    var maxTokens = 512
+    @OptionGroup var sampling: SamplingOptions<Chat>
 
-    @Option(help: "Sampling temperature (0 = greedy).")
-    var temperature: Float = 0.7
-
-    @Option(help: "Keep only the k most likely tokens (0 = all).")
-    var topK = 40
-
-    @Option(help: "Keep the smallest set of tokens with this much probability.")
-    var topP: Float = 0.95
-
-    @Option(help: "Random seed for sampling.")
-    var seed: UInt64 = 0
-
-    @Option(help: "OpenMP threads (0 = OpenMP's default).")
+    @Option(help: "OpenMP threads (0 = OpenMP's default; 0...1024).")
     var threads = 0
 
     @Option(help: "Context length (default: the model's maximum positions).")
@@ -50,11 +37,7 @@ struct Chat: ParsableCommand {
     var chatTemplate: String?
 
     func validate() throws {
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be ≥ 0") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
+        try check("--threads", threads, in: 0...maxThreads)
         if let chatTemplate { guard ChatTemplate.Style(rawValue: chatTemplate) != nil else { throw ValidationError("--chat-template must be llama3 or bitnet") } }
     }
 
@@ -65,7 +48,7 @@ struct Chat: ParsableCommand {
             throw Failure("\(model) cannot chat: \(served.templateProblem ?? "no chat template")")
         }
         let interactive = isatty(0) != 0
-        var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        var sampler = sampling.sampler()
         let start = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
         var messages = start
         if interactive { FileHandle.standardError.write("chat with \(served.name) (/reset, /exit)\n".data(using: .utf8)!) }
@@ -85,7 +68,7 @@ struct Chat: ParsableCommand {
             var reply: [Int] = [], printed = 0
             let eos = served.chatStopTokens
             do {
-                let result = try served.model.generate(prompt: prompt, maxNewTokens: maxTokens, sampler: sampler, stopTokens: eos,
+                let result = try served.model.generate(prompt: prompt, maxNewTokens: sampling.maxTokens, sampler: sampler, stopTokens: eos,
                                                         contextLimit: served.contextLimit, threads: threads) { id in
                     if !eos.contains(id) { reply.append(id) }
                     let scalars = Array(tok.decode(reply).unicodeScalars)
@@ -102,8 +85,14 @@ struct Chat: ParsableCommand {
             } catch { throw Failure(error.description) }
             print("")
             // A different seed per turn, the same sequence for the same seed.
-            sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed &+ UInt64(messages.count))
+            sampler = sampling.sampler(seedOffset: UInt64(messages.count))
             messages.append(ChatMessage(role: "assistant", content: tok.decode(reply)))
         }
     }
+}
+
+extension Chat: SamplingDefaults {
+    static let maxTokens = 512
+    static let maxTokensHelp = "New tokens per reply at most."
+    static let temperature: Float = 0.7
 }

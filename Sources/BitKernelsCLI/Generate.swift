@@ -30,20 +30,7 @@ struct Generate: ParsableCommand {
     @Option(help: "A tokenizer.json or tiktoken ranks file, if the model has no tokenizer of its own.")
     var tokenizer: String?
 
-    @Option(name: .customLong("max-tokens"), help: "New tokens to generate at most (as chat's --max-tokens and the server's max_tokens).")
-    var maxTokens = 32
-
-    @Option(help: "Sampling temperature (0 = greedy).")
-    var temperature: Float = 0
-
-    @Option(help: "Keep only the k most likely tokens (0 = all).")
-    var topK = 40
-
-    @Option(help: "Keep the smallest set of tokens with this much probability.")
-    var topP: Float = 0.95
-
-    @Option(help: "Random seed for sampling.")
-    var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptions<Generate>
 
     @Option(help: "Stop after any of these token ids, comma-separated (besides the model's EOS).")
     var stop: String?
@@ -67,11 +54,7 @@ struct Generate: ParsableCommand {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give --prompt TEXT or --prompt-ids IDS (one of them)") }
         _ = try promptIDs.map { try parseIDs($0, what: "--prompt-ids") }
         _ = try stop.map { try parseIDs($0, what: "--stop") }
-        try check("--max-tokens", maxTokens, in: 1...1_048_576)
         if let c = context { try check("--context", c, in: 1...1_048_576) }
-        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be a finite number ≥ 0, got \(temperature)") }
-        try check("--top-k", topK, in: 0...(1 << 24))
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         try check("--threads", threads, in: 0...maxThreads)
     }
 
@@ -98,14 +81,13 @@ struct Generate: ParsableCommand {
         }
         let team = threads > 0 ? threads : Machine.openMPThreads
         try pin(threads: team, placement: placement)
-        let sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
         // Text when a tokenizer is present (printed as soon as its UTF-8 is complete), else ids.
         var generated: [Int] = []
         var printed = ""
         if let tok, prompt != nil { print(tok.decode(ids), terminator: "") } else { print(ids.map(String.init).joined(separator: " "), terminator: " |") }
         let result: (tokens: [Int], stats: GenerationStats)
         do {
-            result = try m.generate(prompt: ids, maxNewTokens: maxTokens, sampler: sampler, stopTokens: stopTokens,
+            result = try m.generate(prompt: ids, maxNewTokens: sampling.maxTokens, sampler: sampling.sampler(), stopTokens: stopTokens,
                                     contextLimit: context, threads: threads) { id in
                 if !special.eos.contains(id) || ignoreEOS { generated.append(id) }
                 if let tok, prompt != nil {
@@ -130,4 +112,10 @@ struct Generate: ParsableCommand {
 
             """.data(using: .utf8)!)
     }
+}
+
+extension Generate: SamplingDefaults {
+    static let maxTokens = 32
+    static let maxTokensHelp = "New tokens to generate at most (as chat's --max-tokens and the server's max_tokens)."
+    static let temperature: Float = 0
 }

@@ -81,18 +81,16 @@ public struct BitPopulation: Sendable {
     /// Bits per neuron (and per input).
     public let width: Int
     /// How this population learns.
-    public let configuration: Configuration
+    public var configuration: Configuration { learning.configuration }
     /// The neurons' patterns, one row each.
     public internal(set) var neurons: BitMatrix
     /// How many inputs each neuron has won while learning.
-    public internal(set) var wins: [Int]
+    public var wins: [Int] { learning.wins }
     /// Inputs learned so far.
-    public internal(set) var steps = 0
-    var masks: BitMask
-    var mask: BitVector
-    let kernels: Kernels
-
-    var score: Score { configuration.scoring == .jaccard ? .jaccard : .sharedMinusDiffering }
+    public var steps: Int { learning.steps }
+    var learning: LearningRule
+    var kernels: Kernels { learning.kernels }
+    var score: Score { learning.score }
 
     /// A population of `configuration.neurons` neurons. With `.inputs` starts, `seedInputs` provides
     /// the starting patterns (the first ones are used; fewer than `neurons` is an error).
@@ -100,11 +98,7 @@ public struct BitPopulation: Sendable {
         precondition(configuration.neurons >= 1 || configuration.growBelow != nil, "a population needs at least one neuron")
         precondition(configuration.learningRate >= 0 && configuration.learningRate <= 1, "learningRate must be in 0...1")
         self.width = width
-        self.configuration = configuration
-        self.kernels = kernels
-        masks = BitMask(seed: configuration.seed)
-        mask = BitVector(width: width)
-        neurons = BitMatrix(width: width, reservingRows: max(configuration.neurons, 1))
+        var neurons = BitMatrix(width: width, reservingRows: max(configuration.neurons, 1))
         switch configuration.start {
         case .inputs:
             precondition(seedInputs.count >= configuration.neurons,
@@ -114,20 +108,17 @@ public struct BitPopulation: Sendable {
             var g = BitMask(seed: configuration.seed ^ 0x5eed)
             for _ in 0..<configuration.neurons { neurons.append(g.next(width: width, density: 0.5, using: kernels)) }
         }
-        wins = [Int](repeating: 0, count: neurons.rowCount)
+        self.neurons = neurons
+        learning = LearningRule(width: width, configuration: configuration,
+                                wins: [Int](repeating: 0, count: neurons.rowCount), using: kernels)
     }
 
     /// A population in a given state (a loaded file, a gathered sharded population); the mask
     /// generator restarts from the seed and the step count.
     package init(width: Int, configuration: Configuration, neurons: BitMatrix, wins: [Int], steps: Int, using kernels: Kernels = .default) {
         self.width = width
-        self.configuration = configuration
-        self.kernels = kernels
         self.neurons = neurons
-        self.wins = wins
-        self.steps = steps
-        masks = BitMask(seed: configuration.seed &+ UInt64(steps))
-        mask = BitVector(width: width)
+        learning = LearningRule(width: width, configuration: configuration, wins: wins, steps: steps, using: kernels)
     }
 
     /// Learns one input; returns the index of the neuron that learned it (in unbounded mode, the
@@ -140,40 +131,11 @@ public struct BitPopulation: Sendable {
     @discardableResult
     public mutating func learnReturningWinner(_ x: BitVector, threads: Int) -> Int {
         precondition(x.width == width, "input is \(x.width) bits, the population \(width)")
-        steps += 1
-        if neurons.rowCount == 0 {
-            neurons.append(x)
-            wins.append(1)
-            return 0
-        }
-        let best = neurons.winner(for: x, score: score, threads: threads, using: kernels)!
-        if let floor = configuration.growBelow, neurons.rowCount < configuration.capacity,
-           resonance(best) < floor {
-            neurons.append(x)
-            wins.append(1)
-            return neurons.rowCount - 1
-        }
-        switch configuration.mode {
-        case .winnerTakeAll:
-            step(best.row, toward: x)
-        case .unbounded:
-            for r in 0..<neurons.rowCount { step(r, toward: x) }
-        }
-        return best.row
-    }
-
-    private mutating func step(_ row: Int, toward x: BitVector) {
-        wins[row] += 1
-        let settled = configuration.settleAfter.map { wins[row] > $0 } ?? false
-        masks.fill(&mask, density: settled ? configuration.settledRate : configuration.learningRate, using: kernels)
-        neurons.flipRow(row, toward: x, where: mask, using: kernels)
+        return learning.learn(x, into: &neurons, threads: threads)
     }
 
     /// Jaccard resonance of the best match (for novelty and growth, whatever the scoring).
-    func resonance(_ m: Match) -> Double {
-        let union = Int(m.shared) + Int(m.differing)
-        return union == 0 ? 1 : Double(m.shared) / Double(union)
-    }
+    func resonance(_ m: Match) -> Double { LearningRule.resonance(m) }
 
     /// The winning neuron for `x` (highest score; ties to the lowest index).
     public func winner(for x: BitVector) -> Match { neurons.winner(for: x, score: score, threads: 1, using: kernels)! }

@@ -1,5 +1,6 @@
 import BitKernels
 import Foundation
+import TestSupport
 import Testing
 
 /// The `bitkernels` tool that `swift build` / `swift test` builds beside the test bundle.
@@ -99,25 +100,19 @@ enum CLI {
     }
 }
 
-/// Fixtures and scratch folders of the CLI tests.
+/// Fixtures of the CLI tests.
 enum CLIFixtures {
     static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     static let mnist = tests.appendingPathComponent("BitNeuronsTests/Fixtures/mnist").path
     static let model = tests.appendingPathComponent("BitNetTests/Fixtures/bitnet-tiny").path
 
-    /// A fresh folder under the temporary directory.
-    static func scratch(_ name: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bitkernels-cli-\(name)-\(getpid())").path
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
     /// An uncompressed IDX dataset: `train` training and `test` test images of the given sizes,
-    /// pixels and labels cycling so every class appears.
+    /// pixels and labels cycling so every class appears; in the test process's shared temporary
+    /// directory (removed when it exits).
     static func idx(_ name: String, train: Int, trainSize: (rows: Int, columns: Int), test: Int,
                     testSize: (rows: Int, columns: Int)) throws -> String {
-        let dir = try scratch(name)
+        let dir = sharedTemporaryDirectory + "/" + name
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         func header(_ values: [UInt32]) -> [UInt8] { values.flatMap { v in (0..<4).reversed().map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } } }
         for (split, count, size) in [("train", train, trainSize), ("t10k", test, testSize)] {
             let pixels = (0..<(count * size.rows * size.columns)).map { UInt8(truncatingIfNeeded: $0 &* 37) }
@@ -229,34 +224,36 @@ enum CLIFixtures {
 
     /// An output named through a symbolic link replaces the link's target; the link stays.
     @Test func outputThroughSymlinkKeepsTheLink() throws {
-        let dir = try CLIFixtures.scratch("symlink")
-        let target = dir + "/target.f32", link = dir + "/link.f32"
-        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: target))
-        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.f32")
-        let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2", "--out", link], environment: [:])
-        #expect(r.status == 0, "stderr \(r.err)")
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.f32")
-        let size = try FileManager.default.attributesOfItem(atPath: target)[.size] as? Int ?? 0
-        #expect(size > 3 && size % 8 == 0)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["link.f32", "target.f32"])  // no temporary left
+        try withTemporaryDirectory("bitkernels-cli-symlink") { dir in
+            let target = dir + "/target.f32", link = dir + "/link.f32"
+            try Data([1, 2, 3]).write(to: URL(fileURLWithPath: target))
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target.f32")
+            let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2", "--out", link], environment: [:])
+            #expect(r.status == 0, "stderr \(r.err)")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target.f32")
+            let size = try FileManager.default.attributesOfItem(atPath: target)[.size] as? Int ?? 0
+            #expect(size > 3 && size % 8 == 0)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["link.f32", "target.f32"])  // no temporary left
+        }
     }
 
     /// The same command gives the same bytes: logits exactly, organize's JSON but for its timing.
     @Test func outputsAreDeterministic() throws {
-        let dir = try CLIFixtures.scratch("determinism")
-        for run in 1...2 {
-            let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2,3", "--out", "\(dir)/\(run).f32"], environment: [:])
-            #expect(r.status == 0, "stderr \(r.err)")
-            let o = try CLI.run(["organize", "--data", CLIFixtures.mnist, "--limit", "200", "--neurons", "10", "--json", "\(dir)/\(run).json"], environment: [:])
-            #expect(o.status == 0, "stderr \(o.err)")
+        try withTemporaryDirectory("bitkernels-cli-determinism") { dir in
+            for run in 1...2 {
+                let r = try CLI.run(["logits", "--model", CLIFixtures.model, "--prompt-ids", "1,2,3", "--out", "\(dir)/\(run).f32"], environment: [:])
+                #expect(r.status == 0, "stderr \(r.err)")
+                let o = try CLI.run(["organize", "--data", CLIFixtures.mnist, "--limit", "200", "--neurons", "10", "--json", "\(dir)/\(run).json"], environment: [:])
+                #expect(o.status == 0, "stderr \(o.err)")
+            }
+            let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/1.f32")), b = try Data(contentsOf: URL(fileURLWithPath: dir + "/2.f32"))
+            #expect(!a.isEmpty && a == b)
+            func json(_ run: Int) throws -> String {
+                try String(contentsOfFile: "\(dir)/\(run).json", encoding: .utf8).split(separator: "\n")
+                    .filter { !$0.contains("\"imagesPerSecond\"") }.joined(separator: "\n")
+            }
+            let first = try json(1), second = try json(2)
+            #expect(first.contains("\"accuracy\"") && first == second)
         }
-        let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/1.f32")), b = try Data(contentsOf: URL(fileURLWithPath: dir + "/2.f32"))
-        #expect(!a.isEmpty && a == b)
-        func json(_ run: Int) throws -> String {
-            try String(contentsOfFile: "\(dir)/\(run).json", encoding: .utf8).split(separator: "\n")
-                .filter { !$0.contains("\"imagesPerSecond\"") }.joined(separator: "\n")
-        }
-        let first = try json(1), second = try json(2)
-        #expect(first.contains("\"accuracy\"") && first == second)
     }
 }

@@ -45,17 +45,24 @@ import Testing
         #expect(Float(float16Bits: 0x7C00) == .infinity && Float(float16Bits: 0x7E00).isNaN)
     }
 
+    /// A bf16 and an int8 matrix of one shape (values in −2...2, row scales in 0.001...0.1) and
+    /// an input vector in −1...1, drawn from `rng`.
+    static func randomMatrices(rows: Int, columns: Int, _ rng: inout SplitMix64) -> (BFloat16Matrix, Int8Matrix, [Float]) {
+        let bits: [UInt16] = (0..<(rows * columns)).map { _ in UInt16(Float(Double(rng.next() % 4000) / 1000 - 2).bitPattern >> 16) }
+        let values = (0..<(rows * columns)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
+        let scales = (0..<rows).map { _ in Float(rng.next() % 100 + 1) / 1000 }
+        let x = (0..<columns).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+        return (BFloat16Matrix(bits: bits, rows: rows, columns: columns),
+                Int8Matrix(values: values, rowScales: scales, rows: rows, columns: columns), x)
+    }
+
     @Test(arguments: ISA.supported)
     func productsMatchTheDefinitionAndTheKernels(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
         var rng = SplitMix64(seed: 3)
         for (rows, columns) in [(1, 1), (5, 37), (9, 2563)] {
-            let bits: [UInt16] = (0..<(rows * columns)).map { _ in UInt16(Float(Double(rng.next() % 4000) / 1000 - 2).bitPattern >> 16) }
-            let values = (0..<(rows * columns)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
-            let scales = (0..<rows).map { _ in Float(rng.next() % 100 + 1) / 1000 }
-            let x = (0..<columns).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
-            let bf = BFloat16Matrix(bits: bits, rows: rows, columns: columns)
-            let q = Int8Matrix(values: values, rowScales: scales, rows: rows, columns: columns)
+            let (bf, q, x) = Self.randomMatrices(rows: rows, columns: columns, &rng)
+            let bits = bf.bits, values = q.values, scales = q.rowScales
             let yb = bf.products(x, threads: 1, using: kernels), yq = q.products(x, threads: 2, using: kernels)
             // The kernels' own summation order, then the scale: bit for bit.
             var dots = [Float](repeating: 0, count: rows)
@@ -84,12 +91,7 @@ import Testing
         let kernels = try Kernels.variant(isa)
         var rng = SplitMix64(seed: 29)
         let rows = 300, columns = 67
-        let bits: [UInt16] = (0..<(rows * columns)).map { _ in UInt16(Float(Double(rng.next() % 4000) / 1000 - 2).bitPattern >> 16) }
-        let values = (0..<(rows * columns)).map { _ in Int8(truncatingIfNeeded: rng.next()) }
-        let scales = (0..<rows).map { _ in Float(rng.next() % 100 + 1) / 1000 }
-        let x = (0..<columns).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
-        let bf = BFloat16Matrix(bits: bits, rows: rows, columns: columns)
-        let q = Int8Matrix(values: values, rowScales: scales, rows: rows, columns: columns)
+        let (bf, q, x) = Self.randomMatrices(rows: rows, columns: columns, &rng)
         let wholeB = bf.products(x, threads: 1, using: kernels), wholeQ = q.products(x, threads: 1, using: kernels)
         for range in [0..<rows, 0..<1, 0..<64, 64..<128, 299..<300, 17..<250, 5..<5] {
             for threads in [1, 2] {

@@ -1,5 +1,6 @@
 import BitKernels
 import Foundation
+import TestSupport
 import Testing
 
 /// Placement plans are pure functions of (topology, policy, threads): exact plans on synthetic
@@ -214,31 +215,32 @@ import Testing
     @Test func bindingOnThisMachine() throws {
         let topo = try HardwareTopology.current()
         #expect(topo.isThisSystem && !topo.processingUnits.isEmpty)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bk-topology-\(getpid()).xml").path
-        try topo.exportXML(to: path)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let reloaded = try HardwareTopology(xmlFile: path)
-        #expect(reloaded.summary.processingUnits == topo.summary.processingUnits && reloaded.summary.cores == topo.summary.cores)
+        try withTemporaryDirectory("bk-topology") { dir in
+            let path = dir + "/topology.xml"
+            try topo.exportXML(to: path)
+            let reloaded = try HardwareTopology(xmlFile: path)
+            #expect(reloaded.summary.processingUnits == topo.summary.processingUnits && reloaded.summary.cores == topo.summary.cores)
 
-        let threads = min(2, topo.processingUnits.count)
-        let reversed = PlacementPolicy.cpus(topo.processingUnits.prefix(threads).map(\.osIndex).reversed())
-        let report = topo.bind(try topo.plan(reversed, threads: threads))
-        defer { topo.unbind(threads: threads) }
-        if let notice = report.notice {
-            print("binding unavailable here: \(notice)")
-            #expect(report.observed.isEmpty)
-        } else {
-            #expect(report.verified, "planned \(report.plan.processingUnits), observed \(report.observed)")
-            #expect(topo.teamLocations(threads: threads) == report.plan.processingUnits)
+            let threads = min(2, topo.processingUnits.count)
+            let reversed = PlacementPolicy.cpus(topo.processingUnits.prefix(threads).map(\.osIndex).reversed())
+            let report = topo.bind(try topo.plan(reversed, threads: threads))
+            defer { topo.unbind(threads: threads) }
+            if let notice = report.notice {
+                print("binding unavailable here: \(notice)")
+                #expect(report.observed.isEmpty)
+            } else {
+                #expect(report.verified, "planned \(report.plan.processingUnits), observed \(report.observed)")
+                #expect(topo.teamLocations(threads: threads) == report.plan.processingUnits)
+            }
+            // NUMA placement of rows: on a one-node machine it moves nothing and changes nothing.
+            let m = try TernaryMatrix(values: [Int8](repeating: 1, count: 64 * 512), rows: 64, columns: 512)
+            let moved = topo.distributeRows(of: m, for: try topo.plan(.compact, threads: threads))
+            if topo.summary.numaNodes <= 1 { #expect(moved == 0) }
+            #expect(m.values.allSatisfy { $0 == 1 })
+            // Another machine's topology is never bound.
+            let other = try HardwareTopology(synthetic: "pack:2 core:2 pu:1")
+            #expect(other.bind(try other.plan(.compact, threads: 2)).notice != nil)
         }
-        // NUMA placement of rows: on a one-node machine it moves nothing and changes nothing.
-        let m = try TernaryMatrix(values: [Int8](repeating: 1, count: 64 * 512), rows: 64, columns: 512)
-        let moved = topo.distributeRows(of: m, for: try topo.plan(.compact, threads: threads))
-        if topo.summary.numaNodes <= 1 { #expect(moved == 0) }
-        #expect(m.values.allSatisfy { $0 == 1 })
-        // Another machine's topology is never bound.
-        let other = try HardwareTopology(synthetic: "pack:2 core:2 pu:1")
-        #expect(other.bind(try other.plan(.compact, threads: 2)).notice != nil)
     }
 }
 

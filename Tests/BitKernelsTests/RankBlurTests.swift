@@ -1,4 +1,5 @@
 import BitKernels
+import TestSupport
 import Testing
 
 /// Rank encoding with blurred ties (`encode_rank_blur`): every variant bit-identical to the scalar
@@ -6,16 +7,7 @@ import Testing
 @Suite struct RankBlurTests {
     /// The definition: order pixels by (intensity, 3 × 3 neighbourhood sum, −index), take k.
     static func definition(_ p: [UInt8], columns: Int, k: Int) -> [Int] {
-        let rows = p.count / columns
-        func blur(_ i: Int) -> Int {
-            let r = i / columns, c = i % columns
-            var s = 0
-            for dr in -1...1 where (0..<rows).contains(r + dr) {
-                for dc in -1...1 where (0..<columns).contains(c + dc) { s += Int(p[(r + dr) * columns + c + dc]) }
-            }
-            return s
-        }
-        let key = p.indices.map(blur)
+        let key = neighbourhoodSums(p, columns: columns)
         return p.indices.sorted { a, b in (p[a], key[a], -a) > (p[b], key[b], -b) }.prefix(k).sorted()
     }
 

@@ -1,5 +1,6 @@
 import BitNet
 import Foundation
+import TestSupport
 import Testing
 
 /// Seeded corruptions of a file: truncations, byte flips (mostly in the header, where sizes and
@@ -65,15 +66,15 @@ struct Corruptor {
     let sample = "Hello, world! It's 2024:\n  aaaa1234 <|endoftext|> ünïcödé"
 
     func run(_ name: String, cases: Int, seed: UInt64, _ body: (inout Corruptor, String) throws -> Bool) throws -> (errors: Int, loads: Int) {
-        let dir = try scratchDirectory("corrupt-\(name)")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var c = Corruptor(seed: seed)
-        var errors = 0, loads = 0
-        for _ in 0..<cases {
-            if try body(&c, dir) { loads += 1 } else { errors += 1 }
+        return try withTemporaryDirectory("bitnet-corrupt-\(name)") { dir in
+            var c = Corruptor(seed: seed)
+            var errors = 0, loads = 0
+            for _ in 0..<cases {
+                if try body(&c, dir) { loads += 1 } else { errors += 1 }
+            }
+            print("corruption \(name): \(cases) cases, \(errors) errors, \(loads) valid loads")
+            return (errors, loads)
         }
-        print("corruption \(name): \(cases) cases, \(errors) errors, \(loads) valid loads")
-        return (errors, loads)
     }
 
     /// A model that loads runs: two tokens give finite logits (what load-time validation promises).

@@ -1,6 +1,7 @@
 import BitKernels
 import BitNet
 import Foundation
+import TestSupport
 import Testing
 
 extension Tokenizer {
@@ -59,51 +60,51 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
     }
 
     @Test func huggingFaceRoundTrip() throws {
-        let dir = try scratchDirectory("hf")
-        defer { remove(dir) }
-        try Fixture.safetensors.weights.writeHuggingFace(to: dir, tokenizer: nil)
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == ["config.json", "model.safetensors"])
-        let m = try BitNetModel.load(path: dir)
-        #expect(m.config == Fixture.safetensors.config)
-        for p in Self.prompts { #expect(try logits(m, p) == logits(Fixture.safetensors, p)) }
-        // The fixture's tensors are bf16 and stay bf16: the file is the original's size.
-        let size = { (p: String) in (try FileManager.default.attributesOfItem(atPath: p)[.size] as! NSNumber).intValue }
-        #expect(try size(dir + "/model.safetensors") <= size(Fixture.directory + "/model.safetensors"))
+        try withTemporaryDirectory("bitnet-hf") { dir in
+            try Fixture.safetensors.weights.writeHuggingFace(to: dir, tokenizer: nil)
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == ["config.json", "model.safetensors"])
+            let m = try BitNetModel.load(path: dir)
+            #expect(m.config == Fixture.safetensors.config)
+            for p in Self.prompts { #expect(try logits(m, p) == logits(Fixture.safetensors, p)) }
+            // The fixture's tensors are bf16 and stay bf16: the file is the original's size.
+            let size = { (p: String) in (try FileManager.default.attributesOfItem(atPath: p)[.size] as! NSNumber).intValue }
+            #expect(try size(dir + "/model.safetensors") <= size(Fixture.directory + "/model.safetensors"))
+        }
     }
 
     @Test(arguments: GGUFTernaryFormat.allCases)
     func ggufRoundTrip(format: GGUFTernaryFormat) throws {
-        let dir = try scratchDirectory("gguf")
-        defer { remove(dir) }
-        let path = dir + "/model-\(format.rawValue).gguf"
-        try Fixture.safetensors.weights.writeGGUF(to: path, format: format, tokenizer: nil)
-        let m = try BitNetModel.load(path: path)
-        var expected = Fixture.safetensors.config
-        expected.maxPositions = m.config.maxPositions
-        #expect(m.config == expected && m.config.maxPositions == 512)
-        for p in Self.prompts {
-            let d = maxAbsDiff(try logits(m, p)[...], try logits(Fixture.safetensors, p)[...])
-            #expect(d <= 1e-5, "\(format): max |diff| \(d)")
+        try withTemporaryDirectory("bitnet-gguf") { dir in
+            let path = dir + "/model-\(format.rawValue).gguf"
+            try Fixture.safetensors.weights.writeGGUF(to: path, format: format, tokenizer: nil)
+            let m = try BitNetModel.load(path: path)
+            var expected = Fixture.safetensors.config
+            expected.maxPositions = m.config.maxPositions
+            #expect(m.config == expected && m.config.maxPositions == 512)
+            for p in Self.prompts {
+                let d = maxAbsDiff(try logits(m, p)[...], try logits(Fixture.safetensors, p)[...])
+                #expect(d <= 1e-5, "\(format): max |diff| \(d)")
+            }
+            #expect(try Tokenizer.load(modelPath: path) == nil)
         }
-        #expect(try Tokenizer.load(modelPath: path) == nil)
     }
 
     /// Float32 values (not bf16), an untied head: every format keeps them exactly.
     @Test func randomFloat32ModelRoundTrips() throws {
         let w = randomWeights(seed: 7)
         let original = try BitNetModel(weights: w)
-        let dir = try scratchDirectory("random")
-        defer { remove(dir) }
-        let prompt = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3]
-        let reference = try logits(original, prompt)
-        try w.writeHuggingFace(to: dir + "/hf", tokenizer: nil)
-        #expect(try logits(BitNetModel.load(path: dir + "/hf"), prompt) == reference)
-        // TQ2_0 keeps fp16 block scales: a float32 scale goes into llama.cpp's `.scale` tensor.
-        for weights in [w, halfScales(w)] {
-            let expected = try logits(BitNetModel(weights: weights), prompt)
-            for format in GGUFTernaryFormat.allCases {
-                try weights.writeGGUF(to: dir + "/m.gguf", format: format, tokenizer: nil)
-                #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), prompt) == expected, "\(format)")
+        try withTemporaryDirectory("bitnet-random") { dir in
+            let prompt = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3]
+            let reference = try logits(original, prompt)
+            try w.writeHuggingFace(to: dir + "/hf", tokenizer: nil)
+            #expect(try logits(BitNetModel.load(path: dir + "/hf"), prompt) == reference)
+            // TQ2_0 keeps fp16 block scales: a float32 scale goes into llama.cpp's `.scale` tensor.
+            for weights in [w, halfScales(w)] {
+                let expected = try logits(BitNetModel(weights: weights), prompt)
+                for format in GGUFTernaryFormat.allCases {
+                    try weights.writeGGUF(to: dir + "/m.gguf", format: format, tokenizer: nil)
+                    #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), prompt) == expected, "\(format)")
+                }
             }
         }
     }
@@ -130,17 +131,17 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         for c in 0..<m.columns { values[c] = 0 }
         z.tensors[q] = .ternary(try TernaryMatrix(values: values, rows: m.rows, columns: m.columns,
                                                   rowScales: [0] + m.rowScales.dropFirst()))
-        let dir = try scratchDirectory("zero")
-        defer { remove(dir) }
-        let expected = try logits(BitNetModel(weights: z), [1, 2, 3])
-        try z.writeHuggingFace(to: dir + "/hf", tokenizer: nil)
-        #expect(try logits(BitNetModel.load(path: dir + "/hf"), [1, 2, 3]) == expected)
-        let size = { (p: String) in (try FileManager.default.attributesOfItem(atPath: p)[.size] as! NSNumber).intValue }
-        for format in GGUFTernaryFormat.allCases {
-            try z.writeGGUF(to: dir + "/z.gguf", format: format, tokenizer: nil)
-            try w.writeGGUF(to: dir + "/w.gguf", format: format, tokenizer: nil)
-            #expect(try logits(BitNetModel.load(path: dir + "/z.gguf"), [1, 2, 3]) == expected, "\(format)")
-            #expect(try size(dir + "/z.gguf") == size(dir + "/w.gguf"), "\(format): no F32 fallback")
+        try withTemporaryDirectory("bitnet-zero") { dir in
+            let expected = try logits(BitNetModel(weights: z), [1, 2, 3])
+            try z.writeHuggingFace(to: dir + "/hf", tokenizer: nil)
+            #expect(try logits(BitNetModel.load(path: dir + "/hf"), [1, 2, 3]) == expected)
+            let size = { (p: String) in (try FileManager.default.attributesOfItem(atPath: p)[.size] as! NSNumber).intValue }
+            for format in GGUFTernaryFormat.allCases {
+                try z.writeGGUF(to: dir + "/z.gguf", format: format, tokenizer: nil)
+                try w.writeGGUF(to: dir + "/w.gguf", format: format, tokenizer: nil)
+                #expect(try logits(BitNetModel.load(path: dir + "/z.gguf"), [1, 2, 3]) == expected, "\(format)")
+                #expect(try size(dir + "/z.gguf") == size(dir + "/w.gguf"), "\(format): no F32 fallback")
+            }
         }
     }
 
@@ -170,31 +171,31 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
         case "bytes": Tokenizer.bytes
         default: Tokenizer(charactersOf: Self.texts.joined())
         }
-        let dir = try scratchDirectory("tok")
-        defer { remove(dir) }
-        let w = Fixture.safetensors.weights
-        try w.writeHuggingFace(to: dir + "/hf", tokenizer: tok)
-        try w.writeGGUF(to: dir + "/m.gguf", format: .i2_s, tokenizer: tok)
-        for path in [dir + "/hf", dir + "/m.gguf"] {
-            let loaded = try #require(try Tokenizer.load(modelPath: path))
-            #expect(loaded.vocabularySize == tok.vocabularySize, "\(path): GGUF padding ids are not tokens")
-            #expect(loaded.decode([999]) == "")
-            for t in Self.texts + ["ROMEO:"] {
-                #expect(loaded.ids(t) == tok.ids(t), "\(kind), \(path): \(t)")
-                #expect(loaded.decode(tok.ids(t)) == tok.decode(tok.ids(t)))
+        try withTemporaryDirectory("bitnet-tok") { dir in
+            let w = Fixture.safetensors.weights
+            try w.writeHuggingFace(to: dir + "/hf", tokenizer: tok)
+            try w.writeGGUF(to: dir + "/m.gguf", format: .i2_s, tokenizer: tok)
+            for path in [dir + "/hf", dir + "/m.gguf"] {
+                let loaded = try #require(try Tokenizer.load(modelPath: path))
+                #expect(loaded.vocabularySize == tok.vocabularySize, "\(path): GGUF padding ids are not tokens")
+                #expect(loaded.decode([999]) == "")
+                for t in Self.texts + ["ROMEO:"] {
+                    #expect(loaded.ids(t) == tok.ids(t), "\(kind), \(path): \(t)")
+                    #expect(loaded.decode(tok.ids(t)) == tok.decode(tok.ids(t)))
+                }
             }
+            #expect(tok.decode(tok.ids("ROMEO:")) == "ROMEO:" && tok.ids("ROMEO:").count == 6)
+            #expect(FileManager.default.fileExists(atPath: dir + "/hf/tokenizer_config.json"))
+            // Written again from what was read back (dictionaries filled in another order): the same
+            // bytes, so no hash order leaks into the files.
+            try BitNetModel.load(path: dir + "/hf").weights.writeHuggingFace(to: dir + "/hf2", tokenizer: Tokenizer.load(modelPath: dir + "/hf"))
+            try BitNetModel.load(path: dir + "/m.gguf").weights.writeGGUF(to: dir + "/m2.gguf", format: .i2_s,
+                                                                         tokenizer: Tokenizer.load(modelPath: dir + "/m.gguf"))
+            for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+                #expect(FileManager.default.contents(atPath: dir + "/hf/" + name) == FileManager.default.contents(atPath: dir + "/hf2/" + name), "\(name)")
+            }
+            #expect(FileManager.default.contents(atPath: dir + "/m.gguf") == FileManager.default.contents(atPath: dir + "/m2.gguf"))
         }
-        #expect(tok.decode(tok.ids("ROMEO:")) == "ROMEO:" && tok.ids("ROMEO:").count == 6)
-        #expect(FileManager.default.fileExists(atPath: dir + "/hf/tokenizer_config.json"))
-        // Written again from what was read back (dictionaries filled in another order): the same
-        // bytes, so no hash order leaks into the files.
-        try BitNetModel.load(path: dir + "/hf").weights.writeHuggingFace(to: dir + "/hf2", tokenizer: Tokenizer.load(modelPath: dir + "/hf"))
-        try BitNetModel.load(path: dir + "/m.gguf").weights.writeGGUF(to: dir + "/m2.gguf", format: .i2_s,
-                                                                     tokenizer: Tokenizer.load(modelPath: dir + "/m.gguf"))
-        for name in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
-            #expect(FileManager.default.contents(atPath: dir + "/hf/" + name) == FileManager.default.contents(atPath: dir + "/hf2/" + name), "\(name)")
-        }
-        #expect(FileManager.default.contents(atPath: dir + "/m.gguf") == FileManager.default.contents(atPath: dir + "/m2.gguf"))
     }
 
     @Test func characterAndByteTokenizers() {
@@ -208,24 +209,24 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
 
     @Test func tokenizerJSONRoundTrips() throws {
         // A tokenizer read from a tokenizer.json (merges, special tokens) written and read again.
-        let dir = try scratchDirectory("tokjson")
-        defer { remove(dir) }
-        let json = #"""
-            {"added_tokens": [{"id": 9, "content": "<|end|>", "special": true}],
-             "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "c": 3, "abc": 4, "Ġ": 5, "Ġab": 6, "Ġa": 7, "d": 8},
-                       "merges": ["a b", "ab c", "Ġ a", "Ġa b"]}}
-            """#
-        try json.write(toFile: dir + "/in.json", atomically: false, encoding: .utf8)
-        let tok = try Tokenizer(tokenizerJSON: dir + "/in.json")
-        var w = randomWeights(seed: 3, vocab: 16)
-        w.config.tiedEmbeddings = true
-        w.tensors["lm_head.weight"] = nil
-        try w.writeHuggingFace(to: dir + "/hf", tokenizer: tok)
-        try w.writeGGUF(to: dir + "/m.gguf", format: .tq2_0, tokenizer: tok)
-        for path in [dir + "/hf", dir + "/m.gguf"] {
-            let loaded = try #require(try Tokenizer.load(modelPath: path))
-            for t in ["abc ab abcd<|end|>a", "cab ba", " abc"] { #expect(loaded.ids(t) == tok.ids(t), "\(path): \(t)") }
-            #expect(loaded.specialTokens == ["<|end|>": 9])
+        try withTemporaryDirectory("bitnet-tokjson") { dir in
+            let json = #"""
+                {"added_tokens": [{"id": 9, "content": "<|end|>", "special": true}],
+                 "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "c": 3, "abc": 4, "Ġ": 5, "Ġab": 6, "Ġa": 7, "d": 8},
+                           "merges": ["a b", "ab c", "Ġ a", "Ġa b"]}}
+                """#
+            try json.write(toFile: dir + "/in.json", atomically: false, encoding: .utf8)
+            let tok = try Tokenizer(tokenizerJSON: dir + "/in.json")
+            var w = randomWeights(seed: 3, vocab: 16)
+            w.config.tiedEmbeddings = true
+            w.tensors["lm_head.weight"] = nil
+            try w.writeHuggingFace(to: dir + "/hf", tokenizer: tok)
+            try w.writeGGUF(to: dir + "/m.gguf", format: .tq2_0, tokenizer: tok)
+            for path in [dir + "/hf", dir + "/m.gguf"] {
+                let loaded = try #require(try Tokenizer.load(modelPath: path))
+                for t in ["abc ab abcd<|end|>a", "cab ba", " abc"] { #expect(loaded.ids(t) == tok.ids(t), "\(path): \(t)") }
+                #expect(loaded.specialTokens == ["<|end|>": 9])
+            }
         }
     }
 
@@ -259,28 +260,28 @@ func randomWeights(seed: UInt64, hidden: Int = 256, intermediate: Int = 384, lay
             for n in needles { #expect(message.contains(n), "\(label): '\(message)' lacks '\(n)'") }
         }
         // The writers validate the same way, and write nothing.
-        let dir = try scratchDirectory("bad")
-        defer { remove(dir) }
-        var w = good
-        w.tensors[q] = nil
-        #expect(throws: BitNetError.missingTensor(q)) { try w.writeHuggingFace(to: dir + "/hf", tokenizer: nil) }
-        #expect(throws: BitNetError.missingTensor(q)) { try w.writeGGUF(to: dir + "/m.gguf", format: .tq2_0, tokenizer: nil) }
-        #expect(!FileManager.default.fileExists(atPath: dir + "/m.gguf") && !FileManager.default.fileExists(atPath: dir + "/hf"))
-        // A layout that cannot hold the matrix: one scale per row in the Hugging Face layout.
-        var perRow = good
-        perRow.tensors[q] = .ternary(TernaryMatrix.quantizing((0..<65536).map { Float($0 % 7) - 3 }, rows: 256, columns: 256, perRow: true))
-        do { try perRow.writeHuggingFace(to: dir + "/hf", tokenizer: nil); Issue.record("no error") } catch {
-            #expect(error.description.contains(q) && error.description.contains("scale per row"))
-        }
-        // …which GGUF keeps: TQ2_0 per row (fp16 scales) or as F32 (float32 scales), I2_S as F32.
-        for format in GGUFTernaryFormat.allCases {
-            for weights in [perRow, halfScales(perRow)] {
-                try weights.writeGGUF(to: dir + "/m.gguf", format: format, tokenizer: nil)
-                #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), [1, 2, 3]) == logits(BitNetModel(weights: weights), [1, 2, 3]))
+        try withTemporaryDirectory("bitnet-bad") { dir in
+            var w = good
+            w.tensors[q] = nil
+            #expect(throws: BitNetError.missingTensor(q)) { try w.writeHuggingFace(to: dir + "/hf", tokenizer: nil) }
+            #expect(throws: BitNetError.missingTensor(q)) { try w.writeGGUF(to: dir + "/m.gguf", format: .tq2_0, tokenizer: nil) }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/m.gguf") && !FileManager.default.fileExists(atPath: dir + "/hf"))
+            // A layout that cannot hold the matrix: one scale per row in the Hugging Face layout.
+            var perRow = good
+            perRow.tensors[q] = .ternary(TernaryMatrix.quantizing((0..<65536).map { Float($0 % 7) - 3 }, rows: 256, columns: 256, perRow: true))
+            do throws(BitNetError) { try perRow.writeHuggingFace(to: dir + "/hf", tokenizer: nil); Issue.record("no error") } catch {
+                #expect(error.description.contains(q) && error.description.contains("scale per row"))
             }
+            // …which GGUF keeps: TQ2_0 per row (fp16 scales) or as F32 (float32 scales), I2_S as F32.
+            for format in GGUFTernaryFormat.allCases {
+                for weights in [perRow, halfScales(perRow)] {
+                    try weights.writeGGUF(to: dir + "/m.gguf", format: format, tokenizer: nil)
+                    #expect(try logits(BitNetModel.load(path: dir + "/m.gguf"), [1, 2, 3]) == logits(BitNetModel(weights: weights), [1, 2, 3]))
+                }
+            }
+            // A tokenizer larger than the vocabulary.
+            let big = Tokenizer(pieces: (0..<200).map { [UInt8($0)] })
+            #expect(throws: BitNetError.self) { try good.writeGGUF(to: dir + "/t.gguf", format: .i2_s, tokenizer: big) }
         }
-        // A tokenizer larger than the vocabulary.
-        let big = Tokenizer(pieces: (0..<200).map { [UInt8($0)] })
-        #expect(throws: BitNetError.self) { try good.writeGGUF(to: dir + "/t.gguf", format: .i2_s, tokenizer: big) }
     }
 }

@@ -1,6 +1,7 @@
 import BitKernels
 import BitNet
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct GenerationTests {
@@ -59,10 +60,9 @@ import Testing
 }
 
 @Suite struct LoadingErrorTests {
-    /// A fresh, empty directory for one test; the test removes it when done (`defer`).
-    func scratch(_ name: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bitnet-\(name)-\(getpid())").path
-        try? FileManager.default.removeItem(atPath: dir)
+    /// A fresh, empty directory `name` in `root`.
+    func scratch(_ name: String, in root: String) throws -> String {
+        let dir = root + "/" + name
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -78,58 +78,55 @@ import Testing
 
     @Test func badCheckpointsAreClearErrors() throws {
         #expect(throws: BitNetError.missingFile("/nonexistent/model")) { try BitNetModel.load(path: "/nonexistent/model") }
+        try withTemporaryDirectory("bitnet-loading") { root in
+            let noConfig = try scratch("noconfig", in: root)
+            #expect(throws: BitNetError.missingFile(noConfig + "/config.json")) { try BitNetModel.load(path: noConfig) }
 
-        let noConfig = try scratch("noconfig")
-        defer { try? FileManager.default.removeItem(atPath: noConfig) }
-        #expect(throws: BitNetError.missingFile(noConfig + "/config.json")) { try BitNetModel.load(path: noConfig) }
+            let badJSON = try scratch("badjson", in: root)
+            try copyFixture(to: badJSON, config: "{ not json")
+            #expect(throws: BitNetError.self) { try BitNetModel.load(path: badJSON) }
 
-        let badJSON = try scratch("badjson")
-        defer { try? FileManager.default.removeItem(atPath: badJSON) }
-        try copyFixture(to: badJSON, config: "{ not json")
-        #expect(throws: BitNetError.self) { try BitNetModel.load(path: badJSON) }
+            let llama = try scratch("llama", in: root)
+            try copyFixture(to: llama, config: #"{"model_type": "llama", "hidden_size": 256}"#)
+            #expect(throws: BitNetError.unsupported("model_type 'llama' in \(llama)/config.json; this engine runs BitNet b1.58 ('bitnet')")) {
+                try BitNetModel.load(path: llama)
+            }
 
-        let llama = try scratch("llama")
-        defer { try? FileManager.default.removeItem(atPath: llama) }
-        try copyFixture(to: llama, config: #"{"model_type": "llama", "hidden_size": 256}"#)
-        #expect(throws: BitNetError.unsupported("model_type 'llama' in \(llama)/config.json; this engine runs BitNet b1.58 ('bitnet')")) {
-            try BitNetModel.load(path: llama)
-        }
+            let truncated = try scratch("truncated", in: root)
+            try copyFixture(to: truncated, truncateSafetensorsTo: 500_000)
+            do throws(BitNetError) {
+                _ = try BitNetModel.load(path: truncated)
+                Issue.record("a truncated checkpoint loaded")
+            } catch {
+                #expect(error.description.contains("truncated"), "\(error)")
+            }
 
-        let truncated = try scratch("truncated")
-        defer { try? FileManager.default.removeItem(atPath: truncated) }
-        try copyFixture(to: truncated, truncateSafetensorsTo: 500_000)
-        do {
-            _ = try BitNetModel.load(path: truncated)
-            Issue.record("a truncated checkpoint loaded")
-        } catch {
-            #expect(error.description.contains("truncated"), "\(error)")
-        }
-
-        // A config whose shapes disagree with the tensors: the tensor and both shapes are named.
-        let wrong = try scratch("wrongshape")
-        defer { try? FileManager.default.removeItem(atPath: wrong) }
-        let cfg = try String(contentsOfFile: Fixture.directory + "/config.json", encoding: .utf8)
-            .replacingOccurrences(of: "\"intermediate_size\": 640", with: "\"intermediate_size\": 512")
-        try copyFixture(to: wrong, config: cfg)
-        #expect(throws: BitNetError.wrongShape(tensor: "model.layers.0.mlp.ffn_sub_norm.weight", expected: [512], actual: [640])) {
-            try BitNetModel.load(path: wrong)
+            // A config whose shapes disagree with the tensors: the tensor and both shapes are named.
+            let wrong = try scratch("wrongshape", in: root)
+            let cfg = try String(contentsOfFile: Fixture.directory + "/config.json", encoding: .utf8)
+                .replacingOccurrences(of: "\"intermediate_size\": 640", with: "\"intermediate_size\": 512")
+            try copyFixture(to: wrong, config: cfg)
+            #expect(throws: BitNetError.wrongShape(tensor: "model.layers.0.mlp.ffn_sub_norm.weight", expected: [512], actual: [640])) {
+                try BitNetModel.load(path: wrong)
+            }
         }
     }
 
     @Test func badGGUFIsAClearError() throws {
-        let dir = try scratch("gguf")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let gguf = try Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.gguf"))
-        try gguf.prefix(gguf.count / 2).write(to: URL(fileURLWithPath: dir + "/half.gguf"))
-        do {
-            _ = try BitNetModel.load(path: dir + "/half.gguf")
-            Issue.record("a truncated GGUF loaded")
-        } catch {
-            #expect(error.description.contains("truncated"), "\(error)")
-        }
-        try Data("not a gguf file at all, just text".utf8).write(to: URL(fileURLWithPath: dir + "/text.gguf"))
-        #expect(throws: BitNetError.malformed(file: dir + "/text.gguf", reason: "not a GGUF file (no GGUF magic)")) {
-            try BitNetModel.load(path: dir + "/text.gguf")
+        try withTemporaryDirectory("bitnet-loading") { root in
+            let dir = try scratch("gguf", in: root)
+            let gguf = try Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.gguf"))
+            try gguf.prefix(gguf.count / 2).write(to: URL(fileURLWithPath: dir + "/half.gguf"))
+            do throws(BitNetError) {
+                _ = try BitNetModel.load(path: dir + "/half.gguf")
+                Issue.record("a truncated GGUF loaded")
+            } catch {
+                #expect(error.description.contains("truncated"), "\(error)")
+            }
+            try Data("not a gguf file at all, just text".utf8).write(to: URL(fileURLWithPath: dir + "/text.gguf"))
+            #expect(throws: BitNetError.malformed(file: dir + "/text.gguf", reason: "not a GGUF file (no GGUF magic)")) {
+                try BitNetModel.load(path: dir + "/text.gguf")
+            }
         }
     }
 }
@@ -182,32 +179,30 @@ import Testing
 
     @Test func corruptGGUFNeverCrashes() throws {
         let original = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.gguf")))
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-gguf-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var failures = 0, loads = 0
-        for (i, bytes) in mutations(of: original, seed: 11, count: 60, headerBytes: 6000).enumerated() {
-            let path = "\(dir)/m\(i).gguf"
-            try Foundation.Data(bytes).write(to: URL(fileURLWithPath: path))
-            do { _ = try BitNetModel.load(path: path); loads += 1 } catch { failures += 1 }
-            try? FileManager.default.removeItem(atPath: path)
+        try withTemporaryDirectory("bitnet-corrupt-gguf") { dir in
+            var failures = 0, loads = 0
+            for (i, bytes) in mutations(of: original, seed: 11, count: 60, headerBytes: 6000).enumerated() {
+                let path = "\(dir)/m\(i).gguf"
+                try Foundation.Data(bytes).write(to: URL(fileURLWithPath: path))
+                do { _ = try BitNetModel.load(path: path); loads += 1 } catch { failures += 1 }
+                try? FileManager.default.removeItem(atPath: path)
+            }
+            #expect(failures > 30, "\(failures) of 60 corrupt files rejected, \(loads) loaded")
         }
-        #expect(failures > 30, "\(failures) of 60 corrupt files rejected, \(loads) loaded")
     }
 
     @Test func corruptSafetensorsNeverCrashes() throws {
         let original = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/model.safetensors")))
         let config = try String(contentsOfFile: Fixture.directory + "/config.json", encoding: .utf8)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-st-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
-        var failures = 0
-        for bytes in mutations(of: original, seed: 12, count: 80, headerBytes: 8000) {
-            try Foundation.Data(bytes).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
-            do { _ = try BitNetModel.load(path: dir) } catch { failures += 1 }
+        try withTemporaryDirectory("bitnet-corrupt-st") { dir in
+            try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            var failures = 0
+            for bytes in mutations(of: original, seed: 12, count: 80, headerBytes: 8000) {
+                try Foundation.Data(bytes).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+                do { _ = try BitNetModel.load(path: dir) } catch { failures += 1 }
+            }
+            #expect(failures > 30)
         }
-        #expect(failures > 30)
     }
 }
 

@@ -1,5 +1,6 @@
 import BitNet
 import Foundation
+import TestSupport
 import Testing
 
 /// A GGUF file taken apart and put back together, so a test can change one key or one tensor's
@@ -74,14 +75,6 @@ struct GGUFBuilder {
     func dataOffset(_ name: String) -> Int { Int(tensors.first { $0.name == name }!.offset) }
 }
 
-/// A scratch directory removed by the caller (`defer`).
-func scratchDirectory(_ name: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bitnet-\(name)-\(UUID().uuidString)").path
-    try? FileManager.default.removeItem(atPath: dir)
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
 func write(_ bytes: [UInt8], to path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
 
 /// The error a load gives, as text (or a note that it loaded).
@@ -114,196 +107,196 @@ func loadError(_ path: String) -> String {
     /// Class 1: a NaN or infinity in any float tensor (f32 norm, bf16 embedding, safetensors
     /// weight_scale) names the tensor; out-of-range rope theta and epsilon name the key.
     @Test func nonFiniteWeightsAndBadRangesAreNamed() throws {
-        let dir = try scratchDirectory("finite")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let nanNorm = try gguf("nan-norm", in: dir) { g in
-            let at = g.dataOffset("output_norm.weight") + 4 * 7
-            g.data.replaceSubrange(at..<(at + 4), with: g.le(Float.nan.bitPattern))
-        }
-        #expect(loadError(nanNorm) == "\(nanNorm) is malformed: tensor 'output_norm.weight': element 7 is nan (weights must be finite)")
-        let infEmbedding = try gguf("inf-embedding", in: dir) { g in
-            let at = g.dataOffset("token_embd.weight") + 2 * 300
-            g.data.replaceSubrange(at..<(at + 2), with: [0x80, 0x7f])  // bf16 +inf
-        }
-        #expect(loadError(infEmbedding).contains("tensor 'token_embd.weight': element 300 is inf"))
-        for (key, value, expected) in [("bitnet.rope.freq_base", Float(0), "must be a finite number ≥ 1e-6"),
-                                       ("bitnet.rope.freq_base", -Float.infinity, "must be a finite number ≥ 1e-6"),
-                                       ("bitnet.attention.layer_norm_rms_epsilon", -1, "must be a finite number > 0"),
-                                       ("bitnet.attention.layer_norm_rms_epsilon", 0, "must be a finite number > 0"),
-                                       ("bitnet.attention.layer_norm_rms_epsilon", .nan, "must be a finite number > 0")] {
-            let path = try gguf("range", in: dir) { $0.set(key, float32: value) }
-            #expect(loadError(path) == "\(path) is malformed: '\(key)' = \(value) \(expected)")
-        }
-        let tinyTheta = try gguf("theta", in: dir) { $0.set("bitnet.rope.freq_base", float32: 1e-30) }
-        #expect(loadError(tinyTheta).contains("'bitnet.rope.freq_base' = 1.0000000031710769e-30 must be a finite number ≥ 1e-6"))
-        let negativeContext = try gguf("context", in: dir) { $0.set("bitnet.context_length", int32: -1) }
-        #expect(loadError(negativeContext).contains("'bitnet.context_length' = -1 is outside 1..."))
+        try withTemporaryDirectory("bitnet-finite") { dir in
+            let nanNorm = try gguf("nan-norm", in: dir) { g in
+                let at = g.dataOffset("output_norm.weight") + 4 * 7
+                g.data.replaceSubrange(at..<(at + 4), with: g.le(Float.nan.bitPattern))
+            }
+            #expect(loadError(nanNorm) == "\(nanNorm) is malformed: tensor 'output_norm.weight': element 7 is nan (weights must be finite)")
+            let infEmbedding = try gguf("inf-embedding", in: dir) { g in
+                let at = g.dataOffset("token_embd.weight") + 2 * 300
+                g.data.replaceSubrange(at..<(at + 2), with: [0x80, 0x7f])  // bf16 +inf
+            }
+            #expect(loadError(infEmbedding).contains("tensor 'token_embd.weight': element 300 is inf"))
+            for (key, value, expected) in [("bitnet.rope.freq_base", Float(0), "must be a finite number ≥ 1e-6"),
+                                           ("bitnet.rope.freq_base", -Float.infinity, "must be a finite number ≥ 1e-6"),
+                                           ("bitnet.attention.layer_norm_rms_epsilon", -1, "must be a finite number > 0"),
+                                           ("bitnet.attention.layer_norm_rms_epsilon", 0, "must be a finite number > 0"),
+                                           ("bitnet.attention.layer_norm_rms_epsilon", .nan, "must be a finite number > 0")] {
+                let path = try gguf("range", in: dir) { $0.set(key, float32: value) }
+                #expect(loadError(path) == "\(path) is malformed: '\(key)' = \(value) \(expected)")
+            }
+            let tinyTheta = try gguf("theta", in: dir) { $0.set("bitnet.rope.freq_base", float32: 1e-30) }
+            #expect(loadError(tinyTheta).contains("'bitnet.rope.freq_base' = 1.0000000031710769e-30 must be a finite number ≥ 1e-6"))
+            let negativeContext = try gguf("context", in: dir) { $0.set("bitnet.context_length", int32: -1) }
+            #expect(loadError(negativeContext).contains("'bitnet.context_length' = -1 is outside 1..."))
 
-        // safetensors + config.json
-        try Self.config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
-        let st = try SafetensorsLayout(Self.fixtureSafetensors)
-        for (tensor, value) in [("model.norm.weight", Float.nan), ("model.layers.1.self_attn.q_proj.weight_scale", .infinity),
-                                ("model.embed_tokens.weight", .nan)] {
-            var bytes = Self.fixtureSafetensors
-            st.poke(&bytes, tensor: tensor, element: 0, value: value)
-            try write(bytes, to: dir + "/model.safetensors")
-            #expect(loadError(dir).contains("tensor '\(tensor)': element 0 is \(value)"), "\(loadError(dir))")
-        }
-        try write(Self.fixtureSafetensors, to: dir + "/model.safetensors")
-        #expect(loadError(dir) == "loaded")
-        for (key, value, expected) in [("rope_theta", "0", "'rope_theta' = 0.0 must be a finite number ≥ 1e-6"),
-                                       ("rms_norm_eps", "-1", "'rms_norm_eps' = -1.0 must be a finite number > 0"),
-                                       ("max_position_embeddings", "-1", "'max_position_embeddings' = -1 is outside 1...4194304"),
-                                       ("max_position_embeddings", "4000000", "'max_position_embeddings' = 4000000 needs a 7 GiB KV cache (limit 4 GiB)"),
-                                       ("vocab_size", "100000000000", "'vocab_size' = 100000000000 is outside 1...4194304"),
-                                       ("num_key_value_heads", "3", "'num_key_value_heads' = 3 does not divide"),
-                                       ("rope_theta", "\"big\"", "'rope_theta' = big is not a number")] {
-            let edited = Self.config.replacingOccurrences(
-                of: #""\#(key)": [^,}\n]*"#, with: "\"\(key)\": \(value)", options: .regularExpression)
-            #expect(edited != Self.config, "\(key) not in the fixture config")
-            try edited.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
-            let e = loadError(dir)
-            #expect(e.hasPrefix("\(dir)/config.json is malformed: ") && e.contains(expected), "\(e)")
+            // safetensors + config.json
+            try Self.config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            let st = try SafetensorsLayout(Self.fixtureSafetensors)
+            for (tensor, value) in [("model.norm.weight", Float.nan), ("model.layers.1.self_attn.q_proj.weight_scale", .infinity),
+                                    ("model.embed_tokens.weight", .nan)] {
+                var bytes = Self.fixtureSafetensors
+                st.poke(&bytes, tensor: tensor, element: 0, value: value)
+                try write(bytes, to: dir + "/model.safetensors")
+                #expect(loadError(dir).contains("tensor '\(tensor)': element 0 is \(value)"), "\(loadError(dir))")
+            }
+            try write(Self.fixtureSafetensors, to: dir + "/model.safetensors")
+            #expect(loadError(dir) == "loaded")
+            for (key, value, expected) in [("rope_theta", "0", "'rope_theta' = 0.0 must be a finite number ≥ 1e-6"),
+                                           ("rms_norm_eps", "-1", "'rms_norm_eps' = -1.0 must be a finite number > 0"),
+                                           ("max_position_embeddings", "-1", "'max_position_embeddings' = -1 is outside 1...4194304"),
+                                           ("max_position_embeddings", "4000000", "'max_position_embeddings' = 4000000 needs a 7 GiB KV cache (limit 4 GiB)"),
+                                           ("vocab_size", "100000000000", "'vocab_size' = 100000000000 is outside 1...4194304"),
+                                           ("num_key_value_heads", "3", "'num_key_value_heads' = 3 does not divide"),
+                                           ("rope_theta", "\"big\"", "'rope_theta' = big is not a number")] {
+                let edited = Self.config.replacingOccurrences(
+                    of: #""\#(key)": [^,}\n]*"#, with: "\"\(key)\": \(value)", options: .regularExpression)
+                #expect(edited != Self.config, "\(key) not in the fixture config")
+                try edited.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+                let e = loadError(dir)
+                #expect(e.hasPrefix("\(dir)/config.json is malformed: ") && e.contains(expected), "\(e)")
+            }
         }
     }
 
     /// Class 1: finite weights so large that activations would overflow (a norm weight of 1e30)
     /// are refused at load, naming the layer part; the fixture's own magnitudes load.
     @Test func weightsTooLargeForFiniteActivations() throws {
-        let dir = try scratchDirectory("huge")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for (tensor, part) in [("blk.0.attn_norm.weight", "layer 0 input norm"), ("blk.1.ffn_sub_norm.weight", "layer 1 FFN sub-norm"),
-                               ("output_norm.weight", "the final norm")] {
-            let path = try gguf("huge", in: dir) { g in
-                let at = g.dataOffset(tensor) + 4
-                g.data.replaceSubrange(at..<(at + 4), with: g.le(Float(1e30).bitPattern))
+        try withTemporaryDirectory("bitnet-huge") { dir in
+            for (tensor, part) in [("blk.0.attn_norm.weight", "layer 0 input norm"), ("blk.1.ffn_sub_norm.weight", "layer 1 FFN sub-norm"),
+                                   ("output_norm.weight", "the final norm")] {
+                let path = try gguf("huge", in: dir) { g in
+                    let at = g.dataOffset(tensor) + 4
+                    g.data.replaceSubrange(at..<(at + 4), with: g.le(Float(1e30).bitPattern))
+                }
+                #expect(loadError(path).contains("weights too large to keep activations finite: \(part) reaches 1e+30"), "\(loadError(path))")
             }
-            #expect(loadError(path).contains("weights too large to keep activations finite: \(part) reaches 1e+30"), "\(loadError(path))")
+            let head = try gguf("huge-embedding", in: dir) { g in
+                let at = g.dataOffset("token_embd.weight") + 2 * 5
+                g.data.replaceSubrange(at..<(at + 2), with: [0x7f, 0x7f])  // bf16 3.4e38, finite
+            }
+            #expect(loadError(head).contains("weights too large to keep logits finite: the LM head reaches"), "\(loadError(head))")
+            let m = try BitNetModel.load(path: try gguf("fine", in: dir) { _ in })
+            #expect(try m.forward([1, 2, 3], cache: m.makeCache(capacity: 4)).allSatisfy(\.isFinite))
         }
-        let head = try gguf("huge-embedding", in: dir) { g in
-            let at = g.dataOffset("token_embd.weight") + 2 * 5
-            g.data.replaceSubrange(at..<(at + 2), with: [0x7f, 0x7f])  // bf16 3.4e38, finite
-        }
-        #expect(loadError(head).contains("weights too large to keep logits finite: the LM head reaches"), "\(loadError(head))")
-        let m = try BitNetModel.load(path: try gguf("fine", in: dir) { _ in })
-        #expect(try m.forward([1, 2, 3], cache: m.makeCache(capacity: 4)).allSatisfy(\.isFinite))
     }
 
     /// Class 2: integers outside Int (GGUF UINT64 ≥ 2^63, safetensors header lengths near 2^64).
     @Test func integersOutsideIntAreErrors() throws {
-        let dir = try scratchDirectory("ints")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for key in ["bitnet.embedding_length", "bitnet.vocab_size", "bitnet.attention.head_count", "bitnet.context_length",
-                    "bitnet.attention.head_count_kv", "bitnet.block_count"] {
-            for v: UInt64 in [1 << 63, .max] {
-                let path = try gguf("u64", in: dir) { $0.set(key, uint64: v) }
-                #expect(loadError(path) == "\(path) is malformed: metadata '\(key)' = \(v) is not an integer in range")
+        try withTemporaryDirectory("bitnet-ints") { dir in
+            for key in ["bitnet.embedding_length", "bitnet.vocab_size", "bitnet.attention.head_count", "bitnet.context_length",
+                        "bitnet.attention.head_count_kv", "bitnet.block_count"] {
+                for v: UInt64 in [1 << 63, .max] {
+                    let path = try gguf("u64", in: dir) { $0.set(key, uint64: v) }
+                    #expect(loadError(path) == "\(path) is malformed: metadata '\(key)' = \(v) is not an integer in range")
+                }
             }
-        }
-        let alignment = try gguf("align", in: dir) { $0.set("general.alignment", uint64: .max) }
-        #expect(loadError(alignment) == "\(alignment) is malformed: general.alignment \(UInt64.max) is not a power of two up to 2^20")
-        // A token type ≥ 2^63 in a GGUF vocabulary.
-        var g = GGUFBuilder(parsing: try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/../bitnet-tiny-i2s.gguf"))))
-        g.set("tokenizer.ggml.token_type", type: 9, g.le(UInt32(10)) + g.le(UInt64(2)) + g.le(UInt64(1)) + g.le(UInt64.max))
-        try write(g.bytes(), to: dir + "/types.gguf")
-        #expect(throws: BitNetError.malformed(file: dir + "/types.gguf", reason: "metadata 'tokenizer.ggml.token_type'[1] = \(UInt64.max) is not a token type")) {
-            try Tokenizer.load(modelPath: dir + "/types.gguf")
-        }
+            let alignment = try gguf("align", in: dir) { $0.set("general.alignment", uint64: .max) }
+            #expect(loadError(alignment) == "\(alignment) is malformed: general.alignment \(UInt64.max) is not a power of two up to 2^20")
+            // A token type ≥ 2^63 in a GGUF vocabulary.
+            var g = GGUFBuilder(parsing: try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixture.directory + "/../bitnet-tiny-i2s.gguf"))))
+            g.set("tokenizer.ggml.token_type", type: 9, g.le(UInt32(10)) + g.le(UInt64(2)) + g.le(UInt64(1)) + g.le(UInt64.max))
+            try write(g.bytes(), to: dir + "/types.gguf")
+            #expect(throws: BitNetError.malformed(file: dir + "/types.gguf", reason: "metadata 'tokenizer.ggml.token_type'[1] = \(UInt64.max) is not a token type")) {
+                try Tokenizer.load(modelPath: dir + "/types.gguf")
+            }
 
-        try Self.config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
-        for length: UInt64 in [.max, .max - 7, 1 << 63 - 1, 1 << 63] {
-            var bytes = Self.fixtureSafetensors
-            bytes.replaceSubrange(0..<8, with: withUnsafeBytes(of: length.littleEndian) { Array($0) })
-            try write(bytes, to: dir + "/model.safetensors")
-            #expect(loadError(dir) == "\(dir)/model.safetensors is malformed: header length \(length) exceeds the file (\(bytes.count) bytes): truncated?")
+            try Self.config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            for length: UInt64 in [.max, .max - 7, 1 << 63 - 1, 1 << 63] {
+                var bytes = Self.fixtureSafetensors
+                bytes.replaceSubrange(0..<8, with: withUnsafeBytes(of: length.littleEndian) { Array($0) })
+                try write(bytes, to: dir + "/model.safetensors")
+                #expect(loadError(dir) == "\(dir)/model.safetensors is malformed: header length \(length) exceeds the file (\(bytes.count) bytes): truncated?")
+            }
         }
     }
 
     /// Class 3: metadata arrays nested 100,000 deep (1.2 MB) are an error, not a stack overflow.
     @Test func deeplyNestedArraysAreAnError() throws {
-        let dir = try scratchDirectory("nested")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for depth in [9, 100_000] {
-            let path = try gguf("nested", in: dir) { g in
-                var payload: [UInt8] = []
-                for _ in 0..<depth { payload += g.le(UInt32(9)) + g.le(UInt64(1)) }
-                payload += g.le(UInt32(4)) + g.le(UInt64(0))
-                g.metadata.insert(("evil", 9, payload), at: 0)
+        try withTemporaryDirectory("bitnet-nested") { dir in
+            for depth in [9, 100_000] {
+                let path = try gguf("nested", in: dir) { g in
+                    var payload: [UInt8] = []
+                    for _ in 0..<depth { payload += g.le(UInt32(9)) + g.le(UInt64(1)) }
+                    payload += g.le(UInt32(4)) + g.le(UInt64(0))
+                    g.metadata.insert(("evil", 9, payload), at: 0)
+                }
+                #expect(loadError(path) == "\(path) is malformed: metadata 'evil': arrays nested deeper than 8")
             }
-            #expect(loadError(path) == "\(path) is malformed: metadata 'evil': arrays nested deeper than 8")
+            let ok = try gguf("nested8", in: dir) { g in
+                var payload: [UInt8] = []
+                for _ in 0..<7 { payload += g.le(UInt32(9)) + g.le(UInt64(1)) }
+                payload += g.le(UInt32(4)) + g.le(UInt64(0))
+                g.set("fine", type: 9, payload)
+            }
+            #expect(loadError(ok) == "loaded")
+            // An array declaring more elements than the bytes left.
+            let huge = try gguf("huge", in: dir) { $0.set("huge", type: 9, $0.le(UInt32(0)) + $0.le(UInt64.max)) }
+            #expect(loadError(huge).contains("metadata 'huge': an array of \(UInt64.max) elements does not fit in the file"))
         }
-        let ok = try gguf("nested8", in: dir) { g in
-            var payload: [UInt8] = []
-            for _ in 0..<7 { payload += g.le(UInt32(9)) + g.le(UInt64(1)) }
-            payload += g.le(UInt32(4)) + g.le(UInt64(0))
-            g.set("fine", type: 9, payload)
-        }
-        #expect(loadError(ok) == "loaded")
-        // An array declaring more elements than the bytes left.
-        let huge = try gguf("huge", in: dir) { $0.set("huge", type: 9, $0.le(UInt32(0)) + $0.le(UInt64.max)) }
-        #expect(loadError(huge).contains("metadata 'huge': an array of \(UInt64.max) elements does not fit in the file"))
     }
 
     /// Class 4: misaligned tensor offsets name the tensor and the offset.
     @Test func misalignedOffsetsAreNamed() throws {
-        let dir = try scratchDirectory("align")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for shift: UInt64 in [1, 2, 31, 33] {
-            let path = try gguf("misaligned", in: dir) { g in
-                let i = g.tensors.firstIndex { $0.name == "blk.3.attn_q.weight" }!
-                g.tensors[i].offset += shift
+        try withTemporaryDirectory("bitnet-align") { dir in
+            for shift: UInt64 in [1, 2, 31, 33] {
+                let path = try gguf("misaligned", in: dir) { g in
+                    let i = g.tensors.firstIndex { $0.name == "blk.3.attn_q.weight" }!
+                    g.tensors[i].offset += shift
+                }
+                let original = GGUFBuilder(parsing: Self.fixtureGGUF).dataOffset("blk.3.attn_q.weight")
+                #expect(loadError(path) == "\(path) is malformed: tensor 'blk.3.attn_q.weight': offset \(UInt64(original) + shift) not aligned to 32")
             }
-            let original = GGUFBuilder(parsing: Self.fixtureGGUF).dataOffset("blk.3.attn_q.weight")
-            #expect(loadError(path) == "\(path) is malformed: tensor 'blk.3.attn_q.weight': offset \(UInt64(original) + shift) not aligned to 32")
         }
     }
 
     /// Classes 7 and 9 (file side): sizes beyond the file, and inputs that are not regular files.
     @Test func nonRegularFilesAreRefusedWithoutBlocking() throws {
-        let dir = try scratchDirectory("fifo")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let fifo = dir + "/fifo"
-        #expect(mkfifo(fifo, 0o600) == 0)
-        #expect(loadError(fifo) == "\(fifo): not a regular file (a FIFO)")
-        #expect(throws: BitNetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try Tokenizer.load(file: fifo) }
-        #expect(throws: BitNetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try Tokenizer(tokenizerJSON: fifo) }
-        #expect(throws: BitNetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try Tokenizer(tiktokenFile: fifo) }
-        #expect(throws: BitNetError.unreadable(file: "/dev/null", reason: "not a regular file (a character device)")) {
-            try BitNetModel.load(path: "/dev/null")
-        }
-        // A checkpoint directory whose config.json and model.safetensors are FIFOs.
-        let model = dir + "/model"
-        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
-        #expect(mkfifo(model + "/config.json", 0o600) == 0)
-        #expect(loadError(model) == "\(model)/config.json: not a regular file (a FIFO)")
-        try FileManager.default.removeItem(atPath: model + "/config.json")
-        try Self.config.write(toFile: model + "/config.json", atomically: true, encoding: .utf8)
-        #expect(mkfifo(model + "/model.safetensors", 0o600) == 0)
-        #expect(loadError(model) == "\(model)/model.safetensors: not a regular file (a FIFO)")
-        try FileManager.default.createDirectory(atPath: model + "/tokenizer.json", withIntermediateDirectories: true)
-        #expect(throws: BitNetError.unreadable(file: model + "/tokenizer.json", reason: "not a regular file (a directory)")) {
-            try Tokenizer.load(modelPath: model)
+        try withTemporaryDirectory("bitnet-fifo") { dir in
+            let fifo = dir + "/fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            #expect(loadError(fifo) == "\(fifo): not a regular file (a FIFO)")
+            #expect(throws: BitNetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try Tokenizer.load(file: fifo) }
+            #expect(throws: BitNetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try Tokenizer(tokenizerJSON: fifo) }
+            #expect(throws: BitNetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try Tokenizer(tiktokenFile: fifo) }
+            #expect(throws: BitNetError.unreadable(file: "/dev/null", reason: "not a regular file (a character device)")) {
+                try BitNetModel.load(path: "/dev/null")
+            }
+            // A checkpoint directory whose config.json and model.safetensors are FIFOs.
+            let model = dir + "/model"
+            try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+            #expect(mkfifo(model + "/config.json", 0o600) == 0)
+            #expect(loadError(model) == "\(model)/config.json: not a regular file (a FIFO)")
+            try FileManager.default.removeItem(atPath: model + "/config.json")
+            try Self.config.write(toFile: model + "/config.json", atomically: true, encoding: .utf8)
+            #expect(mkfifo(model + "/model.safetensors", 0o600) == 0)
+            #expect(loadError(model) == "\(model)/model.safetensors: not a regular file (a FIFO)")
+            try FileManager.default.createDirectory(atPath: model + "/tokenizer.json", withIntermediateDirectories: true)
+            #expect(throws: BitNetError.unreadable(file: model + "/tokenizer.json", reason: "not a regular file (a directory)")) {
+                try Tokenizer.load(modelPath: model)
+            }
         }
     }
 
     /// Class 11 (file side): negative offsets are named as such, not as a size mismatch.
     @Test func negativeSafetensorsOffsetsAreNamed() throws {
-        let dir = try scratchDirectory("offsets")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Self.config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
-        let st = try SafetensorsLayout(Self.fixtureSafetensors)
-        let (name, range) = st.offsets.first { $0.key == "model.embed_tokens.weight" }!
-        let header = String(decoding: Self.fixtureSafetensors[8..<st.dataStart], as: UTF8.self)
-        let original = "[\(range.lowerBound),\(range.upperBound)]", replacement = "[-2,\(range.upperBound - 2)]"
-        #expect(header.contains(original) || header.contains("[\(range.lowerBound), \(range.upperBound)]"))
-        var edited = header.replacingOccurrences(of: original, with: replacement)
-        edited = edited.replacingOccurrences(of: "[\(range.lowerBound), \(range.upperBound)]", with: replacement)
-        edited += String(repeating: " ", count: max(0, header.utf8.count - edited.utf8.count))
-        var bytes = Self.fixtureSafetensors
-        bytes.replaceSubrange(8..<st.dataStart, with: Array(edited.utf8))
-        bytes.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(edited.utf8.count).littleEndian) { Array($0) })
-        try write(bytes, to: dir + "/model.safetensors")
-        #expect(loadError(dir).contains("tensor '\(name)' has data_offsets [-2, \(range.upperBound - 2)]: negative or reversed"), "\(loadError(dir))")
+        try withTemporaryDirectory("bitnet-offsets") { dir in
+            try Self.config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            let st = try SafetensorsLayout(Self.fixtureSafetensors)
+            let (name, range) = st.offsets.first { $0.key == "model.embed_tokens.weight" }!
+            let header = String(decoding: Self.fixtureSafetensors[8..<st.dataStart], as: UTF8.self)
+            let original = "[\(range.lowerBound),\(range.upperBound)]", replacement = "[-2,\(range.upperBound - 2)]"
+            #expect(header.contains(original) || header.contains("[\(range.lowerBound), \(range.upperBound)]"))
+            var edited = header.replacingOccurrences(of: original, with: replacement)
+            edited = edited.replacingOccurrences(of: "[\(range.lowerBound), \(range.upperBound)]", with: replacement)
+            edited += String(repeating: " ", count: max(0, header.utf8.count - edited.utf8.count))
+            var bytes = Self.fixtureSafetensors
+            bytes.replaceSubrange(8..<st.dataStart, with: Array(edited.utf8))
+            bytes.replaceSubrange(0..<8, with: withUnsafeBytes(of: UInt64(edited.utf8.count).littleEndian) { Array($0) })
+            try write(bytes, to: dir + "/model.safetensors")
+            #expect(loadError(dir).contains("tensor '\(name)' has data_offsets [-2, \(range.upperBound - 2)]: negative or reversed"), "\(loadError(dir))")
+        }
     }
 }
 
@@ -344,41 +337,41 @@ struct SafetensorsLayout {
 
     /// Class 9: a split pattern that backtracks catastrophically stops with an error, quickly.
     @Test func catastrophicSplitPatternIsAnError() throws {
-        let dir = try scratchDirectory("regex")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.tokenizerJSON))) as! [String: Any]
-        json["pre_tokenizer"] = ["type": "Split", "pattern": ["Regex": "(a+)+$"]]
-        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
-        let tok = try Tokenizer(tokenizerJSON: dir + "/tokenizer.json")
-        #expect(try tok.encode("aaaa") == tok.encode("aaaa"))  // short text: fine
-        let start = Date()
-        #expect(throws: BitNetError.self) { try tok.encode(String(repeating: "a", count: 40) + "!") }
-        #expect(Date().timeIntervalSince(start) < 10)
-        do { _ = try tok.encode(String(repeating: "a", count: 40) + "!") } catch {
-            #expect(error.description.contains("the split pattern backtracks without bound"))
+        try withTemporaryDirectory("bitnet-regex") { dir in
+            var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.tokenizerJSON))) as! [String: Any]
+            json["pre_tokenizer"] = ["type": "Split", "pattern": ["Regex": "(a+)+$"]]
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+            let tok = try Tokenizer(tokenizerJSON: dir + "/tokenizer.json")
+            #expect(try tok.encode("aaaa") == tok.encode("aaaa"))  // short text: fine
+            let start = Date()
+            #expect(throws: BitNetError.self) { try tok.encode(String(repeating: "a", count: 40) + "!") }
+            #expect(Date().timeIntervalSince(start) < 10)
+            do throws(BitNetError) { _ = try tok.encode(String(repeating: "a", count: 40) + "!") } catch {
+                #expect(error.description.contains("the split pattern backtracks without bound"))
+            }
         }
     }
 
     /// Class 11 (file side): a GGUF given as a tokenizer file, and a non-UTF-8 tiktoken file.
     @Test func wrongKindsOfTokenizerFilesAreNamed() throws {
-        let dir = try scratchDirectory("tokfiles")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let i2s = Fixture.directory + "/../bitnet-tiny-i2s.gguf"
-        #expect(try Tokenizer.load(file: i2s).vocabularySize == 1000)  // its own vocabulary
-        #expect(throws: BitNetError.malformed(file: Fixture.directory + "/model.gguf",
-                                              reason: "is a GGUF model without a GPT-2 style tokenizer (tokenizer.ggml.*)")) {
-            try Tokenizer.load(file: Fixture.directory + "/model.gguf")
-        }
-        #expect(throws: BitNetError.malformed(file: i2s, reason: "is a GGUF model, not a tiktoken ranks file (a GGUF's tokenizer is read from the model itself)")) {
-            try Tokenizer(tiktokenFile: i2s)
-        }
-        try write(Array("QQ== 9223372036854775807\n".utf8), to: dir + "/huge.tiktoken")
-        #expect(throws: BitNetError.malformed(file: dir + "/huge.tiktoken", reason: "a token has id 9223372036854775807, outside 0...2147483647")) {
-            try Tokenizer.load(file: dir + "/huge.tiktoken")
-        }
-        try write([0xff, 0xfe, 0x41, 0x20, 0x31, 0x0a], to: dir + "/latin1.tiktoken")
-        #expect(throws: BitNetError.malformed(file: dir + "/latin1.tiktoken", reason: "not UTF-8 text: not a tiktoken ranks file")) {
-            try Tokenizer.load(file: dir + "/latin1.tiktoken")
+        try withTemporaryDirectory("bitnet-tokfiles") { dir in
+            let i2s = Fixture.directory + "/../bitnet-tiny-i2s.gguf"
+            #expect(try Tokenizer.load(file: i2s).vocabularySize == 1000)  // its own vocabulary
+            #expect(throws: BitNetError.malformed(file: Fixture.directory + "/model.gguf",
+                                                  reason: "is a GGUF model without a GPT-2 style tokenizer (tokenizer.ggml.*)")) {
+                try Tokenizer.load(file: Fixture.directory + "/model.gguf")
+            }
+            #expect(throws: BitNetError.malformed(file: i2s, reason: "is a GGUF model, not a tiktoken ranks file (a GGUF's tokenizer is read from the model itself)")) {
+                try Tokenizer(tiktokenFile: i2s)
+            }
+            try write(Array("QQ== 9223372036854775807\n".utf8), to: dir + "/huge.tiktoken")
+            #expect(throws: BitNetError.malformed(file: dir + "/huge.tiktoken", reason: "a token has id 9223372036854775807, outside 0...2147483647")) {
+                try Tokenizer.load(file: dir + "/huge.tiktoken")
+            }
+            try write([0xff, 0xfe, 0x41, 0x20, 0x31, 0x0a], to: dir + "/latin1.tiktoken")
+            #expect(throws: BitNetError.malformed(file: dir + "/latin1.tiktoken", reason: "not UTF-8 text: not a tiktoken ranks file")) {
+                try Tokenizer.load(file: dir + "/latin1.tiktoken")
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import BitNet
 import Foundation
+import TestSupport
 import Testing
 
 /// The Swift tokenizer against tiktoken's cl100k_base (the base of LLaMA-3's vocabulary): ids for a
@@ -52,12 +53,13 @@ import Testing
 
     @Test func badTokenizerFilesAreClearErrors() throws {
         #expect(throws: BitNetError.missingFile("/nonexistent.tiktoken")) { try Tokenizer(tiktokenFile: "/nonexistent.tiktoken") }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(getpid()).tiktoken").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try "not base64 at all\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: BitNetError.self) { try Tokenizer(tiktokenFile: path) }
-        // The fixture model has no vocabulary: no tokenizer, not an error.
-        #expect(try Tokenizer.load(modelPath: Fixture.directory) == nil)
-        #expect(try Tokenizer.load(modelPath: Fixture.directory + "/model.gguf") == nil)
+        try withTemporaryDirectory("bitnet-tiktoken") { dir in
+            let path = dir + "/bad.tiktoken"
+            try "not base64 at all\n".write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: BitNetError.self) { try Tokenizer(tiktokenFile: path) }
+            // The fixture model has no vocabulary: no tokenizer, not an error.
+            #expect(try Tokenizer.load(modelPath: Fixture.directory) == nil)
+            #expect(try Tokenizer.load(modelPath: Fixture.directory + "/model.gguf") == nil)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import BitKernels
 import BitNeurons
 import Foundation
+import TestSupport
 import Testing
 
 /// A WAV file's bytes: RIFF header, a fmt chunk and a data chunk, little-endian.
@@ -43,20 +44,19 @@ func wavBytes(rate: Int = 8000, channels: Int = 1, bits: Int = 16, format: Int =
     }
 
     @Test func spokenDigitFolderSplitsAndRefusesOtherRates() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bk-fsdd-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for (name, rate) in [("3_ann_0.wav", 8000), ("3_ann_7.wav", 8000), ("5_bob_2.wav", 8000), ("readme.txt", 0)] {
-            let bytes = rate == 0 ? Array("x".utf8) : wavBytes(rate: rate, samples: [1, 2, 3])
-            FileManager.default.createFile(atPath: dir + "/" + name, contents: Foundation.Data(bytes))
-        }
-        let set = try SpokenDigits(directory: dir)
-        #expect(set.speakers == ["ann", "bob"])
-        #expect(set.publishedSplit().test.map(\.index) == [0, 2])
-        #expect(set.split(leavingOut: "bob").train.map(\.digit) == [3, 3])
-        FileManager.default.createFile(atPath: dir + "/1_cy_0.wav", contents: Foundation.Data(wavBytes(rate: 16000, samples: [1])))
-        #expect(throws: AudioError.malformed(path: dir + "/1_cy_0.wav", reason: "sample rate 16000 Hz, expected 8000 (no resampling)")) {
-            try SpokenDigits(directory: dir)
+        try withTemporaryDirectory("bk-fsdd") { dir in
+            for (name, rate) in [("3_ann_0.wav", 8000), ("3_ann_7.wav", 8000), ("5_bob_2.wav", 8000), ("readme.txt", 0)] {
+                let bytes = rate == 0 ? Array("x".utf8) : wavBytes(rate: rate, samples: [1, 2, 3])
+                #expect(FileManager.default.createFile(atPath: dir + "/" + name, contents: Foundation.Data(bytes)))
+            }
+            let set = try SpokenDigits(directory: dir)
+            #expect(set.speakers == ["ann", "bob"])
+            #expect(set.publishedSplit().test.map(\.index) == [0, 2])
+            #expect(set.split(leavingOut: "bob").train.map(\.digit) == [3, 3])
+            #expect(FileManager.default.createFile(atPath: dir + "/1_cy_0.wav", contents: Foundation.Data(wavBytes(rate: 16000, samples: [1]))))
+            #expect(throws: AudioError.malformed(path: dir + "/1_cy_0.wav", reason: "sample rate 16000 Hz, expected 8000 (no resampling)")) {
+                try SpokenDigits(directory: dir)
+            }
         }
     }
 

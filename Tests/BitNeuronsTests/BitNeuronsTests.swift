@@ -1,6 +1,7 @@
 import BitKernels
 import BitNeurons
 import Foundation
+import TestSupport
 import Testing
 
 enum Data {
@@ -40,27 +41,26 @@ func clusters(k: Int, perCluster: Int, width: Int = 512, seed: UInt64 = 3) -> (E
     }
 
     @Test func badFilesAreClearErrors() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let images = Data.fixtures + "/mnist/t10k-images-idx3-ubyte.gz", labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
-        #expect(throws: DatasetError.badMagic(file: labels, found: 2049, expected: 2051)) {
-            try LabeledImages(images: labels, labels: labels)
+        try withTemporaryDirectory("neurons-idx") { dir in
+            let images = Data.fixtures + "/mnist/t10k-images-idx3-ubyte.gz", labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
+            #expect(throws: DatasetError.badMagic(file: labels, found: 2049, expected: 2051)) {
+                try LabeledImages(images: labels, labels: labels)
+            }
+            #expect(throws: DatasetError.missingFile(dir + "/nope.gz")) { try LabeledImages(images: dir + "/nope.gz", labels: labels) }
+            // Truncated: the header promises 300 images, the file holds fewer.
+            let cut = dir + "/cut-images"
+            let full = try LabeledImagesRaw.gunzip(images)
+            try Foundation.Data(full.prefix(16 + 100 * 784)).write(to: URL(fileURLWithPath: cut))
+            #expect(throws: DatasetError.truncated(file: cut, expected: 300 * 784, actual: 100 * 784)) {
+                try LabeledImages(images: cut, labels: labels)
+            }
+            // Counts that disagree.
+            let fewer = dir + "/fewer-labels"
+            var lab = try LabeledImagesRaw.gunzip(labels)
+            lab[4...7] = [0, 0, 0, 200]
+            try Foundation.Data(lab.prefix(8 + 200)).write(to: URL(fileURLWithPath: fewer))
+            #expect(throws: DatasetError.countMismatch(images: 300, labels: 200)) { try LabeledImages(images: images, labels: fewer) }
         }
-        #expect(throws: DatasetError.missingFile(dir + "/nope.gz")) { try LabeledImages(images: dir + "/nope.gz", labels: labels) }
-        // Truncated: the header promises 300 images, the file holds fewer.
-        let cut = dir + "/cut-images"
-        let full = try LabeledImagesRaw.gunzip(images)
-        try Foundation.Data(full.prefix(16 + 100 * 784)).write(to: URL(fileURLWithPath: cut))
-        #expect(throws: DatasetError.truncated(file: cut, expected: 300 * 784, actual: 100 * 784)) {
-            try LabeledImages(images: cut, labels: labels)
-        }
-        // Counts that disagree.
-        let fewer = dir + "/fewer-labels"
-        var lab = try LabeledImagesRaw.gunzip(labels)
-        lab[4...7] = [0, 0, 0, 200]
-        try Foundation.Data(lab.prefix(8 + 200)).write(to: URL(fileURLWithPath: fewer))
-        #expect(throws: DatasetError.countMismatch(images: 300, labels: 200)) { try LabeledImages(images: images, labels: fewer) }
     }
 }
 
@@ -197,16 +197,15 @@ enum LabeledImagesRaw {
 /// with every single byte flipped in turn (the CRC catches each).
 @Suite struct CorruptInputTests {
     @Test func absurdIDXHeadersAreErrors() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("idx-bad-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
-        for dims: [UInt32] in [[0xffff_ffff, 0xffff_ffff, 0xffff_ffff], [3, 0x8000_0000, 0x8000_0000], [300, 28, 0xffff]] {
-            var header: [UInt8] = [0, 0, 8, 3]
-            for d in dims { header += [UInt8(d >> 24), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
-            let path = dir + "/images"
-            try Foundation.Data(header + [UInt8](repeating: 7, count: 1000)).write(to: URL(fileURLWithPath: path))
-            #expect(throws: DatasetError.self) { try LabeledImages(images: path, labels: labels) }
+        try withTemporaryDirectory("neurons-idx-bad") { dir in
+            let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
+            for dims: [UInt32] in [[0xffff_ffff, 0xffff_ffff, 0xffff_ffff], [3, 0x8000_0000, 0x8000_0000], [300, 28, 0xffff]] {
+                var header: [UInt8] = [0, 0, 8, 3]
+                for d in dims { header += [UInt8(d >> 24), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
+                let path = dir + "/images"
+                try Foundation.Data(header + [UInt8](repeating: 7, count: 1000)).write(to: URL(fileURLWithPath: path))
+                #expect(throws: DatasetError.self) { try LabeledImages(images: path, labels: labels) }
+            }
         }
     }
 

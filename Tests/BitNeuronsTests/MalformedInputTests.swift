@@ -1,6 +1,7 @@
 import BitKernels
 import BitNeurons
 import Foundation
+import TestSupport
 import Testing
 
 /// CRC-32 (zlib's polynomial), to re-seal a population file after changing a field.
@@ -24,13 +25,6 @@ func resealed(_ original: [UInt8], _ change: (inout [UInt8]) -> Void) -> [UInt8]
 
 func putLE<T: FixedWidthInteger>(_ v: T, into b: inout [UInt8], at o: Int) {
     b.replaceSubrange(o..<(o + MemoryLayout<T>.size), with: withUnsafeBytes(of: v.littleEndian) { Array($0) })
-}
-
-func scratch(_ name: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("neurons-\(name)-\(getpid())").path
-    try? FileManager.default.removeItem(atPath: dir)
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
 }
 
 /// Issue 15's classes for saved populations and IDX files: each builds the bad file and expects
@@ -89,63 +83,63 @@ func scratch(_ name: String) throws -> String {
 
     /// Class 10 (file side): saving is atomic, deterministic and goes through symlinks.
     @Test func savingIsAtomicAndDeterministic() throws {
-        let dir = try scratch("save")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Self.population()
-        #expect(p.serialized() == Self.population().serialized())
-        try p.save(to: dir + "/a.bkn")
-        try FileManager.default.createSymbolicLink(atPath: dir + "/link.bkn", withDestinationPath: dir + "/a.bkn")
-        try p.save(to: dir + "/link.bkn")
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/link.bkn") == dir + "/a.bkn")
-        #expect(try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: dir + "/a.bkn"))) == p.serialized())
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["a.bkn", "link.bkn"])  // no temporary left
-        #expect(throws: PopulationFileError.self) { try p.save(to: "/dev/null") }
-        let q = try BitPopulation(contentsOf: dir + "/link.bkn")
-        #expect(q.neurons == p.neurons && q.wins == p.wins)
+        try withTemporaryDirectory("neurons-save") { dir in
+            let p = Self.population()
+            #expect(p.serialized() == Self.population().serialized())
+            try p.save(to: dir + "/a.bkn")
+            try FileManager.default.createSymbolicLink(atPath: dir + "/link.bkn", withDestinationPath: dir + "/a.bkn")
+            try p.save(to: dir + "/link.bkn")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/link.bkn") == dir + "/a.bkn")
+            #expect(try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: dir + "/a.bkn"))) == p.serialized())
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["a.bkn", "link.bkn"])  // no temporary left
+            #expect(throws: PopulationFileError.self) { try p.save(to: "/dev/null") }
+            let q = try BitPopulation(contentsOf: dir + "/link.bkn")
+            #expect(q.neurons == p.neurons && q.wins == p.wins)
+        }
     }
 
     /// Class 9: FIFOs, devices and directories are refused, never waited on.
     @Test func nonRegularFilesAreRefusedWithoutBlocking() throws {
-        let dir = try scratch("fifo")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let fifo = dir + "/fifo"
-        #expect(mkfifo(fifo, 0o600) == 0)
-        #expect(throws: PopulationFileError.unreadable("cannot read \(fifo): not a regular file (a FIFO)")) { try BitPopulation(contentsOf: fifo) }
-        #expect(throws: PopulationFileError.unreadable("cannot read \(dir): not a regular file (a directory)")) { try BitPopulation(contentsOf: dir) }
-        let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
-        #expect(throws: DatasetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try LabeledImages(images: fifo, labels: labels) }
-        #expect(throws: DatasetError.unreadable(file: "/dev/zero", reason: "not a regular file (a character device)")) {
-            try LabeledImages(images: "/dev/zero", labels: labels)
+        try withTemporaryDirectory("neurons-fifo") { dir in
+            let fifo = dir + "/fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            #expect(throws: PopulationFileError.unreadable("cannot read \(fifo): not a regular file (a FIFO)")) { try BitPopulation(contentsOf: fifo) }
+            #expect(throws: PopulationFileError.unreadable("cannot read \(dir): not a regular file (a directory)")) { try BitPopulation(contentsOf: dir) }
+            let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
+            #expect(throws: DatasetError.unreadable(file: fifo, reason: "not a regular file (a FIFO)")) { try LabeledImages(images: fifo, labels: labels) }
+            #expect(throws: DatasetError.unreadable(file: "/dev/zero", reason: "not a regular file (a character device)")) {
+                try LabeledImages(images: "/dev/zero", labels: labels)
+            }
+            #expect(throws: PlacementError.topology("\(fifo): not a regular file (a FIFO)")) { try HardwareTopology(xmlFile: fifo) }
         }
-        #expect(throws: PlacementError.topology("\(fifo): not a regular file (a FIFO)")) { try HardwareTopology(xmlFile: fifo) }
     }
 
     /// Class 7 (file side): IDX headers promising more than the file, or than any dataset, are
     /// errors before anything that size is allocated; raw and gzip files read alike.
     @Test func idxSizesAreCheckedBeforeAllocating() throws {
-        let dir = try scratch("idx")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
-        func header(_ n: UInt32, _ r: UInt32, _ c: UInt32) -> [UInt8] {
-            [2051, n, r, c].flatMap { v in withUnsafeBytes(of: UInt32(v).bigEndian) { Array($0) } }
+        try withTemporaryDirectory("neurons-idx") { dir in
+            let labels = Data.fixtures + "/mnist/t10k-labels-idx1-ubyte.gz"
+            func header(_ n: UInt32, _ r: UInt32, _ c: UInt32) -> [UInt8] {
+                [2051, n, r, c].flatMap { v in withUnsafeBytes(of: UInt32(v).bigEndian) { Array($0) } }
+            }
+            let path = dir + "/images"
+            try Foundation.Data(header(300, 0xffff_ffff, 0xffff_ffff) + [1, 2, 3]).write(to: URL(fileURLWithPath: path))
+            #expect(throws: DatasetError.unreadable(file: path, reason: "the header promises 300 × 4294967295 × 4294967295 data bytes, more than the 4294967296 this reader accepts")) {
+                try LabeledImages(images: path, labels: labels)
+            }
+            try Foundation.Data(header(300, 28, 28) + [1, 2, 3]).write(to: URL(fileURLWithPath: path))
+            #expect(throws: DatasetError.truncated(file: path, expected: 300 * 784, actual: 3)) { try LabeledImages(images: path, labels: labels) }
+            try Foundation.Data(header(300, 0, 28)).write(to: URL(fileURLWithPath: path))
+            #expect(throws: DatasetError.unreadable(file: path, reason: "images of 0 × 28 pixels")) { try LabeledImages(images: path, labels: labels) }
+            try Foundation.Data(header(1, 2, 2).prefix(10)).write(to: URL(fileURLWithPath: path))
+            #expect(throws: DatasetError.truncated(file: path, expected: 16, actual: 10)) { try LabeledImages(images: path, labels: labels) }
+            // The raw (gunzipped) fixture reads as the .gz one does.
+            let raw = dir + "/raw-images"
+            try Foundation.Data(LabeledImagesRaw.gunzip(Data.fixtures + "/mnist/t10k-images-idx3-ubyte.gz")).write(to: URL(fileURLWithPath: raw))
+            let a = try LabeledImages(images: raw, labels: labels)
+            let b = try LabeledImages(images: Data.fixtures + "/mnist/t10k-images-idx3-ubyte.gz", labels: labels)
+            #expect(a.pixels == b.pixels && a.count == 300)
         }
-        let path = dir + "/images"
-        try Foundation.Data(header(300, 0xffff_ffff, 0xffff_ffff) + [1, 2, 3]).write(to: URL(fileURLWithPath: path))
-        #expect(throws: DatasetError.unreadable(file: path, reason: "the header promises 300 × 4294967295 × 4294967295 data bytes, more than the 4294967296 this reader accepts")) {
-            try LabeledImages(images: path, labels: labels)
-        }
-        try Foundation.Data(header(300, 28, 28) + [1, 2, 3]).write(to: URL(fileURLWithPath: path))
-        #expect(throws: DatasetError.truncated(file: path, expected: 300 * 784, actual: 3)) { try LabeledImages(images: path, labels: labels) }
-        try Foundation.Data(header(300, 0, 28)).write(to: URL(fileURLWithPath: path))
-        #expect(throws: DatasetError.unreadable(file: path, reason: "images of 0 × 28 pixels")) { try LabeledImages(images: path, labels: labels) }
-        try Foundation.Data(header(1, 2, 2).prefix(10)).write(to: URL(fileURLWithPath: path))
-        #expect(throws: DatasetError.truncated(file: path, expected: 16, actual: 10)) { try LabeledImages(images: path, labels: labels) }
-        // The raw (gunzipped) fixture reads as the .gz one does.
-        let raw = dir + "/raw-images"
-        try Foundation.Data(LabeledImagesRaw.gunzip(Data.fixtures + "/mnist/t10k-images-idx3-ubyte.gz")).write(to: URL(fileURLWithPath: raw))
-        let a = try LabeledImages(images: raw, labels: labels)
-        let b = try LabeledImages(images: Data.fixtures + "/mnist/t10k-images-idx3-ubyte.gz", labels: labels)
-        #expect(a.pixels == b.pixels && a.count == 300)
     }
 }
 
@@ -183,31 +177,31 @@ func scratch(_ name: String) throws -> String {
     }
 
     @Test func idxFiles() throws {
-        let dir = try scratch("corrupt-idx")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let mnist = Data.fixtures + "/mnist"
-        let images = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: mnist + "/t10k-images-idx3-ubyte.gz")))
-        let labels = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: mnist + "/t10k-labels-idx1-ubyte.gz")))
-        let rawImages = try LabeledImagesRaw.gunzip(mnist + "/t10k-images-idx3-ubyte.gz")
-        let rawLabels = try LabeledImagesRaw.gunzip(mnist + "/t10k-labels-idx1-ubyte.gz")
-        let imageFields = [(0, 4, true), (4, 4, true), (8, 4, true), (12, 4, true)], labelFields = [(0, 4, true), (4, 4, true)]
-        var r = Rng(state: 21)
-        var errors = 0, loads = 0
-        for i in 0..<240 {
-            // Alternate: raw images, raw labels, gzip images, gzip labels (compressed bytes corrupted).
-            let (img, lab): ([UInt8], [UInt8])
-            switch i % 4 {
-            case 0: (img, lab) = (corrupt(rawImages, &r, header: 64, fields: imageFields), rawLabels)
-            case 1: (img, lab) = (rawImages, corrupt(rawLabels, &r, header: 32, fields: labelFields))
-            case 2: (img, lab) = (corrupt(images, &r, header: 200, fields: [(0, 4, false)]), labels)
-            default: (img, lab) = (images, corrupt(labels, &r, header: 64, fields: [(0, 4, false)]))
+        try withTemporaryDirectory("neurons-corrupt-idx") { dir in
+            let mnist = Data.fixtures + "/mnist"
+            let images = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: mnist + "/t10k-images-idx3-ubyte.gz")))
+            let labels = try [UInt8](Foundation.Data(contentsOf: URL(fileURLWithPath: mnist + "/t10k-labels-idx1-ubyte.gz")))
+            let rawImages = try LabeledImagesRaw.gunzip(mnist + "/t10k-images-idx3-ubyte.gz")
+            let rawLabels = try LabeledImagesRaw.gunzip(mnist + "/t10k-labels-idx1-ubyte.gz")
+            let imageFields = [(0, 4, true), (4, 4, true), (8, 4, true), (12, 4, true)], labelFields = [(0, 4, true), (4, 4, true)]
+            var r = Rng(state: 21)
+            var errors = 0, loads = 0
+            for i in 0..<240 {
+                // Alternate: raw images, raw labels, gzip images, gzip labels (compressed bytes corrupted).
+                let (img, lab): ([UInt8], [UInt8])
+                switch i % 4 {
+                case 0: (img, lab) = (corrupt(rawImages, &r, header: 64, fields: imageFields), rawLabels)
+                case 1: (img, lab) = (rawImages, corrupt(rawLabels, &r, header: 32, fields: labelFields))
+                case 2: (img, lab) = (corrupt(images, &r, header: 200, fields: [(0, 4, false)]), labels)
+                default: (img, lab) = (images, corrupt(labels, &r, header: 64, fields: [(0, 4, false)]))
+                }
+                try Foundation.Data(img).write(to: URL(fileURLWithPath: dir + "/images"))
+                try Foundation.Data(lab).write(to: URL(fileURLWithPath: dir + "/labels"))
+                do { _ = try LabeledImages(images: dir + "/images", labels: dir + "/labels"); loads += 1 } catch { errors += 1 }
             }
-            try Foundation.Data(img).write(to: URL(fileURLWithPath: dir + "/images"))
-            try Foundation.Data(lab).write(to: URL(fileURLWithPath: dir + "/labels"))
-            do { _ = try LabeledImages(images: dir + "/images", labels: dir + "/labels"); loads += 1 } catch { errors += 1 }
+            print("corruption IDX: 240 cases, \(errors) errors, \(loads) valid loads")
+            #expect(errors > 100)
         }
-        print("corruption IDX: 240 cases, \(errors) errors, \(loads) valid loads")
-        #expect(errors > 100)
     }
 
     @Test func populationFiles() throws {

@@ -1,24 +1,18 @@
 import BitKernels
 import BitNeurons
+import TestSupport
 import Testing
 
 @Suite struct RankTieTests {
     /// The definition, by sorting: brighter first, then the rule's key, then the lower index.
     func reference(_ p: [UInt8], columns: Int, k: Int, rule: RankTieRule) -> [Int] {
         let rows = p.count / columns
-        func blur(_ i: Int) -> Int {
-            let r = i / columns, c = i % columns
-            var s = 0
-            for dr in -1...1 where (0..<rows).contains(r + dr) {
-                for dc in -1...1 where (0..<columns).contains(c + dc) { s += Int(p[(r + dr) * columns + c + dc]) }
-            }
-            return s
-        }
+        let blur = neighbourhoodSums(p, columns: columns)
         func distance(_ i: Int) -> Int {
             let ink = p.indices.filter { p[$0] > 0 }
             return ink.map { abs($0 / columns - i / columns) + abs($0 % columns - i % columns) }.min() ?? rows + columns
         }
-        let key = p.indices.map { rule == .blur ? blur($0) : rule == .distance ? -distance($0) : 0 }
+        let key = p.indices.map { rule == .blur ? blur[$0] : rule == .distance ? -distance($0) : 0 }
         var order = p.indices.sorted { a, b in
             (p[a], key[a], -a) > (p[b], key[b], -b)
         }

@@ -1,6 +1,7 @@
 import BitNet
 import BitTraining
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct InferenceAgreementTests {
@@ -32,18 +33,17 @@ import Testing
     @Test func exportedFilesLoadWithTheSameLogits() throws {
         let model = try Reference.model(.ternary)
         let weights = try model.bitNetWeights(maxPositions: 64)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bktrain-export-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let tokenizer = Tokenizer(pieces: Array("abcdefghijk").map { Array(String($0).utf8) })
-        try weights.writeHuggingFace(to: dir + "/hf", tokenizer: tokenizer)
-        try weights.writeGGUF(to: dir + "/m.gguf", format: .i2_s, tokenizer: tokenizer)
-        let tokens = Reference.file.batch[0].dropLast().map(Int.init)
-        let mine = model.logits(tokens)
-        for path in [dir + "/hf", dir + "/m.gguf"] {
-            let loaded = try BitNetModel.load(path: path)
-            let theirs = try loaded.forward(tokens, cache: loaded.makeCache())
-            #expect(zip(mine, theirs).map { abs($0 - $1) }.max()! < 1e-3, "\(path)")
+        try withTemporaryDirectory("bktrain-export") { dir in
+            let tokenizer = Tokenizer(pieces: Array("abcdefghijk").map { Array(String($0).utf8) })
+            try weights.writeHuggingFace(to: dir + "/hf", tokenizer: tokenizer)
+            try weights.writeGGUF(to: dir + "/m.gguf", format: .i2_s, tokenizer: tokenizer)
+            let tokens = Reference.file.batch[0].dropLast().map(Int.init)
+            let mine = model.logits(tokens)
+            for path in [dir + "/hf", dir + "/m.gguf"] {
+                let loaded = try BitNetModel.load(path: path)
+                let theirs = try loaded.forward(tokens, cache: loaded.makeCache())
+                #expect(zip(mine, theirs).map { abs($0 - $1) }.max()! < 1e-3, "\(path)")
+            }
         }
     }
 }

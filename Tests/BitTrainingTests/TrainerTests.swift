@@ -1,19 +1,18 @@
 import BitKernels
 import BitTraining
 import Foundation
+import TestSupport
 import Testing
-
-func temporaryPath(_ name: String) -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("bktrain-\(getpid())-\(name)").path
-}
 
 /// A few kilobytes of text with a small alphabet.
 let sampleText = String(repeating: "the cat sat on the mat; the rat ate the cat's hat. ", count: 60)
 
 func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 16, seed: UInt64 = 3) throws -> Trainer {
-    let path = temporaryPath("text-\(precision)-\(width)-\(seed).txt")
-    try sampleText.write(toFile: path, atomically: true, encoding: .utf8)
-    let data = try TextData(path: path, tokenizer: "chars", context: 8)
+    let data = try withTemporaryDirectory("bktrain-text") { dir in
+        let path = dir + "/text.txt"
+        try sampleText.write(toFile: path, atomically: true, encoding: .utf8)
+        return try TextData(path: path, tokenizer: "chars", context: 8)
+    }
     let config = try ModelConfiguration(vocabularySize: data.vocabularySize, width: width, layers: 2, heads: 2, kvHeads: 1, precision: precision)
     let settings = TrainingSettings(steps: steps, batch: 3, context: 8, schedule: Schedule(peak: 1e-2, minimum: 1e-3, warmup: 2, steps: steps),
                                     seed: seed, evalEvery: 5, evalBatches: 4)
@@ -22,31 +21,35 @@ func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 
 
 @Suite struct TrainerTests {
     @Test func charsAreSortedUniqueCharactersSplit90To10() throws {
-        let path = temporaryPath("chars.txt")
-        try "banana band".write(toFile: path, atomically: true, encoding: .utf8)
-        let data = try TextData(path: path, tokenizer: "chars", validationFraction: 0.3, context: 2)
-        #expect(data.pieces.map { String(decoding: $0, as: UTF8.self) } == [" ", "a", "b", "d", "n"])
-        #expect(data.tokens == [2, 1, 4, 1, 4, 1, 0, 2, 1, 4, 3])
-        #expect(data.trainCount == 7)
-        let long = temporaryPath("long.txt")
-        try sampleText.write(toFile: long, atomically: true, encoding: .utf8)
-        #expect(try TextData(path: long, context: 8).trainCount == sampleText.unicodeScalars.count * 9 / 10)
-        #expect(data.decode(data.tokens.map(Int.init)) == "banana band")
-        let bytes = try TextData(path: path, tokenizer: "bytes", validationFraction: 0.5, context: 2)
-        #expect(bytes.vocabularySize == 256 && bytes.tokens.first == 98)
+        try withTemporaryDirectory("bktrain-chars") { dir in
+            let path = dir + "/chars.txt"
+            try "banana band".write(toFile: path, atomically: true, encoding: .utf8)
+            let data = try TextData(path: path, tokenizer: "chars", validationFraction: 0.3, context: 2)
+            #expect(data.pieces.map { String(decoding: $0, as: UTF8.self) } == [" ", "a", "b", "d", "n"])
+            #expect(data.tokens == [2, 1, 4, 1, 4, 1, 0, 2, 1, 4, 3])
+            #expect(data.trainCount == 7)
+            let long = dir + "/long.txt"
+            try sampleText.write(toFile: long, atomically: true, encoding: .utf8)
+            #expect(try TextData(path: long, context: 8).trainCount == sampleText.unicodeScalars.count * 9 / 10)
+            #expect(data.decode(data.tokens.map(Int.init)) == "banana band")
+            let bytes = try TextData(path: path, tokenizer: "bytes", validationFraction: 0.5, context: 2)
+            #expect(bytes.vocabularySize == 256 && bytes.tokens.first == 98)
+        }
     }
 
     @Test func badDataIsACleanError() throws {
-        let empty = temporaryPath("empty.txt"), tiny = temporaryPath("tiny.txt")
-        try "".write(toFile: empty, atomically: true, encoding: .utf8)
-        try "abcabcabc".write(toFile: tiny, atomically: true, encoding: .utf8)
-        #expect(throws: TrainingError.badFile(path: empty, reason: "the file is empty")) { try TextData(path: empty, context: 4) }
-        #expect(throws: TrainingError.self) { try TextData(path: tiny, context: 64) }  // context longer than the data
-        #expect(throws: TrainingError.badFile(path: "/nonexistent/x", reason: "cannot read the file")) { try TextData(path: "/nonexistent/x", context: 4) }
-        #expect(throws: TrainingError.invalid("width 100 is not divisible by heads 3")) {
-            try ModelConfiguration(vocabularySize: 10, width: 100, layers: 1, heads: 3)
+        try withTemporaryDirectory("bktrain-bad") { dir in
+            let empty = dir + "/empty.txt", tiny = dir + "/tiny.txt"
+            try "".write(toFile: empty, atomically: true, encoding: .utf8)
+            try "abcabcabc".write(toFile: tiny, atomically: true, encoding: .utf8)
+            #expect(throws: TrainingError.badFile(path: empty, reason: "the file is empty")) { try TextData(path: empty, context: 4) }
+            #expect(throws: TrainingError.self) { try TextData(path: tiny, context: 64) }  // context longer than the data
+            #expect(throws: TrainingError.badFile(path: "/nonexistent/x", reason: "cannot read the file")) { try TextData(path: "/nonexistent/x", context: 4) }
+            #expect(throws: TrainingError.invalid("width 100 is not divisible by heads 3")) {
+                try ModelConfiguration(vocabularySize: 10, width: 100, layers: 1, heads: 3)
+            }
+            #expect(throws: TrainingError.self) { try tinyTrainer(steps: 0) }
         }
-        #expect(throws: TrainingError.self) { try tinyTrainer(steps: 0) }
     }
 
     @Test func lossFallsAndStatisticsAreReported() throws {
@@ -76,30 +79,34 @@ func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 
         while whole.step < 20 { whole.trainStep() }
         let first = try tinyTrainer(precision: precision)
         while first.step < 10 { first.trainStep() }
-        let path = temporaryPath("ckpt-\(precision).bkt")
-        try first.saveCheckpoint(to: path)
-        let resumed = try tinyTrainer(precision: precision)
-        try resumed.loadCheckpoint(from: path)
-        #expect(resumed.step == 10)
-        var lastLoss: Float = 0
-        while resumed.step < 20 { lastLoss = resumed.trainStep() }
-        #expect(resumed.model.parameters == whole.model.parameters)
-        #expect(resumed.validationLoss() == whole.validationLoss(), "last train loss \(lastLoss)")
+        try withTemporaryDirectory("bktrain-ckpt") { dir in
+            let path = dir + "/checkpoint.bkt"
+            try first.saveCheckpoint(to: path)
+            let resumed = try tinyTrainer(precision: precision)
+            try resumed.loadCheckpoint(from: path)
+            #expect(resumed.step == 10)
+            var lastLoss: Float = 0
+            while resumed.step < 20 { lastLoss = resumed.trainStep() }
+            #expect(resumed.model.parameters == whole.model.parameters)
+            #expect(resumed.validationLoss() == whole.validationLoss(), "last train loss \(lastLoss)")
+        }
     }
 
     @Test func checkpointFromAnotherConfigurationOrCorruptIsRejected() throws {
         let a = try tinyTrainer(steps: 20)
         a.trainStep()
-        let path = temporaryPath("ckpt-other.bkt")
-        try a.saveCheckpoint(to: path)
-        let wider = try tinyTrainer(steps: 20, width: 32)
-        #expect(throws: TrainingError.self) { try wider.loadCheckpoint(from: path) }
-        let otherSeed = try tinyTrainer(steps: 20, seed: 4)
-        #expect(throws: TrainingError.self) { try otherSeed.loadCheckpoint(from: path) }
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        bytes[bytes.count / 2] ^= 0x40
-        try bytes.write(to: URL(fileURLWithPath: path))
-        let same = try tinyTrainer(steps: 20)
-        #expect(throws: TrainingError.badFile(path: path, reason: "checksum mismatch (truncated or corrupted)")) { try same.loadCheckpoint(from: path) }
+        try withTemporaryDirectory("bktrain-ckpt") { dir in
+            let path = dir + "/checkpoint.bkt"
+            try a.saveCheckpoint(to: path)
+            let wider = try tinyTrainer(steps: 20, width: 32)
+            #expect(throws: TrainingError.self) { try wider.loadCheckpoint(from: path) }
+            let otherSeed = try tinyTrainer(steps: 20, seed: 4)
+            #expect(throws: TrainingError.self) { try otherSeed.loadCheckpoint(from: path) }
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes[bytes.count / 2] ^= 0x40
+            try bytes.write(to: URL(fileURLWithPath: path))
+            let same = try tinyTrainer(steps: 20)
+            #expect(throws: TrainingError.badFile(path: path, reason: "checksum mismatch (truncated or corrupted)")) { try same.loadCheckpoint(from: path) }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BitTraining
@@ -29,39 +30,41 @@ func tinyGrid() -> WidthBitsGrid {
 
 @Suite(.serialized) struct WidthBitsTrainingTests {
     @Test func gridTrainsMeasuresAndCleansUp() throws {
-        let directory = temporaryDirectory("train-grid")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var lines = [String]()
-        try tinyGrid().run(in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) })
-        let record = try RunRecord.read(from: directory + "/ternary-w32-s1/record.json")
-        #expect(record.steps == 4 && record.tokensSeen == 4 * 2 * 8 && record.layers == 1)
-        #expect(record.validationLoss.map(\.step) == [2, 4])
-        #expect(record.finalValidationLoss == record.validationLoss.last!.loss)
-        // 5 samples (steps 0…4) × 7 matrices; flips counted at every step after the first sample.
-        #expect(record.frustration.count == 5 * 7)
-        #expect(record.frustration.filter { $0.step > 0 }.allSatisfy { $0.flipsCountedEveryStep == true && $0.flipRate != nil })
-        #expect(record.frustration.filter { $0.step == 0 }.allSatisfy { $0.flipRate == nil })
-        #expect(record.geometry.hiddenStates.count == 2 && record.hiddenStates?.positions == 16)
-        #expect(try RunRecord.read(from: directory + "/float-w32-s1/record.json").frustration.isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: directory + "/ternary-w32-s1/checkpoints"))
-        #expect(lines.contains { $0.contains("ternary-w32-s1: step 4/4") })
+        try withTemporaryDirectory("bittraining-train-grid") { directory in
+            var lines = [String]()
+            try tinyGrid().run(in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) })
+            let record = try RunRecord.read(from: directory + "/ternary-w32-s1/record.json")
+            #expect(record.steps == 4 && record.tokensSeen == 4 * 2 * 8 && record.layers == 1)
+            #expect(record.validationLoss.map(\.step) == [2, 4])
+            #expect(record.finalValidationLoss == record.validationLoss.last!.loss)
+            // 5 samples (steps 0…4) × 7 matrices; flips counted at every step after the first sample.
+            #expect(record.frustration.count == 5 * 7)
+            #expect(record.frustration.filter { $0.step > 0 }.allSatisfy { $0.flipsCountedEveryStep == true && $0.flipRate != nil })
+            #expect(record.frustration.filter { $0.step == 0 }.allSatisfy { $0.flipRate == nil })
+            #expect(record.geometry.hiddenStates.count == 2 && record.hiddenStates?.positions == 16)
+            #expect(try RunRecord.read(from: directory + "/float-w32-s1/record.json").frustration.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: directory + "/ternary-w32-s1/checkpoints"))
+            #expect(lines.contains { $0.contains("ternary-w32-s1: step 4/4") })
+        }
     }
 
     @Test func aStoppedRunResumesToTheSameRecord() throws {
         let grid = tinyGrid()
         let spec = grid.runs.first { $0.precision == .ternary }!
-        let a = temporaryDirectory("resume-a"), b = temporaryDirectory("resume-b")
-        defer { for d in [a, b] { try? FileManager.default.removeItem(atPath: d) } }
-        let whole = try grid.train(spec, data: tinyCorpus(), threads: 1, checkpoints: a, progress: { _ in })
-        #expect(throws: CancellationError.self) {
-            try grid.train(spec, data: tinyCorpus(), threads: 1, checkpoints: b, stopAfter: 2, progress: { _ in })
-        }
-        var resumedLines = [String]()
-        let resumed = try grid.train(spec, data: tinyCorpus(), threads: 1, checkpoints: b, progress: { resumedLines.append($0) })
-        #expect(resumedLines.first == "  ternary-w32-s1: resumed at step 2")
-        #expect(resumed.finalValidationLoss == whole.finalValidationLoss)
-        #expect(resumed.validationLoss == whole.validationLoss)
-        #expect(resumed.frustration == whole.frustration)
+        try withTemporaryDirectory("bittraining-resume-a") { a in
+            try withTemporaryDirectory("bittraining-resume-b") { b in
+                let whole = try grid.train(spec, data: tinyCorpus(), threads: 1, checkpoints: a, progress: { _ in })
+                #expect(throws: CancellationError.self) {
+                    try grid.train(spec, data: tinyCorpus(), threads: 1, checkpoints: b, stopAfter: 2, progress: { _ in })
+                }
+                var resumedLines = [String]()
+                let resumed = try grid.train(spec, data: tinyCorpus(), threads: 1, checkpoints: b, progress: { resumedLines.append($0) })
+                #expect(resumedLines.first == "  ternary-w32-s1: resumed at step 2")
+                #expect(resumed.finalValidationLoss == whole.finalValidationLoss)
+                #expect(resumed.validationLoss == whole.validationLoss)
+                #expect(resumed.frustration == whole.frustration)
+            }
+            }
     }
 
     @Test func aByteVocabularyIsRefused() throws {
@@ -73,30 +76,30 @@ func tinyGrid() -> WidthBitsGrid {
 
 @Suite(.serialized) struct SweepTests {
     @Test func sweepRunsResumesAndReports() throws {
-        let directory = temporaryDirectory("sweep")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let grid = tinyGrid()
-        var lines = [String]()
-        let points = try grid.sweepLearningRates([1e-3, 5e-3], width: 32, steps: 4, in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) })
-        #expect(points.count == 4)
-        #expect(points.map(\.name) == ["float-w32-s1-lr0.001", "float-w32-s1-lr0.005", "ternary-w32-s1-lr0.001", "ternary-w32-s1-lr0.005"])
-        #expect(lines.filter { $0.hasPrefix("sweep ") }.count == 4)
-        let best = SweepPoint.best(points)
-        for p in [RunRecord.Precision.float, .ternary] {
-            let mine = points.filter { $0.precision == p }
-            #expect(best[p] == mine.min { $0.finalValidationLoss < $1.finalValidationLoss }!.learningRate)
+        try withTemporaryDirectory("bittraining-sweep") { directory in
+            let grid = tinyGrid()
+            var lines = [String]()
+            let points = try grid.sweepLearningRates([1e-3, 5e-3], width: 32, steps: 4, in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) })
+            #expect(points.count == 4)
+            #expect(points.map(\.name) == ["float-w32-s1-lr0.001", "float-w32-s1-lr0.005", "ternary-w32-s1-lr0.001", "ternary-w32-s1-lr0.005"])
+            #expect(lines.filter { $0.hasPrefix("sweep ") }.count == 4)
+            let best = SweepPoint.best(points)
+            for p in [RunRecord.Precision.float, .ternary] {
+                let mine = points.filter { $0.precision == p }
+                #expect(best[p] == mine.min { $0.finalValidationLoss < $1.finalValidationLoss }!.learningRate)
+            }
+            // A second sweep trains nothing; the points are read back.
+            lines = []
+            #expect(try grid.sweepLearningRates([1e-3, 5e-3], width: 32, steps: 4, in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) }) == points)
+            #expect(lines.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: directory + "/sweep/float-w32-s1-lr0.001-checkpoints"))
+            // The report shows the sweep beside a run.
+            try grid.run(in: directory, data: tinyCorpus(), threads: 1, progress: { _ in })
+            try writeWidthBitsReport(runsDirectory: directory, outputDirectory: directory + "/out")
+            let report = String(decoding: FileManager.default.contents(atPath: directory + "/out/REPORT.md")!, as: UTF8.self)
+            #expect(report.contains("## Learning-rate sweep"))
+            #expect(report.contains("| 0.001 | "))
         }
-        // A second sweep trains nothing; the points are read back.
-        lines = []
-        #expect(try grid.sweepLearningRates([1e-3, 5e-3], width: 32, steps: 4, in: directory, data: tinyCorpus(), threads: 1, progress: { lines.append($0) }) == points)
-        #expect(lines.isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: directory + "/sweep/float-w32-s1-lr0.001-checkpoints"))
-        // The report shows the sweep beside a run.
-        try grid.run(in: directory, data: tinyCorpus(), threads: 1, progress: { _ in })
-        try writeWidthBitsReport(runsDirectory: directory, outputDirectory: directory + "/out")
-        let report = String(decoding: FileManager.default.contents(atPath: directory + "/out/REPORT.md")!, as: UTF8.self)
-        #expect(report.contains("## Learning-rate sweep"))
-        #expect(report.contains("| 0.001 | "))
     }
 
     @Test func bestIgnoresDivergedPoints() {

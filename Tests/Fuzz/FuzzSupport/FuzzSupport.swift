@@ -5,12 +5,15 @@ import Foundation
 
 /// A scratch directory per process (in /dev/shm when there is one: no disk writes per execution).
 public let fuzzScratch: String = {
-    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
-    let dir = "\(base)/bk-fuzz-\(getpid())"
-    try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    atexit { try? FileManager.default.removeItem(atPath: "/dev/shm/bk-fuzz-\(getpid())") }
-    return dir
+    try? FileManager.default.createDirectory(atPath: fuzzScratchPath(), withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: fuzzScratchPath()) }  // the same path: no capture in a C callback
+    return fuzzScratchPath()
 }()
+
+func fuzzScratchPath() -> String {
+    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    return "\(base)/bk-fuzz-\(getpid())"
+}
 
 /// Writes the fuzzer's bytes to `name` in the scratch directory and returns the path.
 public func fuzzFile(_ name: String, _ data: UnsafeRawPointer?, _ count: Int) -> String {
