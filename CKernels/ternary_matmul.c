@@ -166,14 +166,17 @@ BK_TARGET_AVX2
 /* GEMM tiles (several tokens): each plane shifted down once and shared by the tokens; the
  * in-place decode below needs two int16 sums per product, too many registers for 4 tokens.
  * Per block each product gets 8 PMADDUBSW (|lane| <= 2·2·128), summed
- * in int16 (<= 4096) and widened once per block with PMADDWD. */
+ * in int16 (<= 4096) and widened once per block with PMADDWD. The tile also prefetches its
+ * row's line `prefetch` bytes ahead in the row group's stream: the tile reads 64 of every 256
+ * bytes, which the hardware prefetcher follows poorly, and from DRAM the eight-token GEMM lost
+ * 30-40% of its warm speed without it (bench/ggml_compare.sh, Emerald Rapids). */
 BK_INLINE void tile_avx2_gemm(const uint8_t *w, size_t block_count, const int8_t *x,
                          size_t x_stride, const int rows, const int tokens, int32_t *result, size_t prefetch) {
-    (void)prefetch; /* several tokens: compute-bound, the row stays in L1 */
     const __m256i mask = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                       _mm256_setzero_si256()};
     for (size_t b = 0; b < block_count; b++) {
+        if (prefetch) _mm_prefetch((const char *)(w + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
         __m256i part[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                            _mm256_setzero_si256()};
         for (int h = 0; h < 2; h++) {
@@ -242,11 +245,12 @@ BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t block_count, const int8_t
     for (int i = 0; i < rows * tokens; i++) result[i] = bk_avx2_hsum_epi32(acc[i]) >> 2;
 }
 
-/* One token: the in-place decode; several: the shifted one. `tokens` is a constant at every call. */
+/* One token: the in-place decode; several: the shifted one, with the GEMV's prefetch distance
+ * (run_tile passes none to several-token tiles). `tokens` is a constant at every call. */
 BK_INLINE void tile_avx2(const uint8_t *w, size_t block_count, const int8_t *x,
                          size_t x_stride, const int rows, const int tokens, int32_t *result, size_t prefetch) {
     if (tokens == 1) tile_avx2_gemv(w, block_count, x, x_stride, rows, 1, result, prefetch);
-    else tile_avx2_gemm(w, block_count, x, x_stride, rows, tokens, result, prefetch);
+    else tile_avx2_gemm(w, block_count, x, x_stride, rows, tokens, result, bk_ternary_prefetch());
 }
 
 void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t row_count,
