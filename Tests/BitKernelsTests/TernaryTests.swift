@@ -28,9 +28,10 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
 @Suite struct TernaryKernelTests {
     /// Columns around the 256-weight block and its 16/32/64-byte slices; rows around the 4-row
     /// GEMV tile, the 8-row GEMM panel and AVX-512's 4 × 4 GEMM tile (whole row groups plus a
-    /// partial one); tokens around the 4-token tile.
+    /// partial one); tokens around the 4-token tile. 11 and 14 rows: AVX-512's two-row 8-token
+    /// tile over a second panel, ending in a lone row (11) or in a pair of a partial group (14).
     static let columnCounts = [1, 2, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 700, 1000, 2560, 4353]  // 4353: GEMM column chunks of 16 blocks + a partial one
-    static let rowCounts = [1, 2, 3, 4, 5, 7, 8, 9, 17]
+    static let rowCounts = [1, 2, 3, 4, 5, 7, 8, 9, 11, 14, 17]
     static let tokenCounts = [1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 64]
 
     @Test(arguments: ISA.supported, columnCounts)
@@ -38,7 +39,7 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
         let kernels = try Kernels.variant(isa)
         var rng = SplitMix64(seed: UInt64(columns) &* 1_000_003)
         for rows in Self.rowCounts {
-            for tokens in [1, 2, 5] + ([5, 8, 17].contains(rows) ? Self.tokenCounts : []) {
+            for tokens in [1, 2, 5] + ([5, 8, 11, 14, 17].contains(rows) ? Self.tokenCounts : []) {
                 let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(tokens * columns, rng: &rng)
                 let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
                 let q = QuantizedTokens(values: x, scales: [Float](repeating: 1, count: tokens), columns: columns)
