@@ -107,12 +107,12 @@ typedef void (*ternary_tile)(const uint8_t *w, size_t block_count, const int8_t 
 
 /* Software prefetch of the GEMV weight stream: the four cache lines `distance` bytes past the
  * 256-byte block step at w (a four-row tile reads one contiguous stream, so "ahead" is simply
- * further on; past the matrix's end it only touches lines that are never used). Into L2 (T1), not
- * L1: on Emerald Rapids, one thread from DRAM, 4 KiB ahead, T1 read 9.4 GB/s where T0 read 8.8
- * (p10 of per-call rates; 640-6912 rows × 2560-6912 columns), as the bf16 head's T1 prefetch does. */
+ * further on; past the matrix's end it only touches lines that are never used). Into L1 (T0): a
+ * T1 prefetch read ~6% faster per call at the p10 on Emerald Rapids but no faster over a whole
+ * 2B-4T token's 210 GEMVs (bench/RESULTS.md, decode section). */
 BK_INLINE void prefetch_ahead(const uint8_t *w, size_t distance) {
     if (distance == 0) return;
-    for (int i = 0; i < 4; i++) _mm_prefetch((const char *)(w + distance + 64 * i), _MM_HINT_T1);
+    for (int i = 0; i < 4; i++) _mm_prefetch((const char *)(w + distance + 64 * i), _MM_HINT_T0);
 }
 
 /* Runs the R × T tile at rows r.., tokens t.., blocks b .. b + nb and stores its products: the
