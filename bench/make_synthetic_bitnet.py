@@ -83,15 +83,32 @@ def main():
         "tie_word_embeddings": True,
         "quantization_config": {"linear_class": "autobitlinear", "quant_method": "bitnet", "quantization_mode": "offline"},
     }
-    with open(os.path.join(a.out, "config.json"), "w") as fh:
-        json.dump(config, fh, indent=2)
-    with open(os.path.join(a.out, "model.safetensors"), "wb") as fh:
+    # Both files go to a temporary name first and are renamed into place when complete, so an
+    # interrupted run never leaves a truncated model.safetensors that looks finished.
+    def atomic(name, mode, fill):
+        final = os.path.join(a.out, name)
+        tmp = final + f".partial-{os.getpid()}"
+        try:
+            with open(tmp, mode) as fh:
+                fill(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    atomic("config.json", "w", lambda fh: json.dump(config, fh, indent=2))
+
+    def weights(fh):
         fh.write(struct.pack("<Q", len(blob)))
         fh.write(blob)
         for k, (name, _, _, make) in enumerate(tensors):
             fh.write(make())
             if sys.stderr.isatty():
                 print(f"\r{k + 1}/{len(tensors)} tensors", end="", file=sys.stderr)
+
+    atomic("model.safetensors", "wb", weights)
     print(f"\nwrote {a.out}: {offset / 1e9:.2f} GB of tensors", file=sys.stderr)
 
 
