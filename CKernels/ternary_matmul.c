@@ -9,7 +9,10 @@
  * reads one contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block
  * BLOCK_STEP. The hardware prefetchers follow one stream well and four badly. Software prefetch
  * ahead of the stream measured no better on Zen 4, but lifts Golden Cove cores from ~75% to
- * ~95% of the read bandwidth: single-token tiles prefetch bk_ternary_prefetch() bytes ahead.
+ * ~95% of the read bandwidth: every tile prefetches its rows' lines bk_ternary_prefetch() bytes
+ * ahead (several-token tiles read 64 of every 256 bytes of the stream, which the hardware
+ * prefetchers follow even worse: from DRAM the AVX-512 4- and 8-token products ran at half their
+ * speed without it, bench/RESULTS.md).
  *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time (on AVX-512 two rows against
@@ -105,14 +108,16 @@ typedef void (*ternary_tile)(const uint8_t *w, size_t block_count, const int8_t 
                              size_t x_stride, int rows, int tokens, int32_t *result,
                              size_t prefetch);
 
-/* Software prefetch of the GEMV weight stream: the four cache lines `distance` bytes past the
- * 256-byte block step at w (a four-row tile reads one contiguous stream, so "ahead" is simply
- * further on; past the matrix's end it only touches lines that are never used). Into L1 (T0): a
- * T1 prefetch read ~6% faster per call at the p10 on Emerald Rapids but no faster over a whole
- * 2B-4T token's 210 GEMVs (bench/RESULTS.md, decode section). */
-BK_INLINE void prefetch_ahead(const uint8_t *w, size_t distance) {
+/* Software prefetch of the weight stream: the cache lines of the tile's `rows` rows `distance`
+ * bytes past the 256-byte block step at w (a row group's four rows are one contiguous stream, so
+ * "ahead" is simply further on; past the matrix's end it only touches lines that are never used).
+ * A four-row GEMV tile fetches the whole step; a one-row GEMM tile only its own line, the other
+ * rows' tiles fetch theirs. Into L1 (T0): a T1 prefetch read ~6% faster per call at the p10 on
+ * Emerald Rapids but no faster over a whole 2B-4T token's 210 GEMVs (bench/RESULTS.md, decode
+ * section). */
+BK_INLINE void prefetch_ahead(const uint8_t *w, size_t distance, int rows) {
     if (distance == 0) return;
-    for (int i = 0; i < 4; i++) _mm_prefetch((const char *)(w + distance + 64 * i), _MM_HINT_T0);
+    for (int i = 0; i < rows; i++) _mm_prefetch((const char *)(w + distance + 64 * i), _MM_HINT_T0);
 }
 
 /* Runs the R × T tile at rows r.., tokens t.., blocks b .. b + nb and stores its products: the
@@ -121,8 +126,7 @@ BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int 
                         size_t t, size_t b, size_t nb) {
     int32_t res[16];
     tile(p->packed + bk_ternary_block_offset(p->block_count, r, b), nb,
-         p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, R, T, res,
-         p->token_count == 1 ? p->prefetch : 0);
+         p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, R, T, res, p->prefetch);
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
@@ -220,7 +224,7 @@ BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t block_count, const int8_t
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                       _mm256_setzero_si256()};
     for (size_t b = 0; b < block_count; b++) {
-        prefetch_ahead(w + b * BLOCK_STEP, prefetch);
+        prefetch_ahead(w + b * BLOCK_STEP, prefetch, rows);
         __m256i part1[4], part4[4];
         for (int i = 0; i < 4; i++) part1[i] = part4[i] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
@@ -250,12 +254,12 @@ BK_INLINE void tile_avx2_gemv(const uint8_t *w, size_t block_count, const int8_t
     for (int i = 0; i < rows * tokens; i++) result[i] = bk_avx2_hsum_epi32(acc[i]) >> 2;
 }
 
-/* One token: the in-place decode; several: the shifted one, with the GEMV's prefetch distance
- * (run_tile passes none to several-token tiles). `tokens` is a constant at every call. */
+/* One token: the in-place decode; several: the shifted one; both with the prefetch distance.
+ * `tokens` is a constant at every call. */
 BK_INLINE void tile_avx2(const uint8_t *w, size_t block_count, const int8_t *x,
                          size_t x_stride, const int rows, const int tokens, int32_t *result, size_t prefetch) {
     if (tokens == 1) tile_avx2_gemv(w, block_count, x, x_stride, rows, 1, result, prefetch);
-    else tile_avx2_gemm(w, block_count, x, x_stride, rows, tokens, result, bk_ternary_prefetch());
+    else tile_avx2_gemm(w, block_count, x, x_stride, rows, tokens, result, prefetch);
 }
 
 void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t row_count,
@@ -281,7 +285,7 @@ BK_INLINE void tile_avxvnni(const uint8_t *w, size_t block_count, const int8_t *
     __m256i acc1[4], acc4[4];
     for (int i = 0; i < 4; i++) acc1[i] = acc4[i] = _mm256_setzero_si256();
     for (size_t b = 0; b < block_count; b++) {
-        prefetch_ahead(w + b * BLOCK_STEP, prefetch);
+        prefetch_ahead(w + b * BLOCK_STEP, prefetch, rows);
         for (int h = 0; h < 2; h++)
             for (int r = 0; r < rows; r++) {
                 const __m256i bytes = _mm256_loadu_si256((const __m256i *)(w + r * ROW_STEP + b * BLOCK_STEP + 32 * h));
@@ -320,7 +324,7 @@ BK_INLINE void tile_avx512(const uint8_t *w, size_t block_count, const int8_t *x
     for (int i = 0; i < 4; i++)
         for (int p = 0; p < 4; p++) acc[i][p] = _mm512_setzero_si512();
     for (size_t b = 0; b < block_count; b++) {
-        prefetch_ahead(w + b * BLOCK_STEP, prefetch);
+        prefetch_ahead(w + b * BLOCK_STEP, prefetch, rows);
         __m512i bytes[4];
         for (int r = 0; r < rows; r++)
             bytes[r] = _mm512_loadu_si512((const void *)(w + r * ROW_STEP + b * BLOCK_STEP));
@@ -410,11 +414,15 @@ BK_INLINE __m512i reduce16_avx512(const __m512i acc[16]) {
  * so every product keeps one accumulator: 16 of the 32 registers. The 16 sums are reduced
  * together by one transpose tree. Products land at result[row * 8 + token]. */
 BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
-                               size_t x_stride, int32_t result[16]) {
+                               size_t x_stride, int32_t result[16], size_t prefetch) {
     const __m512i mask = _mm512_set1_epi8(3);
     __m512i acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
     for (size_t b = 0; b < block_count; b++) {
+        if (prefetch) {
+            _mm_prefetch((const char *)(w + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w + ROW_STEP + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
+        }
         const __m512i b0 = _mm512_loadu_si512((const void *)(w + b * BLOCK_STEP));
         const __m512i b1 = _mm512_loadu_si512((const void *)(w + ROW_STEP + b * BLOCK_STEP));
         for (int p = 0; p < 4; p++) {
@@ -437,11 +445,12 @@ BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_
  * On Golden Cove, whose 512-bit ALU ops share ports 0 and 5 with VPDPBUSD, this is 37 port slots
  * per 32 products instead of 20 per 16 (the decode ANDs and the extra per-plane reductions). */
 BK_INLINE void tile_avx512_1x8(const uint8_t *w, size_t block_count, const int8_t *x,
-                               size_t x_stride, int32_t *result) {
+                               size_t x_stride, int32_t *result, size_t prefetch) {
     const __m512i low = _mm512_set1_epi8(3), high = _mm512_set1_epi8(12);
     __m512i acc1[8], acc4[8];
     for (int t = 0; t < 8; t++) acc1[t] = acc4[t] = _mm512_setzero_si512();
     for (size_t b = 0; b < block_count; b++) {
+        if (prefetch) _mm_prefetch((const char *)(w + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
         const __m512i bytes = _mm512_loadu_si512((const void *)(w + b * BLOCK_STEP));
         const __m512i upper = _mm512_srli_epi16(bytes, 4);
         const __m512i c0 = _mm512_and_si512(bytes, low), c1 = _mm512_and_si512(bytes, high);
@@ -478,9 +487,9 @@ BK_INLINE void tile_avx512_1x8(const uint8_t *w, size_t block_count, const int8_
 BK_INLINE void tile_avx512_t8(const uint8_t *w, size_t block_count, const int8_t *x,
                               size_t x_stride, const int rows, const int tokens, int32_t *result,
                               size_t prefetch) {
-    (void)tokens, (void)prefetch; /* always 8 tokens, several tokens: no prefetch */
-    if (rows == 2) tile_avx512_2x8(w, block_count, x, x_stride, result);
-    else tile_avx512_1x8(w, block_count, x, x_stride, result);
+    (void)tokens; /* always 8 */
+    if (rows == 2) tile_avx512_2x8(w, block_count, x, x_stride, result, prefetch);
+    else tile_avx512_1x8(w, block_count, x, x_stride, result, prefetch);
 }
 
 void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
