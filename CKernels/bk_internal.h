@@ -77,6 +77,11 @@ BK_DECLARE_VARIANTS(scalar)
 #if BK_X86
 BK_DECLARE_VARIANTS(avx2)
 BK_DECLARE_VARIANTS(avx512)
+/* The AVX-512 product when the caller knows how many planes of the last block hold columns. */
+void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, int last_planes,
+                                     size_t row_count, const int8_t *x, size_t x_stride,
+                                     const int32_t *x_sums, size_t token_count, int32_t *out,
+                                     size_t out_stride);
 /* AVX-VNNI reuses the AVX2 table except for the entries declared here. */
 void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t row_count,
                                const int8_t *x, size_t x_stride, const int32_t *x_sums,

@@ -347,29 +347,47 @@ BK_INLINE void tile_avx512(const uint8_t *w, size_t block_count, const int8_t *x
     }
 }
 
+/* The products of one 4 × 4 tile over one block's first `planes` bit planes (weights 0 .. 64 ·
+ * planes − 1 of the block); `planes` is a constant at every call. */
+BK_INLINE void block_avx512_4x4(const uint8_t *w, const int8_t *x, size_t x_stride, const int planes,
+                                __m512i acc[16]) {
+    const __m512i mask = _mm512_set1_epi8(3);
+    __m512i bytes[4];
+    for (int r = 0; r < 4; r++) bytes[r] = _mm512_loadu_si512((const void *)(w + r * ROW_STEP));
+    for (int p = 0; p < planes; p++) {
+        __m512i codes[4];
+        for (int r = 0; r < 4; r++)
+            codes[r] = _mm512_and_si512(p ? _mm512_srli_epi16(bytes[r], 2 * p) : bytes[r], mask);
+        for (int t = 0; t < 4; t++) {
+            const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + 64 * p));
+            for (int r = 0; r < 4; r++) acc[r * 4 + t] = _mm512_dpbusd_epi32(acc[r * 4 + t], codes[r], xv);
+        }
+    }
+}
+
 /* The GEMM tile: four rows (one packed row group) × four tokens, 16 products. Each plane is
  * shifted down to codes 0..2 once and serves four tokens, so each product keeps one accumulator
  * (16 of the 32 registers) and no per-plane scaling. The 16 sums are reduced together by a
  * transposing tree (unpack, then 128-bit lane shuffles): ~20 operations for all 16 where one
  * horizontal sum each cost ~10 — with training's narrow rows (1-3 blocks) the single-row tile
- * spent more on its reductions than on its products. Products land at result[row * 4 + token]. */
+ * spent more on its reductions than on its products. Products land at result[row * 4 + token].
+ * The last block runs only its first `last_planes` planes (1-4): the planes past the matrix's
+ * columns multiply zero activations, and at 128 columns (one block, two planes) they were half
+ * of every product. */
 BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_t *x,
-                               size_t x_stride, int32_t result[16]) {
-    const __m512i mask = _mm512_set1_epi8(3);
+                               size_t x_stride, int last_planes, int32_t result[16]) {
     __m512i acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
-    for (size_t b = 0; b < block_count; b++) {
-        __m512i bytes[4];
-        for (int r = 0; r < 4; r++)
-            bytes[r] = _mm512_loadu_si512((const void *)(w + r * ROW_STEP + b * BLOCK_STEP));
-        for (int p = 0; p < 4; p++) {
-            __m512i codes[4];
-            for (int r = 0; r < 4; r++)
-                codes[r] = _mm512_and_si512(p ? _mm512_srli_epi16(bytes[r], 2 * p) : bytes[r], mask);
-            for (int t = 0; t < 4; t++) {
-                const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
-                for (int r = 0; r < 4; r++) acc[r * 4 + t] = _mm512_dpbusd_epi32(acc[r * 4 + t], codes[r], xv);
-            }
+    for (size_t b = 0; b + 1 < block_count; b++)
+        block_avx512_4x4(w + b * BLOCK_STEP, x + b * 256, x_stride, 4, acc);
+    if (block_count > 0) {
+        const uint8_t *wl = w + (block_count - 1) * BLOCK_STEP;
+        const int8_t *xl = x + (block_count - 1) * 256;
+        switch (last_planes) {
+        case 1: block_avx512_4x4(wl, xl, x_stride, 1, acc); break;
+        case 2: block_avx512_4x4(wl, xl, x_stride, 2, acc); break;
+        case 3: block_avx512_4x4(wl, xl, x_stride, 3, acc); break;
+        default: block_avx512_4x4(wl, xl, x_stride, 4, acc); break;
         }
     }
     /* Per 128-bit lane: pairs (a, b) → [a0+a2, b0+b2, a1+a3, b1+b3]; quads → [A, B, C, D]. */
@@ -492,26 +510,23 @@ BK_INLINE void tile_avx512_t8(const uint8_t *w, size_t block_count, const int8_t
     else tile_avx512_1x8(w, block_count, x, x_stride, result, prefetch);
 }
 
-void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
-                              const int8_t *x, size_t x_stride, const int32_t *x_sums,
-                              size_t token_count, int32_t *out, size_t out_stride) {
-    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
-    /* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight
-     * tokens at a time; narrow rows (training: 128-512 columns) through 4 × 4 tiles, where the
-     * single-row tiles spent more on reductions than on products. Each was measured on its own
-     * regime (bench/RESULTS.md); neither on the other's. */
-    if (token_count < 4 || row_count < 4 || block_count > 4) {
-        walk_tiles(&p, tile_avx512, tile_avx512_t8);
-        return;
-    }
-    /* GEMM: whole row groups in 4 × 4 tiles. Per column chunk (<= 16 blocks), the tokens go in
-     * panels whose chunk (<= 32 KB) stays in L1 while every row group's chunk (4 × 64 bytes per
-     * block, a quarter of what the four tokens of a tile read) streams past it; the last tokens
-     * (fewer than four) and the last partial row group go through the single-row tiles. */
+/* GEMM of narrow rows (<= 4 blocks) with >= 4 tokens and >= 4 rows: whole row groups in 4 × 4
+ * tiles, the matrix's last block over its first `last_planes` planes. Per column chunk (<= 16
+ * blocks), the tokens go in panels whose chunk (<= 32 KB) stays in L1 while every row group's
+ * chunk (4 × 64 bytes per block, a quarter of what the four tokens of a tile read) streams past
+ * it; the last tokens (fewer than four) and the last partial row group go through the
+ * single-row tiles (all four planes: the padding multiplies zeros, so the products agree). */
+static void gemm_narrow_avx512(const ternary_product *p, int last_planes) {
+    const uint8_t *packed = p->packed;
+    const size_t block_count = p->block_count, row_count = p->row_count, token_count = p->token_count;
+    const size_t x_stride = p->x_stride, out_stride = p->out_stride;
+    const int8_t *x = p->x;
+    const int32_t *x_sums = p->x_sums;
+    int32_t *out = p->out;
     const size_t full_rows = row_count / 4 * 4, full_tokens = token_count / 4 * 4;
     for (size_t b = 0; b < block_count; b += 16) {
         const size_t nb = block_count - b < 16 ? block_count - b : 16;
+        const int planes = b + nb == block_count ? last_planes : 4;
         size_t panel = (32u << 10) / (nb * BK_TERNARY_BLOCK) / 4 * 4;
         if (panel < 4) panel = 4;
         for (size_t t0 = 0; t0 < full_tokens; t0 += panel) {
@@ -520,7 +535,7 @@ void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t 
                 const uint8_t *wr = packed + bk_ternary_block_offset(block_count, r, b);
                 for (size_t t = t0; t < t1; t += 4) {
                     int32_t res[16];
-                    tile_avx512_4x4(wr, nb, x + t * x_stride + b * BK_TERNARY_BLOCK, x_stride, res);
+                    tile_avx512_4x4(wr, nb, x + t * x_stride + b * BK_TERNARY_BLOCK, x_stride, planes, res);
                     for (int i = 0; i < 4; i++)
                         for (int j = 0; j < 4; j++) {
                             int32_t *o = &out[(t + j) * out_stride + r + i];
@@ -530,9 +545,9 @@ void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t 
             }
         }
         for (size_t i = 0; i < full_rows; i++) switch (token_count - full_tokens) {
-            case 3: run_tile(&p, tile_avx512, 1, 3, i, full_tokens, b, nb); break;
-            case 2: run_tile(&p, tile_avx512, 1, 2, i, full_tokens, b, nb); break;
-            case 1: run_tile(&p, tile_avx512, 1, 1, i, full_tokens, b, nb); break;
+            case 3: run_tile(p, tile_avx512, 1, 3, i, full_tokens, b, nb); break;
+            case 2: run_tile(p, tile_avx512, 1, 2, i, full_tokens, b, nb); break;
+            case 1: run_tile(p, tile_avx512, 1, 1, i, full_tokens, b, nb); break;
             default: break;
             }
     }
@@ -542,6 +557,37 @@ void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t 
                                       token_count, out + full_rows, out_stride, 0};
         walk_tiles(&rest, tile_avx512, tile_avx512_t8);
     }
+}
+
+/* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight tokens at
+ * a time; narrow rows (training: 128-512 columns) through 4 × 4 tiles, where the single-row tiles
+ * spent more on reductions than on products. Each was measured on its own regime
+ * (bench/RESULTS.md); neither on the other's. */
+BK_INLINE bool narrow_gemm(size_t block_count, size_t row_count, size_t token_count) {
+    return token_count >= 4 && row_count >= 4 && block_count <= 4;
+}
+
+void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
+                              const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                              size_t token_count, int32_t *out, size_t out_stride) {
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+    if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
+    else walk_tiles(&p, tile_avx512, tile_avx512_t8);
+}
+
+/* As bk_ternary_matmul_avx512 for a matrix whose last block holds `last_planes` · 64 columns or
+ * fewer (1-4): narrow GEMMs skip the last block's planes past the columns (training's 128-column
+ * rows are one block of which two planes hold weights). The caller knows the columns; the table
+ * entry does not. */
+void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, int last_planes,
+                                     size_t row_count, const int8_t *x, size_t x_stride,
+                                     const int32_t *x_sums, size_t token_count, int32_t *out,
+                                     size_t out_stride) {
+    const ternary_product p = {packed, block_count, row_count, x,         x_stride,
+                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+    if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
+    else walk_tiles(&p, tile_avx512, tile_avx512_t8);
 }
 BK_UNTARGET
 #endif
@@ -610,14 +656,30 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
 /* Below this many weight-blocks × tokens of work a team costs more than it saves. */
 #define BK_TERNARY_PAR_MIN_WORK 2048
 
+/* The table's product for `row_count` rows of w starting at `packed`; on AVX-512 the variant that
+ * knows how many planes of the last block hold columns (the table entry knows only blocks). */
+static void matmul_rows(const bk_kernels *k, const bk_ternary_matrix *w, const uint8_t *packed,
+                        size_t row_count, const int8_t *x, size_t x_stride, const int32_t *x_sums,
+                        size_t token_count, int32_t *out, size_t out_stride) {
+#if BK_X86
+    if (k->isa == BK_ISA_AVX512 && k->ternary_matmul == bk_ternary_matmul_avx512 && w->block_count > 0) {
+        const size_t tail = w->cols - (w->block_count - 1) * BK_TERNARY_BLOCK; /* 1 .. 256 */
+        bk_ternary_matmul_planes_avx512(packed, w->block_count, (int)((tail + 63) / 64), row_count,
+                                        x, x_stride, x_sums, token_count, out, out_stride);
+        return;
+    }
+#endif
+    k->ternary_matmul(packed, w->block_count, row_count, x, x_stride, x_sums, token_count, out,
+                      out_stride);
+}
+
 void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
                            size_t x_stride, const int32_t *x_sums, size_t token_count,
                            int32_t *out, size_t out_stride, int threads) {
     const size_t rows = w->rows;
     const int team = bk_team_size(threads);
     if (team <= 1 || rows < 8 || rows * w->block_count * token_count < BK_TERNARY_PAR_MIN_WORK) {
-        k->ternary_matmul(w->packed, w->block_count, rows, x, x_stride, x_sums, token_count, out,
-                          out_stride);
+        matmul_rows(k, w, w->packed, rows, x, x_stride, x_sums, token_count, out, out_stride);
         return;
     }
 #pragma omp parallel num_threads(team)
@@ -629,9 +691,8 @@ void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, cons
         const size_t begin = groups * i / n * 4, end = groups * (i + 1) / n * 4;
         const size_t stop = end < rows ? end : rows;
         if (begin < stop)
-            k->ternary_matmul(w->packed + bk_ternary_block_offset(w->block_count, begin, 0),
-                              w->block_count, stop - begin, x, x_stride, x_sums, token_count,
-                              out + begin, out_stride);
+            matmul_rows(k, w, w->packed + bk_ternary_block_offset(w->block_count, begin, 0),
+                        stop - begin, x, x_stride, x_sums, token_count, out + begin, out_stride);
     }
 }
 

@@ -11,6 +11,8 @@ import argparse, math, re, statistics, subprocess, time
 import torch
 import torch.nn.functional as F
 
+WARMUP = 5  # untimed steps before the timed ones, on both sides
+
 
 def act_quant(x):
     s = 127.0 / x.abs().amax(-1, keepdim=True).clamp(min=1e-5)
@@ -107,7 +109,7 @@ def torch_speed(data, vocab, width, threads, ternary, steps):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
-    for _ in range(5):
+    for _ in range(WARMUP):
         step()
     t = time.perf_counter()
     for _ in range(steps):
@@ -116,11 +118,19 @@ def torch_speed(data, vocab, width, threads, ternary, steps):
 
 
 def ours_speed(path, width, threads, precision, steps, binary):
+    # As torch_speed: WARMUP untimed steps (the first pays for page faults and OpenBLAS's buffers),
+    # then `steps` timed ones. The CLI reports the mean tok/s of the step time so far at each
+    # evaluation (evaluation excluded), so the timed steps' rate follows from the reports after
+    # WARMUP and after WARMUP + steps.
+    total = WARMUP + steps
     out = subprocess.run([binary, "train", "--data", path, "--layers", "4", "--width", str(width), "--heads", "4", "--context", "64",
-                          "--batch", "12", "--steps", str(steps), "--warmup", str(min(steps, 100)), "--precision", precision, "--threads", str(threads),
-                          "--eval-every", str(steps), "--eval-batches", "1", "--export", "none", "--out", f"/tmp/train_compare_{width}_{threads}_{precision}"],
+                          "--batch", "12", "--steps", str(total), "--warmup", str(min(total, 100)), "--precision", precision, "--threads", str(threads),
+                          "--eval-every", str(WARMUP), "--eval-batches", "1", "--export", "none", "--out", f"/tmp/train_compare_{width}_{threads}_{precision}"],
                          capture_output=True, text=True, check=True)
-    return float(re.search(r"([\d.]+) tok/s", out.stdout).group(1))
+    rate = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"step (\d+)/\d+ .*?([\d.]+) tok/s", out.stderr)}
+    tokens = 12 * 64
+    elapsed = total * tokens / rate[total] - WARMUP * tokens / rate[WARMUP]
+    return steps * tokens / elapsed
 
 
 def main():

@@ -30,7 +30,9 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     /// GEMV tile, the 8-row GEMM panel and AVX-512's 4 × 4 GEMM tile (whole row groups plus a
     /// partial one); tokens around the 4-token tile. 11 and 14 rows: AVX-512's two-row 8-token
     /// tile over a second panel, ending in a lone row (11) or in a pair of a partial group (14).
-    static let columnCounts = [1, 2, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 700, 1000, 2560, 4353]  // 4353: GEMM column chunks of 16 blocks + a partial one
+    // 4353: GEMM column chunks of 16 blocks + a partial one; 192, 344, 688: last blocks of 3, 2 and 3
+    // planes (training's narrow rows, whose AVX-512 products skip the planes past the columns).
+    static let columnCounts = [1, 2, 63, 64, 65, 127, 128, 129, 192, 255, 256, 257, 344, 511, 512, 513, 688, 700, 1000, 2560, 4353]
     static let rowCounts = [1, 2, 3, 4, 5, 7, 8, 9, 11, 14, 17]
     static let tokenCounts = [1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 64]
 
