@@ -36,4 +36,8 @@ func refuseMPIWithoutTrait(_ command: String) throws {
         throw ValidationError("\(command) was started by mpirun on \(ranks) ranks, but this bitkernels was built without MPI; build it with `swift build --traits MPI`")
     }
 }
+
+/// Whether this process is rank 0: always without MPI. A function, not a `true` literal, so that
+/// code shared with the MPI build (`guard isRoot else { return }`) is not flagged as unreachable.
+@inline(never) func isRootRank() -> Bool { true }
 #endif

@@ -131,7 +131,7 @@ struct Train: ParsableCommand {
         }
         #else
         try refuseMPIWithoutTrait("train")
-        let isRoot = true, ranks = 1, rankNote = ""
+        let isRoot = isRootRank(), ranks = 1, rankNote = ""
         do { trainer = try Trainer(configuration: config, data: text, settings: settings, threads: threads) } catch { throw ValidationError("\(error)") }
         func step() throws -> Float { trainer.trainStep() }
         #endif

@@ -49,22 +49,41 @@ extension TrainableModel {
     }
 
     /// dx = r (g − n · mean(g ⊙ n)), g = w ⊙ dy, n = x r; dw += Σ_t dy ⊙ n. Adds dx into `dx`.
+    /// Tokens are independent for dx, columns for dw (each summed over the tokens in order), so
+    /// both are shared among the threads with the same values at any count.
     func rmsNormBackward(_ x: UnsafePointer<Float>, r: [Float], weight: Int, tokens: Int, width d: Int,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        let w = weights[weight].p, dw = grads[weight].p
-        var dwd = [Double](repeating: 0, count: d)
-        for t in 0..<tokens {
-            let xs = x + t * d, g = dy + t * d, o = dx + t * d, rt = r[t]
-            var dot: Float = 0
-            for i in 0..<d {
-                let n = xs[i] * rt
-                dwd[i] += Double(g[i] * n)
-                dot += w[i] * g[i] * n
+        nonisolated(unsafe) let w = weights[weight].p, dw = grads[weight].p, x = x, dy = dy, dx = dx
+        let team = tokens * d >= 1 << 15 ? threads : 1
+        r.withUnsafeBufferPointer { rb in
+            nonisolated(unsafe) let r = rb.baseAddress!
+            parallelFor(tokens, threads: team) { t in
+                let xs = x + t * d, g = dy + t * d, o = dx + t * d, rt = r[t]
+                var dot: Float = 0
+                for i in 0..<d { dot += w[i] * g[i] * (xs[i] * rt) }
+                let mean = dot / Float(d)
+                for i in 0..<d { o[i] += rt * (w[i] * g[i] - xs[i] * rt * mean) }
             }
-            let mean = dot / Float(d)
-            for i in 0..<d { o[i] += rt * (w[i] * g[i] - xs[i] * rt * mean) }
+            let slices = (d + 15) / 16
+            parallelFor(slices, threads: team) { sl in
+                let lo = sl * 16, hi = min(lo + 16, d)
+                var dwd = SIMD16<Double>()
+                for t in 0..<tokens {
+                    let xs = x + t * d, g = dy + t * d, rt = r[t]
+                    for i in lo..<hi { dwd[i - lo] += Double(g[i] * (xs[i] * rt)) }
+                }
+                for i in lo..<hi { dw[i] += Float(dwd[i - lo]) }
+            }
         }
-        for i in 0..<d { dw[i] += Float(dwd[i]) }
+    }
+
+    /// out[i] = a[i] + b[i], shared among the threads.
+    func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count n: Int) {
+        nonisolated(unsafe) let a = a, b = b, out = out
+        let chunks = (n + (1 << 14) - 1) >> 14
+        parallelFor(chunks, threads: n >= 1 << 16 ? threads : 1) { c in
+            for i in (c << 14)..<min((c + 1) << 14, n) { out[i] = a[i] + b[i] }
+        }
     }
 
     // MARK: - BitLinear
@@ -160,7 +179,7 @@ extension TrainableModel {
             linear(a2.p, tokens: N, parameter: c.index(layer: l, .o), out: o.p, keep: kept2)
             tape.a2 = kept2
             let x1 = Buffer(uninitialized: N * H)
-            for i in 0..<(N * H) { x1.p[i] = x.p[i] + o.p[i] }
+            add(x.p, o.p, into: x1.p, count: N * H)
             tape.x1 = x1
             let h2 = Buffer(uninitialized: N * H)
             tape.r3 = rmsNorm(x1.p, weight: c.index(layer: l, .postAttentionNorm), tokens: N, width: H, out: h2.p)
@@ -169,10 +188,7 @@ extension TrainableModel {
             linear(h2.p, tokens: N, parameters: [c.index(layer: l, .gate), c.index(layer: l, .up)], outs: [g.p, u.p], keep: kept3)
             tape.h2 = kept3; tape.g = g; tape.u = u
             let m = Buffer(uninitialized: N * F)
-            for i in 0..<(N * F) {
-                let r = max(g.p[i], 0)
-                m.p[i] = r * r * u.p[i]
-            }
+            reluSquaredTimes(g.p, u.p, into: m.p, count: N * F)
             tape.m = m
             let m2 = Buffer(uninitialized: N * F)
             tape.r4 = rmsNorm(m.p, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, out: m2.p)
@@ -181,7 +197,7 @@ extension TrainableModel {
             linear(m2.p, tokens: N, parameter: c.index(layer: l, .down), out: down.p, keep: kept4)
             tape.m2 = kept4
             let x2 = Buffer(uninitialized: N * H)
-            for i in 0..<(N * H) { x2.p[i] = x1.p[i] + down.p[i] }
+            add(x1.p, down.p, into: x2.p, count: N * H)
             if gradients { tapes.append(tape) }
             x = x2
             hidden?(l + 1, x.p)
@@ -194,22 +210,31 @@ extension TrainableModel {
         let head = weights[c.headIndex].p
         gemm(false, true, N, V, H, 1, hn.p, H, head, H, 0, logits.p, V, threads: threads)
         if logitsOut != nil && !gradients { return 0 }
-        var total = 0.0
+        // Per token in parallel (each token's loss and gradient row by itself), the losses then
+        // summed in token order: the same values at any thread count.
         let dlogits = gradients ? Buffer(uninitialized: N * V) : nil
-        for t in 0..<N {
-            let row = logits.p + t * V
-            var best = -Float.infinity
-            for j in 0..<V { best = max(best, row[j]) }
-            var sum = 0.0
-            for j in 0..<V { sum += Double(Foundation.exp(row[j] - best)) }
-            let target = Int(batch.targets[t])
-            total += Double(best) + Foundation.log(sum) - Double(row[target])
-            if let dl = dlogits?.p {
-                let inv = 1 / sum, scale = 1 / Float(N)
-                for j in 0..<V { dl[t * V + j] = Float(Double(Foundation.exp(row[j] - best)) * inv) * scale }
-                dl[t * V + target] -= scale
+        let losses = UnsafeMutablePointer<Double>.allocate(capacity: N)
+        defer { losses.deallocate() }
+        do {
+            nonisolated(unsafe) let logitsP = logits.p, dl = dlogits?.p, losses = losses
+            let targets = batch.targets
+            parallelFor(N, threads: N * V >= 1 << 15 ? threads : 1) { t in
+                let row = logitsP + t * V
+                var best = -Float.infinity
+                for j in 0..<V { best = max(best, row[j]) }
+                var sum = 0.0
+                for j in 0..<V { sum += Double(Foundation.exp(row[j] - best)) }
+                let target = Int(targets[t])
+                losses[t] = Double(best) + Foundation.log(sum) - Double(row[target])
+                if let dl {
+                    let inv = 1 / sum, scale = 1 / Float(N)
+                    for j in 0..<V { dl[t * V + j] = Float(Double(Foundation.exp(row[j] - best)) * inv) * scale }
+                    dl[t * V + target] -= scale
+                }
             }
         }
+        var total = 0.0
+        for t in 0..<N { total += losses[t] }
         let loss = Float(total / Double(N))
         guard gradients, let dl = dlogits else { return loss }
 
@@ -229,11 +254,7 @@ extension TrainableModel {
             let dm = Buffer(N * F)
             rmsNormBackward(tape.m.p, r: tape.r4, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, dy: dm2.p, dx: dm.p)
             let dg = Buffer(uninitialized: N * F), du = Buffer(uninitialized: N * F)
-            for i in 0..<(N * F) {
-                let r = max(tape.g.p[i], 0)
-                du.p[i] = dm.p[i] * r * r
-                dg.p[i] = dm.p[i] * tape.u.p[i] * 2 * r
-            }
+            reluSquaredBackward(tape.g.p, tape.u.p, dm.p, dg: dg.p, du: du.p, count: N * F)
             let dh2 = Buffer(uninitialized: N * H)
             linearBackward(dy: dg.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .gate), dx: dh2.p, accumulate: false)
             linearBackward(dy: du.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .up), dx: dh2.p, accumulate: true)
@@ -264,13 +285,70 @@ extension TrainableModel {
         return loss
     }
 
+    /// m = relu(g)² · u, eight lanes at a time (the scalar loop's max did not vectorize; same values).
+    func reluSquaredTimes(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count n: Int) {
+        nonisolated(unsafe) let g = g, u = u, m = m
+        let chunks = (n + (1 << 14) - 1) >> 14
+        parallelFor(chunks, threads: n >= 1 << 16 ? threads : 1) { c in
+            let lo = c << 14
+            Self.reluSquaredTimes(g + lo, u + lo, into: m + lo, count: min(1 << 14, n - lo))
+        }
+    }
+
+    static func reluSquaredTimes(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            let uv = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
+            let r = gv.replacing(with: 0, where: gv .<= 0)  // max(g, 0) as Swift.max: 0 when 0 >= g
+            UnsafeMutableRawPointer(m + i).storeBytes(of: r * r * uv, as: SIMD8<Float>.self)
+            i += 8
+        }
+        for j in i..<n {
+            let r = max(g[j], 0)
+            m[j] = r * r * u[j]
+        }
+    }
+
+    /// du = dm · relu(g)², dg = dm · u · 2 relu(g) (the products in the scalar loop's order).
+    func reluSquaredBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ dm: UnsafePointer<Float>,
+                             dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count n: Int) {
+        nonisolated(unsafe) let g = g, u = u, dm = dm, dg = dg, du = du
+        let chunks = (n + (1 << 14) - 1) >> 14
+        parallelFor(chunks, threads: n >= 1 << 16 ? threads : 1) { c in
+            let lo = c << 14
+            Self.reluSquaredBackward(g + lo, u + lo, dm + lo, dg: dg + lo, du: du + lo, count: min(1 << 14, n - lo))
+        }
+    }
+
+    static func reluSquaredBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ dm: UnsafePointer<Float>,
+                                    dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+            let uv = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
+            let dv = UnsafeRawPointer(dm + i).loadUnaligned(as: SIMD8<Float>.self)
+            let r = gv.replacing(with: 0, where: gv .<= 0)  // max(g, 0) as Swift.max: 0 when 0 >= g
+            UnsafeMutableRawPointer(du + i).storeBytes(of: dv * r * r, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(dg + i).storeBytes(of: dv * uv * 2 * r, as: SIMD8<Float>.self)
+            i += 8
+        }
+        for j in i..<n {
+            let r = max(g[j], 0)
+            du[j] = dm[j] * r * r
+            dg[j] = dm[j] * u[j] * 2 * r
+        }
+    }
+
     /// Half-split RoPE in place on `heads` vectors of d per token (position t mod length); `inverse`
     /// rotates back (the backward pass).
     func applyRope(_ x: UnsafeMutablePointer<Float>, tokens: Int, length: Int, heads: Int, d: Int, cos: [Float], sin: [Float], inverse: Bool) {
         let half = d / 2
+        nonisolated(unsafe) let x = x
         cos.withUnsafeBufferPointer { cp in
             sin.withUnsafeBufferPointer { sp in
-                for t in 0..<tokens {
+                nonisolated(unsafe) let cp = cp, sp = sp
+                parallelFor(tokens, threads: tokens * heads * d >= 1 << 15 ? threads : 1) { t in
                     let pos = t % length
                     let cs = cp.baseAddress! + pos * half, sn = sp.baseAddress! + pos * half
                     for h in 0..<heads {

@@ -132,51 +132,69 @@ public final class TrainableModel: @unchecked Sendable {
     /// codes sign(W − mean W) with sign(0) = +1, scale mean |W|.
     public func requantize() {
         guard configuration.precision != .float else { return }
-        for (i, l) in layout.enumerated() where l.kind == .linear {
-            let rows = l.shape[0], columns = l.shape[1]
-            let w = weights[i].p, n = weights[i].count
-            var c = [Int8](repeating: 0, count: n)
-            var scale: Float = 0, centre: Float = 0
-            var total = 0.0
-            for j in 0..<n { total += Double(abs(w[j])) }
-            let mean = Float(total / Double(n))
-            switch configuration.precision {
-            case .ternary:
-                scale = max(mean, 1e-5)
-                let inverse = 1 / scale
-                c.withUnsafeMutableBufferPointer { cp in
-                    for j in 0..<n {
-                        // Clamped to ±2 first (the same code after clipping), then rounded half to even
-                        // by adding and subtracting 1.5 · 2^23 (exact in the default rounding mode, and
-                        // vectorized, where `rounded` is a call to rintf per weight).
-                        let v = min(max(w[j] * inverse, -2), 2)
-                        let r = (v + 12_582_912) - 12_582_912
-                        cp[j] = Int8(min(max(r, -1), 1))
-                    }
-                }
-            case .binary:
-                var sum = 0.0
-                for j in 0..<n { sum += Double(w[j]) }
-                centre = Float(sum / Double(n))
-                scale = max(mean, 1e-5)
-                for j in 0..<n { c[j] = w[j] >= centre ? 1 : -1 }
-            case .float: break
+        // The matrices are independent: they are re-packed in parallel among the model's threads
+        // (each by itself, so the codes and scales do not depend on the thread count), then stored.
+        let linears = layout.indices.filter { layout[$0].kind == .linear }
+        for i in linears where dequantized[i] == nil { dequantized[i] = Buffer(weights[i].count) }
+        var results = [(codes: [Int8], scale: Float, centre: Float, flips: Int, packed: TernaryMatrix)?](repeating: nil, count: linears.count)
+        let old = linears.map { codes[$0] }, targets = linears.map { dequantized[$0]! }
+        results.withUnsafeMutableBufferPointer { rp in
+            nonisolated(unsafe) let rp = rp
+            parallelFor(linears.count, threads: threads) { k in
+                rp[k] = quantizeMatrix(linears[k], previous: old[k], dequantized: targets[k])
             }
-            if let old = codes[i] {
-                var flips = 0
-                for j in 0..<n where c[j] != old[j] { flips += 1 }
-                lastFlips[i] = flips
-            } else {
-                lastFlips[i] = 0
-            }
-            let dq = dequantized[i] ?? Buffer(n)
-            for j in 0..<n { dq.p[j] = Float(c[j]) * scale }
-            dequantized[i] = dq
-            codes[i] = c
-            scales[i] = scale
-            centres[i] = centre
-            packed[i] = try! TernaryMatrix(values: c, rows: rows, columns: columns, scale: scale)  // codes are ternary by construction
         }
+        for (k, i) in linears.enumerated() {
+            let r = results[k]!
+            lastFlips[i] = r.flips
+            codes[i] = r.codes
+            scales[i] = r.scale
+            centres[i] = r.centre
+            packed[i] = r.packed
+        }
+    }
+
+    /// One BitLinear matrix's codes, scale, centre, flips against `previous` and packed form; writes
+    /// the dequantized weights into `dq`.
+    private func quantizeMatrix(_ i: Int, previous old: [Int8]?, dequantized dq: Buffer)
+        -> (codes: [Int8], scale: Float, centre: Float, flips: Int, packed: TernaryMatrix) {
+        let l = layout[i]
+        let rows = l.shape[0], columns = l.shape[1]
+        let w = weights[i].p, n = weights[i].count
+        var c = [Int8](repeating: 0, count: n)
+        var scale: Float = 0, centre: Float = 0
+        var total = 0.0
+        for j in 0..<n { total += Double(abs(w[j])) }
+        let mean = Float(total / Double(n))
+        switch configuration.precision {
+        case .ternary:
+            scale = max(mean, 1e-5)
+            let inverse = 1 / scale
+            c.withUnsafeMutableBufferPointer { cp in
+                for j in 0..<n {
+                    // Clamped to ±2 first (the same code after clipping), then rounded half to even
+                    // by adding and subtracting 1.5 · 2^23 (exact in the default rounding mode, and
+                    // vectorized, where `rounded` is a call to rintf per weight).
+                    let v = min(max(w[j] * inverse, -2), 2)
+                    let r = (v + 12_582_912) - 12_582_912
+                    cp[j] = Int8(min(max(r, -1), 1))
+                }
+            }
+        case .binary:
+            var sum = 0.0
+            for j in 0..<n { sum += Double(w[j]) }
+            centre = Float(sum / Double(n))
+            scale = max(mean, 1e-5)
+            for j in 0..<n { c[j] = w[j] >= centre ? 1 : -1 }
+        case .float: break
+        }
+        var flips = 0
+        if let old {
+            for j in 0..<n where c[j] != old[j] { flips += 1 }
+        }
+        for j in 0..<n { dq.p[j] = Float(c[j]) * scale }
+        let packed = try! TernaryMatrix(values: c, rows: rows, columns: columns, scale: scale)  // codes are ternary by construction
+        return (c, scale, centre, flips, packed)
     }
 
     /// The packed matrix the forward pass uses for a BitLinear tensor (nil for `.float` or other tensors).

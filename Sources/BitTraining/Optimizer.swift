@@ -132,12 +132,18 @@ public struct AdamW: Sendable {
             let decay: Float = model.layout[i].kind == .linear || model.layout[i].kind == .head ? Float(1 - lr * wd) : 1
             m[i].withUnsafeMutableBufferPointer { mp in
                 v[i].withUnsafeMutableBufferPointer { vp in
-                    for j in 0..<n {
-                        let gj = g[j] * factor
-                        w[j] *= decay
-                        mp[j] += (gj - mp[j]) * (1 - b1)
-                        vp[j] = vp[j] * b2 + (1 - b2) * gj * gj
-                        w[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Root + eps)
+                    // Each weight's update is independent of the others: large tensors are split
+                    // among the model's threads in chunks of 16Ki weights (the same values at any count).
+                    nonisolated(unsafe) let mp = mp.baseAddress!, vp = vp.baseAddress!
+                    let chunks = (n + (1 << 14) - 1) >> 14
+                    parallelFor(chunks, threads: n >= 1 << 16 ? model.threads : 1) { c in
+                        for j in (c << 14)..<min((c + 1) << 14, n) {
+                            let gj = g[j] * factor
+                            w[j] *= decay
+                            mp[j] += (gj - mp[j]) * (1 - b1)
+                            vp[j] = vp[j] * b2 + (1 - b2) * gj * gj
+                            w[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Root + eps)
+                        }
                     }
                 }
             }
