@@ -57,6 +57,9 @@ BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
                                  size_t token_count, int32_t *out, size_t out_stride);            \
     void bk_bf16_dots_##isa(const uint16_t *rows, size_t stride, size_t n, size_t row_count,       \
                             const float *x, float *out);                                           \
+    void bk_bf16_dots_tokens_##isa(const uint16_t *rows, size_t stride, size_t n, size_t row_count, \
+                                   const float *x, size_t x_stride, size_t token_count, float *out, \
+                                   size_t out_stride);                                             \
     void bk_i8_dots_##isa(const int8_t *rows, size_t stride, size_t n, size_t row_count,           \
                           const float *x, float *out);                                             \
     void bk_encode_threshold_##isa(const uint8_t *p, size_t n, uint8_t level, uint64_t *out);      \

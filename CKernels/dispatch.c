@@ -14,6 +14,7 @@
     .and_counts = bk_and_counts_##name, .row_popcounts = bk_row_popcounts_##name,                  \
     .masked_flip = bk_masked_flip_##name, .random_bits = bk_random_bits_##name,                    \
     .quantize_token = bk_quantize_token_##name, .bf16_dots = bk_bf16_dots_##name,                  \
+    .bf16_dots_tokens = bk_bf16_dots_tokens_##name,                                                \
     .i8_dots = bk_i8_dots_##name, .encode_threshold = bk_encode_threshold_##name,                  \
     .encode_rank = bk_encode_rank_##name
 

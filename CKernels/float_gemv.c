@@ -43,6 +43,21 @@ void bk_bf16_dots_scalar(const uint16_t *rows, size_t stride, size_t n, size_t r
     for (size_t r = 0; r < row_count; r++) out[r] = dot_bf16_ref(rows + r * stride, x, n);
 }
 
+/* Several tokens: out[t * out_stride + r] = the bf16_dots value of row r with token t's vector
+ * (x + t * x_stride), bit for bit. The reference and the fallback of ISAs without a variant of
+ * their own (NEON): rows in blocks small enough to stay in L2 while every token reads them. */
+#define BK_TOKENS_VIA_DOTS(name, dots)                                                             \
+    void name(const uint16_t *rows, size_t stride, size_t n, size_t row_count, const float *x,    \
+              size_t x_stride, size_t token_count, float *out, size_t out_stride) {                \
+        const size_t block = 64;                                                                   \
+        for (size_t b = 0; b < row_count; b += block) {                                            \
+            const size_t count = row_count - b < block ? row_count - b : block;                    \
+            for (size_t t = 0; t < token_count; t++)                                               \
+                dots(rows + b * stride, stride, n, count, x + t * x_stride, out + t * out_stride + b); \
+        }                                                                                          \
+    }
+BK_TOKENS_VIA_DOTS(bk_bf16_dots_tokens_scalar, bk_bf16_dots_scalar)
+
 void bk_i8_dots_scalar(const int8_t *rows, size_t stride, size_t n, size_t row_count,
                        const float *x, float *out) {
     for (size_t r = 0; r < row_count; r++) out[r] = dot_i8_ref(rows + r * stride, x, n);
@@ -81,6 +96,42 @@ BK_INLINE float fold_avx2(__m256 lo, __m256 hi) { /* lanes 0-7 and 8-15 */
     }
 BK_AVX2_DOTS(bk_bf16_dots_avx2, uint16_t, bf16x8_avx2, bf16_value)
 BK_AVX2_DOTS(bk_i8_dots_avx2, int8_t, i8x8_avx2, BK_I8_VALUE)
+
+/* One row with up to four tokens: the row's 16 converted lanes are loaded once per step and
+ * feed T independent pairs of accumulators (the same lanes and fold as bk_bf16_dots_avx2). */
+BK_INLINE void bf16_row_tokens_avx2(const uint16_t *w, size_t n, const float *x, size_t x_stride, int T,
+                                    float *out, size_t out_stride) {
+    __m256 lo[4], hi[4];
+    for (int t = 0; t < T; t++) lo[t] = hi[t] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 w0 = bf16x8_avx2(w + i), w1 = bf16x8_avx2(w + i + 8);
+        for (int t = 0; t < T; t++) {
+            lo[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + t * x_stride + i), lo[t]);
+            hi[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + t * x_stride + i + 8), hi[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        float s = fold_avx2(lo[t], hi[t]);
+        for (size_t j = i; j < n; j++) s = fmaf(bf16_value(w[j]), x[t * x_stride + j], s);
+        out[t * out_stride] = s;
+    }
+}
+
+void bk_bf16_dots_tokens_avx2(const uint16_t *rows, size_t stride, size_t n, size_t row_count, const float *x,
+                              size_t x_stride, size_t token_count, float *out, size_t out_stride) {
+    for (size_t r = 0; r < row_count; r++)
+        for (size_t t = 0; t < token_count; t += 4) {
+            const float *xt = x + t * x_stride;
+            float *o = out + t * out_stride + r;
+            switch (token_count - t) { /* constant T: the loops above unroll into registers */
+            case 1: bf16_row_tokens_avx2(rows + r * stride, n, xt, x_stride, 1, o, out_stride); break;
+            case 2: bf16_row_tokens_avx2(rows + r * stride, n, xt, x_stride, 2, o, out_stride); break;
+            case 3: bf16_row_tokens_avx2(rows + r * stride, n, xt, x_stride, 3, o, out_stride); break;
+            default: bf16_row_tokens_avx2(rows + r * stride, n, xt, x_stride, 4, o, out_stride); break;
+            }
+        }
+}
 BK_UNTARGET
 
 BK_TARGET_AVX512
@@ -133,6 +184,61 @@ BK_INLINE float fold_avx512(__m512 s16) { /* the AVX2 fold of its two halves: th
     }
 BK_AVX512_DOTS(bk_bf16_dots_avx512, uint16_t, bf16x16_avx512, bf16_value)
 BK_AVX512_DOTS(bk_i8_dots_avx512, int8_t, i8x16_avx512, BK_I8_VALUE)
+
+/* R rows (4, or 1 for the tail) with T ≤ 4 tokens: each step converts the R rows' 16 elements
+ * once and feeds R × T accumulators (16 + 4 + 1 zmm at most). `prefetch`: the first token chunk
+ * asks for the row lines two groups ahead, as bk_bf16_dots_avx512 does; later chunks find the
+ * rows in L1. Lanes and fold as bk_bf16_dots_avx512: the same bits. */
+BK_INLINE void bf16_rows_tokens_avx512(const uint16_t *w, size_t stride, size_t n, int R, const float *x,
+                                       size_t x_stride, int T, bool prefetch, float *out, size_t out_stride) {
+    __m512 acc[4][4];
+    for (int g = 0; g < R; g++)
+        for (int t = 0; t < T; t++) acc[g][t] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 wv[4];
+        for (int g = 0; g < R; g++) {
+            if (prefetch) _mm_prefetch((const char *)(w + (g + 8) * stride + i), _MM_HINT_T1);
+            wv[g] = bf16x16_avx512(w + g * stride + i);
+        }
+        for (int t = 0; t < T; t++) {
+            const __m512 xv = _mm512_loadu_ps(x + t * x_stride + i);
+            for (int g = 0; g < R; g++) acc[g][t] = _mm512_fmadd_ps(wv[g], xv, acc[g][t]);
+        }
+    }
+    for (int g = 0; g < R; g++)
+        for (int t = 0; t < T; t++) {
+            float s = fold_avx512(acc[g][t]);
+            for (size_t j = i; j < n; j++) s = fmaf(bf16_value(w[g * stride + j]), x[t * x_stride + j], s);
+            out[t * out_stride + g] = s;
+        }
+}
+
+#define BK_ROWS_TOKENS_AVX512(R, T, prefetch)                                                     \
+    bf16_rows_tokens_avx512(rows + r * stride, stride, n, R, x + t * x_stride, x_stride, T, prefetch, \
+                            out + t * out_stride + r, out_stride)
+
+void bk_bf16_dots_tokens_avx512(const uint16_t *rows, size_t stride, size_t n, size_t row_count, const float *x,
+                                size_t x_stride, size_t token_count, float *out, size_t out_stride) {
+    size_t r = 0;
+    for (; r + 4 <= row_count; r += 4)
+        for (size_t t = 0; t < token_count; t += 4) {
+            const bool first = t == 0;
+            switch (token_count - t) { /* constant R and T: the accumulators stay in registers */
+            case 1: if (first) BK_ROWS_TOKENS_AVX512(4, 1, true); else BK_ROWS_TOKENS_AVX512(4, 1, false); break;
+            case 2: if (first) BK_ROWS_TOKENS_AVX512(4, 2, true); else BK_ROWS_TOKENS_AVX512(4, 2, false); break;
+            case 3: if (first) BK_ROWS_TOKENS_AVX512(4, 3, true); else BK_ROWS_TOKENS_AVX512(4, 3, false); break;
+            default: if (first) BK_ROWS_TOKENS_AVX512(4, 4, true); else BK_ROWS_TOKENS_AVX512(4, 4, false); break;
+            }
+        }
+    for (; r < row_count; r++)
+        for (size_t t = 0; t < token_count; t += 4) switch (token_count - t) {
+            case 1: BK_ROWS_TOKENS_AVX512(1, 1, false); break;
+            case 2: BK_ROWS_TOKENS_AVX512(1, 2, false); break;
+            case 3: BK_ROWS_TOKENS_AVX512(1, 3, false); break;
+            default: BK_ROWS_TOKENS_AVX512(1, 4, false); break;
+            }
+}
 BK_UNTARGET
 #endif
 
@@ -169,6 +275,8 @@ BK_INLINE float32x4_t i8x4_neon(const int8_t *p) {
     }
 BK_NEON_DOTS(bk_bf16_dots_neon, uint16_t, bf16x4_neon, bf16_value)
 BK_NEON_DOTS(bk_i8_dots_neon, int8_t, i8x4_neon, BK_I8_VALUE)
+/* NEON: no multi-token variant yet; the blocked loop over the NEON single-token kernel. */
+BK_TOKENS_VIA_DOTS(bk_bf16_dots_tokens_neon, bk_bf16_dots_neon)
 #endif
 
 /* Rows shared among threads; a team only above ~256 K elements of work. */
@@ -180,6 +288,21 @@ void bk_bf16_matvec(const bk_kernels *k, const uint16_t *rows, size_t stride, si
         const size_t t = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
         const size_t begin = row_count * i / t, end = row_count * (i + 1) / t;
         k->bf16_dots(rows + begin * stride, stride, n, end - begin, x, out + begin);
+    }
+}
+
+/* Several tokens, rows shared among threads: each thread reads its rows once for every token. */
+void bk_bf16_matmul(const bk_kernels *k, const uint16_t *rows, size_t stride, size_t n, size_t row_count,
+                    const float *x, size_t x_stride, size_t token_count, float *out, size_t out_stride,
+                    int threads) {
+    if (token_count == 0) return;
+    const int team = row_count * n * token_count >= (1u << 18) ? bk_team_size(threads) : 1;
+#pragma omp parallel num_threads(team)
+    {
+        const size_t t = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
+        const size_t begin = row_count * i / t, end = row_count * (i + 1) / t;
+        k->bf16_dots_tokens(rows + begin * stride, stride, n, end - begin, x, x_stride, token_count, out + begin,
+                            out_stride);
     }
 }
 

@@ -168,6 +168,23 @@ extension BFloat16Matrix {
     }
 }
 
+extension BFloat16Matrix {
+    /// `out[t * rows + r]` = row r · x_t for `tokens` vectors (`x` token-major, `tokens × columns`;
+    /// `out`: `tokens × rows`), each value the same bits as `products` gives for that vector alone,
+    /// but every row is read from memory once for all the tokens (a batched LM head). C kernel:
+    /// `bk_bf16_matmul`.
+    package func products(tokens: Int, _ x: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>,
+                          threads: Int = 0, using kernels: Kernels = .default) {
+        precondition(tokens >= 0 && x.count == tokens * columns && out.count == tokens * rows,
+                     "products of a \(rows) × \(columns) matrix with \(tokens) tokens need \(tokens * columns) inputs and \(tokens * rows) outputs, got \(x.count) and \(out.count)")
+        guard tokens > 0 else { return }
+        bits.withUnsafeBufferPointer { w in
+            bk_bf16_matmul(kernels.table, w.baseAddress, columns, columns, rows, x.baseAddress, columns, tokens,
+                           out.baseAddress, rows, Int32(threads))
+        }
+    }
+}
+
 extension Int8Matrix {
     /// `out[i]` = row `rows.lowerBound + i` · x for the rows in `rows` only, each row the same bits
     /// as `products` gives it (see `BFloat16Matrix.products(rows:_:into:threads:using:)`). C kernel:

@@ -52,6 +52,7 @@ extension Kernels {
         ("quantize_token", { unsafeBitCast($0.quantize_token, to: UnsafeRawPointer?.self) }),
         ("ternary_matmul", { unsafeBitCast($0.ternary_matmul, to: UnsafeRawPointer?.self) }),
         ("bf16_dots", { unsafeBitCast($0.bf16_dots, to: UnsafeRawPointer?.self) }),
+        ("bf16_dots_tokens", { unsafeBitCast($0.bf16_dots_tokens, to: UnsafeRawPointer?.self) }),
         ("i8_dots", { unsafeBitCast($0.i8_dots, to: UnsafeRawPointer?.self) }),
         ("encode_threshold", { unsafeBitCast($0.encode_threshold, to: UnsafeRawPointer?.self) }),
         ("encode_rank", { unsafeBitCast($0.encode_rank, to: UnsafeRawPointer?.self) }),
@@ -154,6 +155,15 @@ extension Kernels {
     package func bf16Dots(rows: UnsafePointer<UInt16>?, stride: Int, count n: Int, rowCount: Int,
                           x: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>?) {
         table.pointee.bf16_dots(rows, stride, n, rowCount, x, out)
+    }
+
+    /// out[t * outStride + r] = the `bf16Dots` value of row r with token t (at x + t * xStride), for
+    /// `tokenCount` tokens, each row read once (entry `bf16_dots_tokens`).
+    @inline(__always)
+    package func bf16DotsTokens(rows: UnsafePointer<UInt16>?, stride: Int, count n: Int, rowCount: Int,
+                                x: UnsafePointer<Float>?, xStride: Int, tokenCount: Int,
+                                into out: UnsafeMutablePointer<Float>?, outStride: Int) {
+        table.pointee.bf16_dots_tokens(rows, stride, n, rowCount, x, xStride, tokenCount, out, outStride)
     }
 
     /// out[r] = Σ_i int8 row r[i] · x[i], rows `stride` elements apart (entry `i8_dots`).

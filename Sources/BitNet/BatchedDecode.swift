@@ -16,20 +16,47 @@ extension BitNetModel {
     /// let logits = try model.forward(steps: [(4, a), (9, b)])          // 2 × vocabulary
     /// ```
     public func forward(steps: [(token: Int, cache: KVCache)], threads: Int = 0) throws(BitNetError) -> [Float] {
-        guard !steps.isEmpty else { return [] }
-        let caches = steps.map(\.cache)
-        precondition(Set(caches.map(ObjectIdentifier.init)).count == caches.count, "each step needs a cache of its own")
-        for cache in caches where cache.count >= cache.capacity { throw .contextFull(limit: cache.capacity) }
-        var x = try embed(steps.map(\.token))
+        try forward(segments: steps.map { ([$0.token], $0.cache) }, threads: threads)
+    }
+
+    /// Several sequences in one forward pass, each with any number of new tokens (a new request's
+    /// prompt, or a running one's next token): segment i's tokens run at the next positions of
+    /// its own cache, and the logits of each segment's last token come back segment-major
+    /// (`segments.count × vocabulary`). All the tokens share each ternary product and the LM head
+    /// is read once for every segment; attention runs per segment. Each row equals what
+    /// `forward(tokens, cache:, lastOnly: true)` gives for that segment alone. Nothing runs when
+    /// a token id is out of range or a segment would overflow its cache.
+    ///
+    /// ```swift
+    /// let a = model.makeCache(), b = model.makeCache()
+    /// _ = try model.forward([1, 2, 3], cache: a)
+    /// let logits = try model.forward(segments: [([4], a), ([7, 8], b)])   // 2 × vocabulary
+    /// ```
+    public func forward(segments: [(tokens: [Int], cache: KVCache)], threads: Int = 0) throws(BitNetError) -> [Float] {
+        guard !segments.isEmpty else { return [] }
+        let caches = segments.map(\.cache)
+        precondition(Set(caches.map(ObjectIdentifier.init)).count == caches.count, "each segment needs a cache of its own")
+        precondition(!segments.contains { $0.tokens.isEmpty }, "each segment needs at least one token")
+        for (tokens, cache) in segments where cache.count + tokens.count > cache.capacity { throw .contextFull(limit: cache.capacity) }
+        var x = try embed(segments.flatMap(\.tokens))
+        let parts = segments.map { (count: $0.tokens.count, cache: $0.cache) }
         for (i, layer) in layers.enumerated() {
-            x = layer.step(x, caches: caches, layer: i, rope: rope, threads: threads, kernels: kernels)
+            x = layer.step(x, segments: parts, layer: i, rope: rope, threads: threads, kernels: kernels)
         }
-        for cache in caches { cache.count += 1 }
-        let normed = finalNorm(x, tokens: steps.count)
-        var out = [Float](repeating: 0, count: steps.count * config.vocabularySize)
+        for (tokens, cache) in segments { cache.count += tokens.count }
+        let h = config.hiddenSize
+        var last = [Float]()
+        last.reserveCapacity(segments.count * h)
+        var end = 0
+        for (tokens, _) in segments {
+            end += tokens.count
+            last += x[((end - 1) * h)..<(end * h)]
+        }
+        let normed = finalNorm(last, tokens: segments.count)
+        var out = [Float](repeating: 0, count: segments.count * config.vocabularySize)
         normed.withUnsafeBufferPointer { n in
             out.withUnsafeMutableBufferPointer { o in
-                head.products(tokens: steps.count, n.baseAddress!, columns: config.hiddenSize, rows: config.vocabularySize,
+                head.products(tokens: segments.count, n.baseAddress!, columns: h, rows: config.vocabularySize,
                               out: o.baseAddress!, threads: threads, kernels: kernels)
             }
         }
@@ -39,13 +66,18 @@ extension BitNetModel {
 
 extension FloatRows {
     /// `out[t * rows + r] = row r · x_t` for `tokens` tokens (`x` token-major), the same numbers as
-    /// `products` per token, but block by block of rows: each block is read from memory once and
-    /// multiplied with every token while it sits in the cores' L2 (about 1 MiB per thread), so the
-    /// LM head of a 2B model (0.66 GB of bf16) is read once per step instead of once per sequence.
-    /// The same OpenMP team splits each block's rows, as `products` does (a second pool of threads
-    /// would compete with OpenMP's spinning workers).
+    /// `products` per token, but each row is read from memory once for all the tokens, so the LM
+    /// head of a 2B model (0.66 GB of bf16) is read once per step instead of once per sequence:
+    /// bf16 rows by the multi-token kernel (`bk_bf16_matmul`, one OpenMP team splitting the rows);
+    /// int8 rows block by block of ~1 MiB per thread, each block multiplied with every token while
+    /// it sits in the cores' L2.
     func products(tokens: Int, _ x: UnsafePointer<Float>, columns: Int, rows: Int, out: UnsafeMutablePointer<Float>, threads: Int,
                   kernels: Kernels) {
+        if case .bf16(let m) = self, tokens > 1 {
+            m.products(tokens: tokens, UnsafeBufferPointer(start: x, count: tokens * columns),
+                       into: UnsafeMutableBufferPointer(start: out, count: tokens * rows), threads: threads, using: kernels)
+            return
+        }
         if tokens == 1 || isFloat {
             for t in 0..<tokens {
                 products(x + t * columns, columns: columns, rows: rows, out: out + t * rows, threads: threads, kernels: kernels)
@@ -53,7 +85,7 @@ extension FloatRows {
             return
         }
         let team = threads > 0 ? threads : Machine.openMPThreads
-        let bytesPerRow = max(columns * (isInt8 ? 1 : 2), 1)
+        let bytesPerRow = max(columns, 1)
         let blockRows = max(64, team * (1 << 20) / bytesPerRow)
         for begin in stride(from: 0, to: rows, by: blockRows) {
             let block = begin..<min(rows, begin + blockRows)
@@ -61,24 +93,22 @@ extension FloatRows {
                 let xt = UnsafeBufferPointer(start: x + t * columns, count: columns)
                 let ot = UnsafeMutableBufferPointer(start: out + t * rows + begin, count: block.count)
                 switch self {
-                case .bf16(let m): m.products(rows: block, xt, into: ot, threads: threads, using: kernels)
                 case .int8(let m): m.products(rows: block, xt, into: ot, threads: threads, using: kernels)
-                case .float: break
+                case .bf16, .float: break
                 }
             }
         }
     }
 
-    var isInt8: Bool { if case .int8 = self { true } else { false } }
     var isFloat: Bool { if case .float = self { true } else { false } }
 }
 
 extension DecoderLayer {
-    /// `x`: one token per cache (caches.count × hidden), each at its cache's next position; appends
-    /// each token's key and value to its own cache's layer. The same arithmetic per token as
-    /// `callAsFunction` with one token.
-    func step(_ x: [Float], caches: [KVCache], layer: Int, rope: Rope, threads: Int, kernels: Kernels) -> [Float] {
-        let n = caches.count, d = headDimension, kvWidth = kvHeads * d, qWidth = heads * d
+    /// `x`: the segments' tokens one after another (Σ count × hidden); segment i's run at its
+    /// cache's next positions and append their keys and values to its own cache's layer. The same
+    /// arithmetic per token as `callAsFunction` on that segment alone.
+    func step(_ x: [Float], segments: [(count: Int, cache: KVCache)], layer: Int, rope: Rope, threads: Int, kernels: Kernels) -> [Float] {
+        let n = segments.reduce(0) { $0 + $1.count }, d = headDimension, kvWidth = kvHeads * d, qWidth = heads * d
         let h = QuantizedTokens(inputNorm(x, tokens: n), tokens: n, columns: q.weights.columns, using: kernels)
         var queries = q(h, threads: threads, kernels: kernels)
         var keys = k(h, threads: threads, kernels: kernels)
@@ -86,20 +116,24 @@ extension DecoderLayer {
         let attentionThreads = threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount
         var attended = [Float]()
         attended.reserveCapacity(n * qWidth)
-        for (t, cache) in caches.enumerated() {
+        var first = 0  // the segment's first token in the batch
+        for (count, cache) in segments {
             let position = cache.count
-            rope.apply(&queries, offset: t * qWidth, heads: heads, position: position)
-            rope.apply(&keys, offset: t * kvWidth, heads: kvHeads, position: position)
+            for t in first..<(first + count) {
+                rope.apply(&queries, offset: t * qWidth, heads: heads, position: position + t - first)
+                rope.apply(&keys, offset: t * kvWidth, heads: kvHeads, position: position + t - first)
+            }
             cache.keys[layer].withUnsafeMutableBufferPointer { kc in
                 cache.values[layer].withUnsafeMutableBufferPointer { vc in
-                    for i in 0..<kvWidth {
-                        kc[position * kvWidth + i] = keys[t * kvWidth + i]
-                        vc[position * kvWidth + i] = vals[t * kvWidth + i]
+                    for i in 0..<(count * kvWidth) {
+                        kc[position * kvWidth + i] = keys[first * kvWidth + i]
+                        vc[position * kvWidth + i] = vals[first * kvWidth + i]
                     }
                 }
             }
-            attended += attention(Array(queries[(t * qWidth)..<((t + 1) * qWidth)]), tokens: 1, start: position,
+            attended += attention(Array(queries[(first * qWidth)..<((first + count) * qWidth)]), tokens: count, start: position,
                                   keys: cache.keys[layer], values: cache.values[layer], threads: attentionThreads)
+            first += count
         }
         let projected = o(attentionSubNorm(attended, tokens: n), tokens: n, threads: threads, kernels: kernels)
         var residual = x

@@ -64,9 +64,8 @@ public struct SchedulerLoad: Sendable, Equatable, Codable {
 }
 
 /// Owns the model and decodes every running request together: one thread loops over steps; each
-/// step first runs the prompts of newly admitted requests (each one batch, the ternary GEMM), then
-/// one batched forward pass (`BitNetModel.forward(steps:)`) over the next token of every running
-/// request. At most `parallel` requests run; up to `queueLimit` more wait; beyond that `submit`
+/// step is one batched forward pass (`BitNetModel.forward(segments:)`) over the prompts of newly
+/// admitted requests and the next token of every running request. At most `parallel` requests run; up to `queueLimit` more wait; beyond that `submit`
 /// throws `queueFull`. A request whose stream is dropped (its client went away) is removed before
 /// the next step.
 ///
@@ -198,36 +197,45 @@ public final class BatchScheduler: @unchecked Sendable {
         }
     }
 
-    /// Prompts of new sequences, then one batched token for all the others.
+    /// One forward pass over the whole batch: the prompts of new sequences and the next token of
+    /// every other (`BitNetModel.forward(segments:)`), so a prompt shares the ternary products and
+    /// the LM head's read with the running sequences instead of costing a pass of its own. A
+    /// prompt that cannot run (a token id outside the vocabulary, longer than the context) fails
+    /// its own request only.
     private func step(_ batch: [Sequence]) {
-        var decoding: [Sequence] = []
+        var members: [Sequence] = [], segments: [(tokens: [Int], cache: KVCache)] = []
+        let vocab = model.config.vocabularySize
         for s in batch {
             if s.cache == nil {
                 let limit = min(model.config.maxPositions, s.request.prompt.count + s.request.maxTokens)
                 let cache = model.makeCache(capacity: limit)
                 s.cache = cache
-                do {
-                    let logits = try model.forward(s.request.prompt, cache: cache, threads: threads, lastOnly: true)
-                    emit(s, s.sampler.next(logits[...]))
-                } catch { fail(s, error.description) }
-            } else if s.next != nil {
-                decoding.append(s)
+                if let bad = s.request.prompt.first(where: { $0 < 0 || $0 >= vocab }) {
+                    fail(s, BitNetError.badToken(id: bad, vocabulary: vocab).description)
+                } else if s.request.prompt.count > cache.capacity {
+                    fail(s, BitNetError.contextFull(limit: cache.capacity).description)
+                } else {
+                    members.append(s)
+                    segments.append((s.request.prompt, cache))
+                }
+            } else if let next = s.next {
+                members.append(s)
+                segments.append(([next], s.cache!))
             }
         }
-        guard !decoding.isEmpty else { return }
+        guard !members.isEmpty else { return }
         let logits: [Float]
         do {
-            logits = try model.forward(steps: decoding.map { ($0.next!, $0.cache!) }, threads: threads)
+            logits = try model.forward(segments: segments, threads: threads)
         } catch {
-            for s in decoding { fail(s, error.description) }
+            for s in members { fail(s, error.description) }
             return
         }
         condition.lock()
         counters.steps += 1
-        counters.stepTokens += decoding.count
+        counters.stepTokens += members.count
         condition.unlock()
-        let vocab = model.config.vocabularySize
-        for (i, s) in decoding.enumerated() { emit(s, s.sampler.next(logits[(i * vocab)..<((i + 1) * vocab)])) }
+        for (i, s) in members.enumerated() { emit(s, s.sampler.next(logits[(i * vocab)..<((i + 1) * vocab)])) }
     }
 
     private func emit(_ s: Sequence, _ token: Int) {

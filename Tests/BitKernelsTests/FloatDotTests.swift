@@ -36,6 +36,61 @@ import Testing
     }
 }
 
+/// The multi-token bf16 kernel: every variant, for every token count (the 4-token register blocks,
+/// their remainders, more tokens than a block), row count (4-row groups and the tail), length and
+/// stride, gives each token exactly what the scalar single-token reference gives it.
+@Suite struct BFloat16TokensTests {
+    @Test(arguments: ISA.supported)
+    func tokensMatchSingleTokenReference(isa: ISA) {
+        let k = table(isa)
+        var rng = SplitMix64(seed: 41)
+        for n in [0, 1, 15, 16, 17, 33, 64, 255, 2563] {
+            for rows in [1, 3, 4, 5, 9, 70] {
+                for tokens in [1, 2, 3, 4, 5, 7, 8, 9] {
+                    let stride = n + Int(rng.next() % 3), xStride = n + Int(rng.next() % 5), outStride = rows + Int(rng.next() % 3)
+                    let bf: [UInt16] = (0..<(rows * stride)).map { _ in UInt16(Float(Double(rng.next() % 4000) / 1000 - 2).bitPattern >> 16) }
+                    let x = (0..<(tokens * xStride)).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+                    var fast = [Float](repeating: .nan, count: tokens * outStride)
+                    k.bf16DotsTokens(rows: bf, stride: stride, count: n, rowCount: rows, x: x, xStride: xStride, tokenCount: tokens,
+                                     into: &fast, outStride: outStride)
+                    for t in 0..<tokens {
+                        var ref = [Float](repeating: 0, count: rows)
+                        Array(x[(t * xStride)..<(t * xStride + n)]).withUnsafeBufferPointer { xt in
+                            reference.bf16Dots(rows: bf, stride: stride, count: n, rowCount: rows, x: xt.baseAddress, into: &ref)
+                        }
+                        #expect(fast[(t * outStride)..<(t * outStride + rows)].map(\.bitPattern) == ref.map(\.bitPattern),
+                                "isa \(isa) n \(n) rows \(rows) tokens \(tokens) token \(t)")
+                        #expect(fast[(t * outStride + rows)..<((t + 1) * outStride)].allSatisfy(\.isNaN), "wrote past row_count")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The matrix API: `products(tokens:)` equals `products` per token, bit for bit, with one and two
+    /// threads (rows split among them), also large enough for a team; no tokens writes nothing.
+    @Test(arguments: ISA.supported)
+    func matrixTokensEqualPerTokenProducts(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 43)
+        for (rows, columns) in [(1, 1), (7, 37), (301, 2563)] {
+            let bf = BFloat16Matrix(bits: (0..<(rows * columns)).map { _ in UInt16(Float(Double(rng.next() % 4000) / 1000 - 2).bitPattern >> 16) },
+                                    rows: rows, columns: columns)
+            for tokens in [0, 1, 4, 6] {
+                let x = (0..<(tokens * columns)).map { _ in Float(Double(rng.next() % 2000) / 1000 - 1) }
+                let expected = (0..<tokens).flatMap { t in bf.products(Array(x[(t * columns)..<((t + 1) * columns)]), threads: 1, using: kernels) }
+                for threads in [1, 2] {
+                    var out = [Float](repeating: .nan, count: tokens * rows)
+                    x.withUnsafeBufferPointer { xs in
+                        out.withUnsafeMutableBufferPointer { bf.products(tokens: tokens, xs, into: $0, threads: threads, using: kernels) }
+                    }
+                    #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "\(rows) × \(columns), \(tokens) tokens, \(threads) threads")
+                }
+            }
+        }
+    }
+}
+
 /// The public float matrices over those kernels, and the half-precision conversions.
 @Suite struct FloatMatrixTests {
     @Test func conversionsKnownAnswers() {

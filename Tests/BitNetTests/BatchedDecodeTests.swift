@@ -50,6 +50,39 @@ import Testing
         #expect(out == Fixture.greedy)
     }
 
+    /// Prompts of new sequences and next tokens of running ones in one pass: each segment's row
+    /// equals that segment run alone (`lastOnly`), bit for bit, for one and two threads; the caches
+    /// advance by their segments' lengths.
+    @Test(arguments: [1, 2])
+    func segmentsEqualEachAlone(threads: Int) throws {
+        let m = Fixture.safetensors, vocab = m.config.vocabularySize
+        let a = Fixture.sequences["A"]!, b = Array(Fixture.sequences["B"]!.prefix(5)), c = Fixture.sequences["C"]!
+        let together = [m.makeCache(capacity: 64), m.makeCache(capacity: 64), m.makeCache(capacity: 64)]
+        let alone = [m.makeCache(capacity: 64), m.makeCache(capacity: 64), m.makeCache(capacity: 64)]
+        _ = try m.forward(a, cache: together[0], threads: threads)
+        _ = try m.forward(a, cache: alone[0], threads: threads)
+        // a running sequence's next token, a new prompt, and a second new prompt
+        var rounds: [[[Int]]] = [[[5], b, c], [[7], [3], [9, 2, 4]], [[1], [2], [3]]]
+        for segments in rounds {
+            let rows = try m.forward(segments: Array(zip(segments, together)), threads: threads)
+            #expect(rows.count == 3 * vocab)
+            for i in 0..<3 {
+                let single = try m.forward(segments[i], cache: alone[i], threads: threads, lastOnly: true)
+                #expect(Array(rows[(i * vocab)..<((i + 1) * vocab)]) == single, "segment \(i) of \(segments)")
+            }
+            #expect(together.map(\.count) == alone.map(\.count))
+        }
+        rounds.removeAll()
+        // Nothing runs when one segment has a bad token or would overflow its cache.
+        let before = together.map(\.count)
+        #expect(throws: BitNetError.badToken(id: vocab, vocabulary: vocab)) {
+            try m.forward(segments: [([1], together[0]), ([2, vocab], together[1])])
+        }
+        let small = m.makeCache(capacity: 2)
+        #expect(throws: BitNetError.contextFull(limit: 2)) { try m.forward(segments: [([1], together[0]), ([1, 2, 3], small)]) }
+        #expect(together.map(\.count) == before && small.count == 0)
+    }
+
     @Test func fullCacheIsAnError() throws {
         let m = Fixture.safetensors
         let small = m.makeCache(capacity: 2), big = m.makeCache()

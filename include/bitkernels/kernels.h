@@ -126,6 +126,11 @@ typedef struct bk_kernels {
      * summation order every variant follows (float_gemv.c), so all variants agree bit for bit. */
     void (*bf16_dots)(const uint16_t *rows, size_t stride, size_t n, size_t row_count,
                       const float *x, float *out);
+    /* The bf16 products for several tokens at once, each row read once for all of them:
+     * out[t * out_stride + r] = bf16_dots of row r with x + t * x_stride, bit for bit. */
+    void (*bf16_dots_tokens)(const uint16_t *rows, size_t stride, size_t n, size_t row_count,
+                             const float *x, size_t x_stride, size_t token_count, float *out,
+                             size_t out_stride);
     void (*i8_dots)(const int8_t *rows, size_t stride, size_t n, size_t row_count, const float *x,
                     float *out);
 

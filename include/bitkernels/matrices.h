@@ -105,6 +105,11 @@ void bk_binary_matmul(const bk_kernels *k, const bk_rows *rows, size_t width,
  * scales and a float vector, rows shared among `threads` OpenMP threads. */
 void bk_bf16_matvec(const bk_kernels *k, const uint16_t *rows, size_t stride, size_t n,
                     size_t row_count, const float *x, float *out, int threads);
+/* The bf16 products of token_count vectors (token t at x + t * x_stride) into out + t *
+ * out_stride, each row read once for every token; the same bits as bk_bf16_matvec per token. */
+void bk_bf16_matmul(const bk_kernels *k, const uint16_t *rows, size_t stride, size_t n, size_t row_count,
+                    const float *x, size_t x_stride, size_t token_count, float *out, size_t out_stride,
+                    int threads);
 void bk_i8_matvec(const bk_kernels *k, const int8_t *rows, size_t stride, size_t n,
                   size_t row_count, const float *row_scales, const float *x, float *out,
                   int threads);
