@@ -65,14 +65,27 @@ extension TrainableModel {
                 for i in 0..<d { o[i] += rt * (w[i] * g[i] - xs[i] * rt * mean) }
             }
             let slices = (d + 15) / 16
+            // Each column's sum runs over the tokens in order (as one thread would), 16 columns at a
+            // time as whole vectors: element-wise the same float products and double sums as the
+            // scalar loop, so the result does not depend on the thread count.
             parallelFor(slices, threads: team) { sl in
                 let lo = sl * 16, hi = min(lo + 16, d)
-                var dwd = SIMD16<Double>()
-                for t in 0..<tokens {
-                    let xs = x + t * d, g = dy + t * d, rt = r[t]
-                    for i in lo..<hi { dwd[i - lo] += Double(g[i] * (xs[i] * rt)) }
+                if hi - lo == 16 {
+                    var dwd = SIMD16<Double>()
+                    for t in 0..<tokens {
+                        let rt = r[t]
+                        let xs = UnsafeRawPointer(x + t * d + lo).loadUnaligned(as: SIMD16<Float>.self)
+                        let g = UnsafeRawPointer(dy + t * d + lo).loadUnaligned(as: SIMD16<Float>.self)
+                        dwd += SIMD16<Double>(g * (xs * rt))
+                    }
+                    for i in 0..<16 { dw[lo + i] += Float(dwd[i]) }
+                } else {
+                    for i in lo..<hi {
+                        var s: Double = 0
+                        for t in 0..<tokens { s += Double(dy[t * d + i] * (x[t * d + i] * r[t])) }
+                        dw[i] += Float(s)
+                    }
                 }
-                for i in lo..<hi { dw[i] += Float(dwd[i - lo]) }
             }
         }
     }
