@@ -89,17 +89,16 @@ def read_f32(path):
 
 
 def bitkernels_side(exe, model, threads, pp_counts, tg, repeats):
+    """`bitkernels bench model` (llama-bench's conventions) for every pp size and one tg test."""
+    rows = json.loads(run([exe, "bench", "model", "-m", model, "-p", ",".join(map(str, pp_counts)),
+                           "-n", str(tg), "-t", str(threads), "-r", str(repeats), "-o", "json"]))
     out = {"pp": {}, "tg": None}
-    for n in pp_counts:
-        with tempfile.NamedTemporaryFile(suffix=".json") as j:
-            run([exe, "bench", "model", "--model", model, "--pp", str(n), "--tg", str(tg if n == pp_counts[0] else 1),
-                 "--threads", str(threads), "--repeats", str(3 * repeats), "--json", j.name])
-            r = json.load(open(j.name))
-        out["pp"][str(n)] = r["promptTokensPerSecond"]
-        if n == pp_counts[0]:
-            out["tg"] = r["generationTokensPerSecond"]
-            out["tg_runs"] = r["generationTokensPerSecondRuns"]
-            out["bound"] = r["boundTokensPerSecond"]
+    for r in rows:
+        if r["test"].startswith("pp"):
+            out["pp"][str(r["promptTokens"])] = r["samples"]
+        else:
+            out["tg"] = r["samples"]
+            out["bound"] = r.get("boundTokensPerSecond")
     return out
 
 
@@ -143,7 +142,7 @@ def main():
                     "repeats": a.repeats, "tokens": tokens, "logits": logits_ll}
             ll = json.loads(run([a.llama_python, "-c", LLAMA_RUNNER, json.dumps(args)]))
             bk = bitkernels_side(a.bitkernels, path, t, pp_counts, a.tg, a.repeats)
-            run([a.bitkernels, "logits", "--model", path, "--tokens", ",".join(map(str, tokens)), "--out", logits_bk,
+            run([a.bitkernels, "logits", "--model", path, "--prompt-ids", ",".join(map(str, tokens)), "--out", logits_bk,
                  "--threads", str(t)])
             x, y = read_f32(logits_ll), read_f32(logits_bk)
             if len(x) != len(y):
@@ -152,10 +151,13 @@ def main():
             top = lambda v, r: max(range(vocab), key=lambda i: v[r * vocab + i])
             agree = sum(top(x, r) == top(y, r) for r in range(len(tokens)))
             row = {"llama": {"pp": {n: median(v) for n, v in ll["pp"].items()}, "tg": median(ll["tg"])},
-                   "bitkernels": bk,
+                   "bitkernels": {"pp": {n: median(v) for n, v in bk["pp"].items()}, "tg": median(bk["tg"]),
+                                  "pp_runs": bk["pp"], "tg_runs": bk["tg"], "bound": bk.get("bound")},
+                   "llama_runs": ll,
                    "logits_max_abs_diff": max(abs(u - v) for u, v in zip(x, y)),
                    "logits_max_abs": max(abs(v) for v in y), "top1_agree": f"{agree}/{len(tokens)}"}
             results[f"{name} t{t}"] = row
+            bk = row["bitkernels"]
             cells = [f"pp{n} {bk['pp'][str(n)]:.1f} / {row['llama']['pp'][str(n)]:.1f} "
                      f"({bk['pp'][str(n)] / row['llama']['pp'][str(n)]:.2f}x)" for n in pp_counts]
             print(f"{name} {t} thread(s), bitkernels / llama.cpp TQ2_0 tokens/s: " + ", ".join(cells) +
