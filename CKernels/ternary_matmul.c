@@ -365,6 +365,23 @@ BK_INLINE void block_avx512_4x4(const uint8_t *w, const int8_t *x, size_t x_stri
     }
 }
 
+/* The sixteen int32 sums of acc[0..15], in order: per 128-bit lane, pairs (a, b) → [a0+a2, b0+b2,
+ * a1+a3, b1+b3], quads → [A, B, C, D]; then across the four lanes, so lane i holds Σ acc[i]. */
+BK_INLINE __m512i reduce16_avx512(const __m512i acc[16]) {
+    __m512i pair[8], quad[4];
+    for (int i = 0; i < 8; i++)
+        pair[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2 * i], acc[2 * i + 1]),
+                                   _mm512_unpackhi_epi32(acc[2 * i], acc[2 * i + 1]));
+    for (int i = 0; i < 4; i++)
+        quad[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(pair[2 * i], pair[2 * i + 1]),
+                                   _mm512_unpackhi_epi64(pair[2 * i], pair[2 * i + 1]));
+    const __m512i h0 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[0], quad[1], 0x88),
+                                        _mm512_shuffle_i32x4(quad[0], quad[1], 0xDD));
+    const __m512i h1 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[2], quad[3], 0x88),
+                                        _mm512_shuffle_i32x4(quad[2], quad[3], 0xDD));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(h0, h1, 0x88), _mm512_shuffle_i32x4(h0, h1, 0xDD));
+}
+
 /* The GEMM tile: four rows (one packed row group) × four tokens, 16 products. Each plane is
  * shifted down to codes 0..2 once and serves four tokens, so each product keeps one accumulator
  * (16 of the 32 registers) and no per-plane scaling. The 16 sums are reduced together by a
@@ -390,39 +407,7 @@ BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_
         default: block_avx512_4x4(wl, xl, x_stride, 4, acc); break;
         }
     }
-    /* Per 128-bit lane: pairs (a, b) → [a0+a2, b0+b2, a1+a3, b1+b3]; quads → [A, B, C, D]. */
-    __m512i pair[8], quad[4];
-    for (int i = 0; i < 8; i++)
-        pair[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2 * i], acc[2 * i + 1]),
-                                   _mm512_unpackhi_epi32(acc[2 * i], acc[2 * i + 1]));
-    for (int i = 0; i < 4; i++)
-        quad[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(pair[2 * i], pair[2 * i + 1]),
-                                   _mm512_unpackhi_epi64(pair[2 * i], pair[2 * i + 1]));
-    /* Across the four lanes: lane k of the result holds quad[k]'s four sums, in product order. */
-    const __m512i h0 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[0], quad[1], 0x88),
-                                        _mm512_shuffle_i32x4(quad[0], quad[1], 0xDD));
-    const __m512i h1 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[2], quad[3], 0x88),
-                                        _mm512_shuffle_i32x4(quad[2], quad[3], 0xDD));
-    const __m512i all = _mm512_add_epi32(_mm512_shuffle_i32x4(h0, h1, 0x88), _mm512_shuffle_i32x4(h0, h1, 0xDD));
-    _mm512_storeu_si512((void *)result, all);
-}
-
-/* The sixteen int32 sums of acc[0..15], in order: per 128-bit lane, pairs (a, b) → [a0+a2, b0+b2,
- * a1+a3, b1+b3], quads → [A, B, C, D]; then across the four lanes, so lane i holds Σ acc[i]. (The
- * same tree as tile_avx512_4x4's, kept apart from training's narrow-row path.) */
-BK_INLINE __m512i reduce16_avx512(const __m512i acc[16]) {
-    __m512i pair[8], quad[4];
-    for (int i = 0; i < 8; i++)
-        pair[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(acc[2 * i], acc[2 * i + 1]),
-                                   _mm512_unpackhi_epi32(acc[2 * i], acc[2 * i + 1]));
-    for (int i = 0; i < 4; i++)
-        quad[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(pair[2 * i], pair[2 * i + 1]),
-                                   _mm512_unpackhi_epi64(pair[2 * i], pair[2 * i + 1]));
-    const __m512i h0 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[0], quad[1], 0x88),
-                                        _mm512_shuffle_i32x4(quad[0], quad[1], 0xDD));
-    const __m512i h1 = _mm512_add_epi32(_mm512_shuffle_i32x4(quad[2], quad[3], 0x88),
-                                        _mm512_shuffle_i32x4(quad[2], quad[3], 0xDD));
-    return _mm512_add_epi32(_mm512_shuffle_i32x4(h0, h1, 0x88), _mm512_shuffle_i32x4(h0, h1, 0xDD));
+    _mm512_storeu_si512((void *)result, reduce16_avx512(acc));
 }
 
 /* Eight tokens, two rows (the 2 × 8 tile of wide rows): each activation load feeds both rows'
