@@ -49,7 +49,7 @@ struct Serve: ParsableCommand {
     @Option(help: "TCP port (0 = any free port; the chosen one is printed).")
     var port = 8080
 
-    @Option(help: "OpenMP threads per forward pass (0 = OpenMP's default).")
+    @Option(parsing: .unconditional, help: "OpenMP threads per forward pass (0 = OpenMP's default; 0...1024).")
     var threads = 0
 
     @Option(help: "Requests decoded together at most.")
@@ -72,7 +72,7 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
+        try check("--threads", threads, in: 0...maxThreads)
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
         guard queue >= 0 else { throw ValidationError("--queue must be ≥ 0") }
         if let context { guard context >= 2 else { throw ValidationError("--context must be at least 2") } }

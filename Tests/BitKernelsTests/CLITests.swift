@@ -152,6 +152,8 @@ enum CLIFixtures {
         Case(arguments: popcount + ["--threads=-1"], status: 64, line: "Error: --threads must be in 1...1024, got -1", usage: true),
         Case(arguments: ["logits", "--model", "m", "--prompt-ids", "1", "--out", "o", "--threads", "-1"], status: 64, line: "Error: --threads must be in 0...1024, got -1", usage: true),
         Case(arguments: ["generate", "--model", "m", "--prompt-ids", "1", "--threads", "5000"], status: 64, line: "Error: --threads must be in 0...1024, got 5000", usage: true),
+        Case(arguments: ["serve", "--model", "m", "--threads", "5000"], status: 64, line: "Error: --threads must be in 0...1024, got 5000", usage: true),
+        Case(arguments: ["serve", "--model", "m", "--threads=-1"], status: 64, line: "Error: --threads must be in 0...1024, got -1", usage: true),
         Case(arguments: ["info", "--threads", "0"], status: 64, line: "Error: --threads must be in 1...1024, got 0", usage: true),
         Case(arguments: ["train", "--data", "d", "--out", "o", "--threads", "100000"], status: 64, line: "Error: --threads must be in 1...1024, got 100000", usage: true),
         Case(arguments: ["tune", "--threads", "1...9223372036854775807"], status: 64, line: "Error: bad thread range '1...9223372036854775807'; write e.g. 1...8, counts in 1...1024", usage: true),
