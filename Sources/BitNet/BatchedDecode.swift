@@ -73,34 +73,27 @@ extension FloatRows {
     /// it sits in the cores' L2.
     func products(tokens: Int, _ x: UnsafePointer<Float>, columns: Int, rows: Int, out: UnsafeMutablePointer<Float>, threads: Int,
                   kernels: Kernels) {
-        if case .bf16(let m) = self, tokens > 1 {
+        switch self {
+        case .bf16(let m) where tokens > 1:
             m.products(tokens: tokens, UnsafeBufferPointer(start: x, count: tokens * columns),
                        into: UnsafeMutableBufferPointer(start: out, count: tokens * rows), threads: threads, using: kernels)
-            return
-        }
-        if tokens == 1 || isFloat {
+        case .int8(let m) where tokens > 1:
+            let team = threads > 0 ? threads : Machine.openMPThreads
+            let blockRows = max(64, team * (1 << 20) / max(columns, 1))  // one byte per weight
+            for begin in stride(from: 0, to: rows, by: blockRows) {
+                let block = begin..<min(rows, begin + blockRows)
+                for t in 0..<tokens {
+                    m.products(rows: block, UnsafeBufferPointer(start: x + t * columns, count: columns),
+                               into: UnsafeMutableBufferPointer(start: out + t * rows + begin, count: block.count),
+                               threads: threads, using: kernels)
+                }
+            }
+        default:
             for t in 0..<tokens {
                 products(x + t * columns, columns: columns, rows: rows, out: out + t * rows, threads: threads, kernels: kernels)
             }
-            return
-        }
-        let team = threads > 0 ? threads : Machine.openMPThreads
-        let bytesPerRow = max(columns, 1)
-        let blockRows = max(64, team * (1 << 20) / bytesPerRow)
-        for begin in stride(from: 0, to: rows, by: blockRows) {
-            let block = begin..<min(rows, begin + blockRows)
-            for t in 0..<tokens {
-                let xt = UnsafeBufferPointer(start: x + t * columns, count: columns)
-                let ot = UnsafeMutableBufferPointer(start: out + t * rows + begin, count: block.count)
-                switch self {
-                case .int8(let m): m.products(rows: block, xt, into: ot, threads: threads, using: kernels)
-                case .bf16, .float: break
-                }
-            }
         }
     }
-
-    var isFloat: Bool { if case .float = self { true } else { false } }
 }
 
 extension DecoderLayer {
