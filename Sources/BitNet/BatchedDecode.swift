@@ -37,7 +37,7 @@ extension BitNetModel {
         let caches = segments.map(\.cache)
         precondition(Set(caches.map(ObjectIdentifier.init)).count == caches.count, "each segment needs a cache of its own")
         precondition(!segments.contains { $0.tokens.isEmpty }, "each segment needs at least one token")
-        for (tokens, cache) in segments where cache.count + tokens.count > cache.capacity { throw .contextFull(limit: cache.capacity) }
+        for (tokens, cache) in segments { try check(tokens, fitIn: cache) }
         var x = try embed(segments.flatMap(\.tokens))
         let parts = segments.map { (count: $0.tokens.count, cache: $0.cache) }
         for (i, layer) in layers.enumerated() {

@@ -151,8 +151,8 @@ public final class BitNetModel: @unchecked Sendable {
     /// Runs `tokens` at the cache's next positions and returns their logits (tokens × vocabulary,
     /// or only the last token's when `lastOnly`). Several tokens use the ternary GEMM.
     public func forward(_ tokens: [Int], cache: KVCache, threads: Int = 0, lastOnly: Bool = false) throws(BitNetError) -> [Float] {
+        try check(tokens, fitIn: cache)
         var x = try embed(tokens)
-        guard cache.count + tokens.count <= cache.capacity else { throw .contextFull(limit: cache.capacity) }
         let start = cache.count
         for (i, layer) in layers.enumerated() {
             x = layer(x, tokens: tokens.count, start: start, cache: cache, layer: i, rope: rope, threads: threads, kernels: kernels)
@@ -199,6 +199,16 @@ public final class BitNetModel: @unchecked Sendable {
             }
         }
         return out
+    }
+
+    /// Throws unless every token id is in the vocabulary and the tokens fit in what is left of
+    /// the cache: the checks of a forward pass, for callers (the server's scheduler) that must
+    /// refuse one sequence before it joins a batch.
+    package func check(_ tokens: [Int], fitIn cache: KVCache) throws(BitNetError) {
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
+            throw .badToken(id: bad, vocabulary: config.vocabularySize)
+        }
+        guard cache.count + tokens.count <= cache.capacity else { throw .contextFull(limit: cache.capacity) }
     }
 
     func embed(_ tokens: [Int]) throws(BitNetError) -> [Float] {

@@ -210,14 +210,11 @@ public final class BatchScheduler: @unchecked Sendable {
                 let limit = min(model.config.maxPositions, s.request.prompt.count + s.request.maxTokens)
                 let cache = model.makeCache(capacity: limit)
                 s.cache = cache
-                if let bad = s.request.prompt.first(where: { $0 < 0 || $0 >= vocab }) {
-                    fail(s, BitNetError.badToken(id: bad, vocabulary: vocab).description)
-                } else if s.request.prompt.count > cache.capacity {
-                    fail(s, BitNetError.contextFull(limit: cache.capacity).description)
-                } else {
+                do {
+                    try model.check(s.request.prompt, fitIn: cache)
                     members.append(s)
                     segments.append((s.request.prompt, cache))
-                }
+                } catch { fail(s, error.description) }
             } else if let next = s.next {
                 members.append(s)
                 segments.append(([next], s.cache!))
