@@ -222,6 +222,17 @@ static void check_float_dots(const bk_kernels *v, const bk_kernels *s) {
                     q[i] = (int8_t)next();
                 }
                 for (size_t i = 0; i < n; i++) x[i] = random_float();
+                /* Several tokens (the batched LM head): 3 tokens n + 1 apart, outputs 6 apart. */
+                float *xt = alloc(3 * (n + 1) * 4 + 4), tv[18], ts[18];
+                for (size_t i = 0; i < 3 * (n + 1); i++) xt[i] = random_float();
+                for (size_t tokens = 1; tokens <= 3; tokens++) {
+                    memset(tv, 0x3c, sizeof tv);
+                    memset(ts, 0x3c, sizeof ts);
+                    v->bf16_dots_tokens(b, stride, n, rows, xt, n + 1, tokens, tv, 6);
+                    s->bf16_dots_tokens(b, stride, n, rows, xt, n + 1, tokens, ts, 6);
+                    check(memcmp(tv, ts, sizeof tv) == 0, "bf16_dots_tokens n %zu, %zu rows, %zu tokens", n, rows, tokens);
+                }
+                __libc_free(xt);
                 float ov[6], os[6];
                 memset(ov, 0x3c, sizeof ov);
                 memset(os, 0x3c, sizeof os);
