@@ -62,6 +62,10 @@ public final class TrainableModel: @unchecked Sendable {
     public internal(set) var lastFlips: [Int: Int] = [:]
     let rope: RopeTable
 
+    /// Data-parallel workers (`lossAndGradients` with several threads): each shares this model's
+    /// latent weights and quantized matrices and owns its gradients and tapes; built on first use.
+    var replicas: [TrainableModel] = []
+
     /// Every step allocates and frees the same ~100 MB of activations: keep freed blocks in the
     /// heap instead of returning them to the kernel (page faults and zeroing were ~5% of a step).
     private static let heapSetup: Void = {
@@ -86,6 +90,17 @@ public final class TrainableModel: @unchecked Sendable {
         grads = layout.map { Buffer($0.shape.reduce(1, *)) }
         rope = RopeTable(headDimension: configuration.headDimension, theta: configuration.ropeTheta)
         requantize()
+    }
+
+    /// A worker of `model`'s data-parallel steps: the same latent weights (shared buffers), its own
+    /// gradients; the caller hands it the current quantized matrices before each use.
+    init(replicaOf model: TrainableModel) {
+        configuration = model.configuration
+        threads = 1
+        layout = model.layout
+        weights = model.weights
+        grads = layout.map { Buffer($0.shape.reduce(1, *)) }
+        rope = model.rope
     }
 
     /// A model with given latent weights (name → values, every tensor of the layout).

@@ -188,6 +188,27 @@ func relativeError(_ a: [Float], _ b: [Double]) -> Double {
         #expect(Schedule(peak: 1, minimum: 0.1, warmup: 0, steps: 10, twoStage: true).learningRate(at: 5) < 0.5)
     }
 
+    /// With several threads the batch is split by sequences among workers whose gradients are
+    /// summed: the loss, the validation loss and every gradient equal one thread's within float
+    /// rounding, on even, uneven and one-sequence-per-worker splits and with more threads than
+    /// sequences (workers of two threads).
+    @Test(arguments: [Precision.float, .ternary, .binary])
+    func sequencesSplitAmongThreadsGiveOneThreadsGradients(precision: Precision) throws {
+        let batch = Batch(windows: Reference.file.batch + [Reference.file.batches[0][0]])
+        let one = try Reference.model(precision)
+        let loss1 = one.lossAndGradients(batch), grads1 = one.gradients, forward1 = one.loss(batch)
+        for threads in [2, 3, 5] {
+            let many = try Reference.model(precision, threads: threads)
+            let loss = many.lossAndGradients(batch)
+            #expect(abs(loss - loss1) < 1e-6 * abs(loss1), "\(threads) threads: loss \(loss) vs \(loss1)")
+            #expect(abs(many.loss(batch) - forward1) < 1e-6 * abs(forward1), "\(threads) threads: forward-only loss")
+            for (i, (g, g1)) in zip(many.gradients, grads1).enumerated() {
+                let error = relativeError(g, g1.map(Double.init))
+                #expect(error < 1e-5, "\(threads) threads: \(one.parameters[i].name) differs by \(error) relative")
+            }
+        }
+    }
+
     @Test func sameSeedAndThreadsGiveTheSameRun() throws {
         let a = try Self.run(.ternary, threads: 2), b = try Self.run(.ternary, threads: 2)
         #expect(a == b)
