@@ -122,14 +122,25 @@ void bk_quantize_tokens(const bk_kernels *k, const float *x, size_t x_stride, si
     }
 }
 
-/* Load time: summed in double so the scale does not depend on summation order. */
+/* Σ|x| in double (so the scale hardly depends on the order), in eight lanes added in a fixed order
+   and then the tail: BitTraining's re-quantization after every step sums the same way (vectorized),
+   so a trained model's codes and scales are exactly this function's. */
+static double abs_sum(const float *x, size_t n) {
+    double lane[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) lane[l] += fabs((double)x[i + l]);
+    double total = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; i < n; i++) total += fabs((double)x[i]);
+    return total;
+}
+
 void bk_ternarize_absmean(const float *w, size_t rows, size_t cols, bool per_row, int8_t *out,
                           float *scales) {
     const size_t groups = per_row ? rows : 1, group_size = per_row ? cols : rows * cols;
     for (size_t g = 0; g < groups; g++) {
         const float *src = w + g * group_size;
-        double total = 0.0;
-        for (size_t i = 0; i < group_size; i++) total += fabs((double)src[i]);
+        const double total = abs_sum(src, group_size);
         const float mean = group_size ? (float)(total / (double)group_size) : 0.0f;
         const float scale = fmaxf(mean, 1e-5f), inverse = 1.0f / scale;
         for (size_t i = 0; i < group_size; i++) {

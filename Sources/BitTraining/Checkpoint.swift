@@ -49,8 +49,8 @@ extension Trainer {
         out.append(json)
         for i in model.weights.indices {
             out.append(UnsafeBufferPointer(start: model.weights[i].p, count: model.weights[i].count))
-            optimizer.m[i].withUnsafeBufferPointer { out.append($0) }
-            optimizer.v[i].withUnsafeBufferPointer { out.append($0) }
+            optimizer.m[optimizer.ranges[i]].withUnsafeBufferPointer { out.append($0) }
+            optimizer.v[optimizer.ranges[i]].withUnsafeBufferPointer { out.append($0) }
         }
         let sum = out.withUnsafeBytes { fnv1a($0) }
         withUnsafeBytes(of: sum.littleEndian) { out.append(contentsOf: $0) }
@@ -94,8 +94,8 @@ extension Trainer {
                 let n = model.weights[i].count
                 let w = read(n)
                 w.withUnsafeBufferPointer { model.weights[i].p.update(from: $0.baseAddress!, count: n) }
-                optimizer.m[i] = read(n)
-                optimizer.v[i] = read(n)
+                optimizer.m.replaceSubrange(optimizer.ranges[i], with: read(n))
+                optimizer.v.replaceSubrange(optimizer.ranges[i], with: read(n))
             }
         }
         optimizer.step = header.optimizerStep

@@ -177,37 +177,74 @@ public final class TrainableModel: @unchecked Sendable {
         let rows = l.shape[0], columns = l.shape[1]
         let w = weights[i].p, n = weights[i].count
         var c = [Int8](repeating: 0, count: n)
-        var scale: Float = 0, centre: Float = 0
-        var total = 0.0
-        for j in 0..<n { total += Double(abs(w[j])) }
-        let mean = Float(total / Double(n))
+        var scale: Float = 0, centre: Float = 0, flips = 0
+        // Σ|w| (and Σw) in eight double lanes added in a fixed order, then the tail: as the C
+        // quantizer (`bk_ternarize_absmean`) sums, so the codes and scale are exactly its.
+        var absLanes = SIMD8<Double>(), sumLanes = SIMD8<Double>(), j = 0
+        while j + 8 <= n {
+            let x = SIMD8<Double>(UnsafeRawPointer(w + j).loadUnaligned(as: SIMD8<Float>.self))
+            absLanes += x.replacing(with: -x, where: x .< 0)
+            sumLanes += x
+            j += 8
+        }
+        func ordered(_ l: SIMD8<Double>) -> Double { ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])) }
+        var total = ordered(absLanes), sum = ordered(sumLanes)
+        for k in j..<n {
+            total += Double(abs(w[k]))
+            sum += Double(w[k])
+        }
+        scale = max(Float(total / Double(n)), 1e-5)
         switch configuration.precision {
-        case .ternary:
-            scale = max(mean, 1e-5)
+        case .ternary, .binary:
+            // Ternary: round(w / s) half to even, clipped to ±1 — which is +1 above 0.5, −1 below
+            // −0.5 and 0 between (0.5 itself rounds to the even 0; 1.5 to 2, clipped). Binary: the
+            // sign of w − mean, +1 at 0. Sixteen weights at a time: codes, dequantized weights and
+            // the codes that changed.
+            let ternary = configuration.precision == .ternary
+            if !ternary { centre = Float(sum / Double(n)) }
             let inverse = 1 / scale
-            c.withUnsafeMutableBufferPointer { cp in
-                for j in 0..<n {
-                    // Clamped to ±2 first (the same code after clipping), then rounded half to even
-                    // by adding and subtracting 1.5 · 2^23 (exact in the default rounding mode, and
-                    // vectorized, where `rounded` is a call to rintf per weight).
-                    let v = min(max(w[j] * inverse, -2), 2)
-                    let r = (v + 12_582_912) - 12_582_912
-                    cp[j] = Int8(min(max(r, -1), 1))
+            typealias F = SIMD16<Float>
+            typealias I = SIMD16<Int32>
+            var changed = I()
+            let previous = old ?? []
+            previous.withUnsafeBufferPointer { ob in
+            c.withUnsafeMutableBufferPointer { cb in
+                let cp = cb.baseAddress!, op = old == nil ? nil : ob.baseAddress
+                var j = 0
+                while j + 16 <= n {
+                    let x = UnsafeRawPointer(w + j).loadUnaligned(as: F.self)
+                    let code: I
+                    if ternary {
+                        let v = x * inverse
+                        code = I().replacing(with: 1, where: v .> 0.5).replacing(with: -1, where: v .< -0.5)
+                    } else {
+                        code = I(repeating: -1).replacing(with: 1, where: x .>= centre)
+                    }
+                    UnsafeMutableRawPointer(cp + j).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: code), as: SIMD16<Int8>.self)
+                    UnsafeMutableRawPointer(dq.p + j).storeBytes(of: F(code) * scale, as: F.self)
+                    if let op {
+                        let before = I(truncatingIfNeeded: UnsafeRawPointer(op + j).loadUnaligned(as: SIMD16<Int8>.self))
+                        changed &+= I().replacing(with: 1, where: code .!= before)
+                    }
+                    j += 16
+                }
+                for k in j..<n {
+                    let code: Int8
+                    if ternary {
+                        let v = w[k] * inverse
+                        code = v > 0.5 ? 1 : v < -0.5 ? -1 : 0
+                    } else {
+                        code = w[k] >= centre ? 1 : -1
+                    }
+                    cp[k] = code
+                    dq.p[k] = Float(code) * scale
+                    if let op, op[k] != code { flips += 1 }
                 }
             }
-        case .binary:
-            var sum = 0.0
-            for j in 0..<n { sum += Double(w[j]) }
-            centre = Float(sum / Double(n))
-            scale = max(mean, 1e-5)
-            for j in 0..<n { c[j] = w[j] >= centre ? 1 : -1 }
+            }
+            flips += Int(changed.wrappedSum())
         case .float: break
         }
-        var flips = 0
-        if let old {
-            for j in 0..<n where c[j] != old[j] { flips += 1 }
-        }
-        for j in 0..<n { dq.p[j] = Float(c[j]) * scale }
         let packed = try! TernaryMatrix(values: c, rows: rows, columns: columns, scale: scale)  // codes are ternary by construction
         return (c, scale, centre, flips, packed)
     }

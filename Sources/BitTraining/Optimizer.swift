@@ -101,13 +101,21 @@ public struct AdamW: Sendable {
     public var settings: AdamWSettings
     /// Steps taken.
     public internal(set) var step = 0
-    var m: [[Float]]
-    var v: [[Float]]
+    // First and second moments of every weight, the tensors one after another (tensor i at
+    // `ranges[i]`), so that one parallel pass covers them all.
+    var m: [Float]
+    var v: [Float]
+    let ranges: [Range<Int>]
 
     /// Zero moments for every weight of `model`.
     public init(model: TrainableModel, settings: AdamWSettings) {
         self.settings = settings
-        m = model.weights.map { [Float](repeating: 0, count: $0.count) }
+        var at = 0
+        ranges = model.weights.map { w in
+            defer { at += w.count }
+            return at..<(at + w.count)
+        }
+        m = [Float](repeating: 0, count: at)
         v = m
     }
 
@@ -115,11 +123,23 @@ public struct AdamW: Sendable {
     /// norm before clipping.
     @discardableResult
     public mutating func step(model: TrainableModel, learningRate lr: Double, weightDecay: Double? = nil) -> Double {
-        var total = 0.0
-        for g in model.grads {
-            for j in 0..<g.count { total += Double(g.p[j]) * Double(g.p[j]) }
+        // Every tensor cut into chunks of 8Ki weights, shared among the model's threads: the sum of
+        // squares per chunk (eight double lanes, added in a fixed order), the chunks' sums in order,
+        // then each weight's update by itself — the same values at any thread count.
+        let chunk = 1 << 13
+        var pieces: [(tensor: Int, from: Int, to: Int)] = []
+        for i in model.grads.indices {
+            for from in stride(from: 0, to: model.grads[i].count, by: chunk) { pieces.append((i, from, min(from + chunk, model.grads[i].count))) }
         }
-        let norm = total.squareRoot()
+        var partials = [Double](repeating: 0, count: pieces.count)
+        partials.withUnsafeMutableBufferPointer { pp in
+            nonisolated(unsafe) let pp = pp
+            parallelFor(pieces.count, threads: model.threads) { k in
+                let (i, from, to) = pieces[k]
+                pp[k] = sumOfSquares(model.grads[i].p + from, count: to - from)
+            }
+        }
+        let norm = partials.reduce(0, +).squareRoot()
         var factor: Float = 1
         if settings.clip > 0 { factor = Float(min(settings.clip / (norm + 1e-6), 1)) }
         step += 1
@@ -127,28 +147,69 @@ public struct AdamW: Sendable {
         let bc1 = 1 - Foundation.pow(settings.beta1, Double(step)), bc2 = 1 - Foundation.pow(settings.beta2, Double(step))
         let stepSize = Float(lr / bc1), bc2Root = Float(bc2.squareRoot())
         let wd = weightDecay ?? settings.weightDecay
-        for i in model.weights.indices {
-            let w = model.weights[i].p, g = model.grads[i].p, n = model.weights[i].count
-            let decay: Float = model.layout[i].kind == .linear || model.layout[i].kind == .head ? Float(1 - lr * wd) : 1
-            m[i].withUnsafeMutableBufferPointer { mp in
-                v[i].withUnsafeMutableBufferPointer { vp in
-                    // Each weight's update is independent of the others: large tensors are split
-                    // among the model's threads in chunks of 16Ki weights (the same values at any count).
-                    nonisolated(unsafe) let mp = mp.baseAddress!, vp = vp.baseAddress!
-                    let chunks = (n + (1 << 14) - 1) >> 14
-                    parallelFor(chunks, threads: n >= 1 << 16 ? model.threads : 1) { c in
-                        for j in (c << 14)..<min((c + 1) << 14, n) {
-                            let gj = g[j] * factor
-                            w[j] *= decay
-                            mp[j] += (gj - mp[j]) * (1 - b1)
-                            vp[j] = vp[j] * b2 + (1 - b2) * gj * gj
-                            w[j] -= stepSize * mp[j] / (vp[j].squareRoot() / bc2Root + eps)
-                        }
-                    }
+        let decays = model.layout.map { $0.kind == .linear || $0.kind == .head ? Float(1 - lr * wd) : 1 }
+        let ranges = ranges
+        m.withUnsafeMutableBufferPointer { mb in
+            v.withUnsafeMutableBufferPointer { vb in
+                nonisolated(unsafe) let mp = mb.baseAddress!, vp = vb.baseAddress!
+                parallelFor(pieces.count, threads: model.threads) { k in
+                    let (i, from, to) = pieces[k], at = ranges[i].lowerBound + from
+                    adamWUpdate(weights: model.weights[i].p + from, gradients: model.grads[i].p + from, m: mp + at, v: vp + at, count: to - from,
+                                constants: AdamWConstants(factor: factor, decay: decays[i], b1: b1, b2: b2, stepSize: stepSize,
+                                                          bc2Root: bc2Root, eps: eps))
                 }
             }
         }
         model.requantize()
         return norm
+    }
+}
+
+/// Σ x², in eight double lanes added in a fixed order, then the tail.
+func sumOfSquares(_ x: UnsafePointer<Float>, count n: Int) -> Double {
+    var lanes = SIMD8<Double>(), j = 0
+    while j + 8 <= n {
+        let d = SIMD8<Double>(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self))
+        lanes += d * d
+        j += 8
+    }
+    var total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    while j < n {
+        total += Double(x[j]) * Double(x[j])
+        j += 1
+    }
+    return total
+}
+
+struct AdamWConstants {
+    let factor, decay, b1, b2, stepSize, bc2Root, eps: Float
+}
+
+/// One AdamW update of `count` weights, sixteen lanes at a time: each lane the scalar update's
+/// float operations in the same order (no contraction), so the same values as one at a time.
+func adamWUpdate(weights w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                 v: UnsafeMutablePointer<Float>, count n: Int, constants k: AdamWConstants) {
+    typealias V = SIMD16<Float>
+    var j = 0
+    while j + 16 <= n {
+        let gj = UnsafeRawPointer(g + j).loadUnaligned(as: V.self) * k.factor
+        let wj = UnsafeRawPointer(w + j).loadUnaligned(as: V.self) * k.decay
+        var mj = UnsafeRawPointer(m + j).loadUnaligned(as: V.self)
+        var vj = UnsafeRawPointer(v + j).loadUnaligned(as: V.self)
+        mj += (gj - mj) * (1 - k.b1)
+        vj = vj * k.b2 + (1 - k.b2) * gj * gj
+        let update = k.stepSize * mj / (vj.squareRoot() / k.bc2Root + k.eps)
+        UnsafeMutableRawPointer(m + j).storeBytes(of: mj, as: V.self)
+        UnsafeMutableRawPointer(v + j).storeBytes(of: vj, as: V.self)
+        UnsafeMutableRawPointer(w + j).storeBytes(of: wj - update, as: V.self)
+        j += 16
+    }
+    while j < n {
+        let gj = g[j] * k.factor
+        w[j] *= k.decay
+        m[j] += (gj - m[j]) * (1 - k.b1)
+        v[j] = v[j] * k.b2 + (1 - k.b2) * gj * gj
+        w[j] -= k.stepSize * m[j] / (v[j].squareRoot() / k.bc2Root + k.eps)
+        j += 1
     }
 }
