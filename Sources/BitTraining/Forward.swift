@@ -38,10 +38,14 @@ extension TrainableModel {
             nonisolated(unsafe) let rp = rp
             parallelFor(tokens, threads: tokens * d >= 1 << 15 ? threads : 1) { t in
                 let xs = x + t * d, o = out + t * d
-                var sum = 0.0
-                for i in 0..<d { sum += Double(xs[i]) * Double(xs[i]) }
+                let sum = sumOfSquares(xs, count: d)
                 let r = 1 / (Float(sum / Double(d)) + eps).squareRoot()
-                for i in 0..<d { o[i] = w[i] * (xs[i] * r) }
+                var i = 0
+                while i + 16 <= d {
+                    store16(load16(w + i) * (load16(xs + i) * r), o + i)
+                    i += 16
+                }
+                for k in i..<d { o[k] = w[k] * (xs[k] * r) }
                 rp[t] = r
             }
         }
@@ -59,10 +63,20 @@ extension TrainableModel {
             nonisolated(unsafe) let r = rb.baseAddress!
             parallelFor(tokens, threads: team) { t in
                 let xs = x + t * d, g = dy + t * d, o = dx + t * d, rt = r[t]
-                var dot: Float = 0
-                for i in 0..<d { dot += w[i] * g[i] * (xs[i] * rt) }
+                var lanes = SIMD16<Float>(), i = 0
+                while i + 16 <= d {
+                    lanes += load16(w + i) * load16(g + i) * (load16(xs + i) * rt)
+                    i += 16
+                }
+                var dot = orderedSum(lanes)
+                for k in i..<d { dot += w[k] * g[k] * (xs[k] * rt) }
                 let mean = dot / Float(d)
-                for i in 0..<d { o[i] += rt * (w[i] * g[i] - xs[i] * rt * mean) }
+                i = 0
+                while i + 16 <= d {
+                    store16(load16(o + i) + rt * (load16(w + i) * load16(g + i) - load16(xs + i) * rt * mean), o + i)
+                    i += 16
+                }
+                for k in i..<d { o[k] += rt * (w[k] * g[k] - xs[k] * rt * mean) }
             }
             let slices = (d + 15) / 16
             // Each column's sum runs over the tokens in order (as one thread would), 16 columns at a
@@ -392,19 +406,7 @@ extension TrainableModel {
                 let qp = q + b * T * qw + h * d, kp = k + b * T * kw + kvh * d, vp = v + b * T * kw + kvh * d
                 let P = probs + (b * heads + h) * T * T
                 gemm(false, true, T, T, d, scale, qp, qw, kp, kw, 0, P, T, threads: 1)
-                for i in 0..<T {
-                    let row = P + i * T
-                    var best = -Float.infinity
-                    for j in 0...i { best = max(best, row[j]) }
-                    var sum: Float = 0
-                    for j in 0...i {
-                        row[j] = Foundation.exp(row[j] - best)
-                        sum += row[j]
-                    }
-                    let inv = 1 / sum
-                    for j in 0...i { row[j] *= inv }
-                    for j in (i + 1)..<T { row[j] = 0 }
-                }
+                for i in 0..<T { softmaxRow(P + i * T, last: i, count: T) }
                 gemm(false, false, T, d, T, 1, P, T, vp, kw, 0, out + b * T * qw + h * d, qw, threads: 1)
             }
         }
@@ -427,11 +429,15 @@ extension TrainableModel {
                 let P = probs + (b * heads + h) * T * T
                 gemm(false, true, T, T, d, 1, dop, qw, vp, kw, 0, dS, T, threads: 1)
                 for i in 0..<T {
-                    let p = P + i * T, s = dS + i * T
-                    var dot: Float = 0
-                    for j in 0...i { dot += p[j] * s[j] }
-                    for j in 0...i { s[j] = p[j] * (s[j] - dot) }
-                    for j in (i + 1)..<T { s[j] = 0 }
+                    let p = P + i * T, s = dS + i * T, n = i + 1
+                    let pd = dot(p, s, count: n)
+                    var j = 0
+                    while j + 16 <= n {
+                        store16(load16(p + j) * (load16(s + j) - pd), s + j)
+                        j += 16
+                    }
+                    for k in j..<n { s[k] = p[k] * (s[k] - pd) }
+                    if n < T { (s + n).update(repeating: 0, count: T - n) }
                 }
                 gemm(false, false, T, d, T, scale, dS, T, kp, kw, 0, dq + b * T * qw + h * d, qw, threads: 1)
                 gemm(true, false, T, d, T, scale, dS, T, qp, qw, 1, dk + b * T * kw + kvh * d, kw, threads: 1)

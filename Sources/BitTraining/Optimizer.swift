@@ -165,22 +165,6 @@ public struct AdamW: Sendable {
     }
 }
 
-/// Σ x², in eight double lanes added in a fixed order, then the tail.
-func sumOfSquares(_ x: UnsafePointer<Float>, count n: Int) -> Double {
-    var lanes = SIMD8<Double>(), j = 0
-    while j + 8 <= n {
-        let d = SIMD8<Double>(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self))
-        lanes += d * d
-        j += 8
-    }
-    var total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
-    while j < n {
-        total += Double(x[j]) * Double(x[j])
-        j += 1
-    }
-    return total
-}
-
 struct AdamWConstants {
     let factor, decay, b1, b2, stepSize, bc2Root, eps: Float
 }
