@@ -21,6 +21,7 @@
 #include "bk_omp.h"
 #include "bk_simd.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The specification. */
@@ -495,6 +496,100 @@ BK_INLINE void tile_avx512_t8(const uint8_t *w, size_t block_count, const int8_t
     else tile_avx512_1x8(w, block_count, x, x_stride, result, prefetch);
 }
 
+/* Many tokens over narrow rows (training: 128-1024 columns, hundreds of tokens per call). Each
+ * slab of 32 rows is unpacked once per call into a panel of code dwords — for every quad of
+ * columns, the four codes of each of the 32 rows, 128 bytes — so that one VPDPBUSD multiplies a
+ * weight vector (16 rows × 4 columns) by one token's four activations broadcast from memory: the
+ * 16 lanes are 16 rows, the sums need no horizontal reduction and the loop no 2-bit decode. A
+ * 32-row × 12-token tile keeps 24 accumulators and issues 2 weight loads and 12 broadcasts per
+ * 24 products. The 4 × 4 tile below spends ~40 decode, reduction and store operations per 64
+ * products on the same ports (26% of the VPDPBUSD peak at width 256, bench/RESULTS.md); the
+ * unpacking costs 32 · columns bytes per slab, once for all the tokens. */
+static void gemm_narrow_avx512(const ternary_product *p, int last_planes);
+#define SLAB_ROWS 32
+#define SLAB_TOKENS 12
+
+/* Rows r0 .. r0 + n - 1 (n <= 32) of the packed matrix, quads 0 .. quads - 1 of their columns,
+ * into panel[q * 32 + i] (code dwords, i the row in the slab; rows past n hold zero codes). */
+static void unpack_slab_avx512(const uint8_t *packed, size_t block_count, size_t r0, size_t n,
+                               size_t quads, uint32_t *panel) {
+    const __m512i mask = _mm512_set1_epi8(3);
+    const __m512i lanes = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(SLAB_ROWS));
+    if (n < SLAB_ROWS) memset(panel, 0, quads * SLAB_ROWS * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++)
+        for (size_t q = 0; q < quads; q += 16) { /* 64 columns: one plane of one block */
+            const size_t b = q / 64, plane = (q / 16) % 4;
+            const __m512i bytes = _mm512_loadu_si512(
+                (const void *)(packed + bk_ternary_block_offset(block_count, r0 + i, b)));
+            const __m512i codes = _mm512_and_si512(_mm512_srlv_epi16(bytes, _mm512_set1_epi16((short)(2 * plane))), mask);
+            _mm512_i32scatter_epi32((void *)(panel + q * SLAB_ROWS + i), lanes, codes, 4);
+        }
+}
+
+/* The T tokens at x (x_stride apart) times the slab's 32 rows over `quads` column quads; token
+ * t's products minus Σ x go to out + t · out_stride, rows masked to the slab's n. T is a
+ * constant at every call. */
+BK_INLINE void slab_tile_avx512(const uint32_t *panel, size_t quads, const int8_t *x, size_t x_stride,
+                                const int32_t *x_sums, const int T, int32_t *out, size_t out_stride,
+                                __mmask16 low, __mmask16 high) {
+    __m512i acc[2 * SLAB_TOKENS];
+    for (int i = 0; i < 2 * T; i++) acc[i] = _mm512_setzero_si512();
+    for (size_t q = 0; q < quads; q++) {
+        const __m512i w0 = _mm512_load_si512((const void *)(panel + q * SLAB_ROWS));
+        const __m512i w1 = _mm512_load_si512((const void *)(panel + q * SLAB_ROWS + 16));
+        for (int t = 0; t < T; t++) {
+            int32_t four;
+            memcpy(&four, x + t * x_stride + 4 * q, 4);
+            const __m512i xb = _mm512_set1_epi32(four);
+            acc[2 * t] = _mm512_dpbusd_epi32(acc[2 * t], w0, xb);
+            acc[2 * t + 1] = _mm512_dpbusd_epi32(acc[2 * t + 1], w1, xb);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        const __m512i sum = _mm512_set1_epi32(x_sums[t]);
+        _mm512_mask_storeu_epi32((void *)(out + t * out_stride), low, _mm512_sub_epi32(acc[2 * t], sum));
+        _mm512_mask_storeu_epi32((void *)(out + t * out_stride + 16), high, _mm512_sub_epi32(acc[2 * t + 1], sum));
+    }
+}
+
+/* Narrow rows (<= 4 blocks) against many tokens, slab by slab; the last block's columns up to
+ * its `last_planes` planes. */
+static void gemm_slabs_avx512(const ternary_product *p, int last_planes) {
+    const size_t quads = (p->block_count - 1) * 64 + (size_t)last_planes * 16;
+    /* quads · 128 bytes: a multiple of 64, as aligned_alloc wants (at most 128 KiB at 4 blocks). */
+    uint32_t *panel = (uint32_t *)aligned_alloc(64, quads * SLAB_ROWS * sizeof(uint32_t));
+    if (!panel) { gemm_narrow_avx512(p, last_planes); return; } /* out of memory: the tiles need none */
+    for (size_t r = 0; r < p->row_count; r += SLAB_ROWS) {
+        const size_t n = p->row_count - r < SLAB_ROWS ? p->row_count - r : SLAB_ROWS;
+        unpack_slab_avx512(p->packed, p->block_count, r, n, quads, panel);
+        const __mmask16 low = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+        const __mmask16 high = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+        size_t t = 0;
+        for (; t + SLAB_TOKENS <= p->token_count; t += SLAB_TOKENS)
+            slab_tile_avx512(panel, quads, p->x + t * p->x_stride, p->x_stride, p->x_sums + t, SLAB_TOKENS,
+                             p->out + t * p->out_stride + r, p->out_stride, low, high);
+        const int rest = (int)(p->token_count - t);
+        const int8_t *x = p->x + t * p->x_stride;
+        int32_t *out = p->out + t * p->out_stride + r;
+        switch (rest) { /* constant token counts, so the accumulators stay in registers */
+        case 11: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 11, out, p->out_stride, low, high); break;
+        case 10: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 10, out, p->out_stride, low, high); break;
+        case 9: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 9, out, p->out_stride, low, high); break;
+        case 8: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 8, out, p->out_stride, low, high); break;
+        case 7: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 7, out, p->out_stride, low, high); break;
+        case 6: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 6, out, p->out_stride, low, high); break;
+        case 5: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 5, out, p->out_stride, low, high); break;
+        case 4: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 4, out, p->out_stride, low, high); break;
+        case 3: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 3, out, p->out_stride, low, high); break;
+        case 2: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 2, out, p->out_stride, low, high); break;
+        case 1: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 1, out, p->out_stride, low, high); break;
+        default: break;
+        }
+    }
+    free(panel);
+}
+
 /* GEMM of narrow rows (<= 4 blocks) with >= 4 tokens and >= 4 rows: whole row groups in 4 × 4
  * tiles, the matrix's last block over its first `last_planes` planes. Per column chunk (<= 16
  * blocks), the tokens go in panels whose chunk (<= 32 KB) stays in L1 while every row group's
@@ -552,12 +647,18 @@ BK_INLINE bool narrow_gemm(size_t block_count, size_t row_count, size_t token_co
     return token_count >= 4 && row_count >= 4 && block_count <= 4;
 }
 
+/* Narrow rows against enough tokens that unpacking a slab (32 · columns bytes) is paid back. */
+BK_INLINE bool slab_gemm(size_t block_count, size_t row_count, size_t token_count) {
+    return token_count >= 16 && row_count >= 16 && block_count >= 1 && block_count <= 4;
+}
+
 void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t row_count,
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
-    if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
+    if (slab_gemm(block_count, row_count, token_count)) gemm_slabs_avx512(&p, 4);
+    else if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
     else walk_tiles(&p, tile_avx512, tile_avx512_t8);
 }
 
@@ -571,7 +672,8 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
                                      size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
-    if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
+    if (slab_gemm(block_count, row_count, token_count)) gemm_slabs_avx512(&p, last_planes);
+    else if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
     else walk_tiles(&p, tile_avx512, tile_avx512_t8);
 }
 BK_UNTARGET

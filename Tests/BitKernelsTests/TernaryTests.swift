@@ -52,6 +52,25 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
         }
     }
 
+    /// Narrow rows (at most four blocks, training's) against many tokens: AVX-512 multiplies them
+    /// slab by slab (32 rows unpacked to code dwords, tiles of 12 tokens), so rows around 16 and 32
+    /// and token counts around 12 and 16, on columns that end in 1-4 planes of their last block.
+    @Test(arguments: ISA.supported)
+    func manyTokenNarrowProductsMatchDefinition(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 1234)
+        for (rows, columns, tokens) in [(16, 128, 16), (31, 129, 17), (32, 192, 24), (33, 256, 25), (47, 344, 36), (64, 688, 37),
+                                        (70, 1000, 13 + 16), (18, 1024, 100), (96, 64, 60)] {
+            let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(tokens * columns, rng: &rng)
+            let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
+            let q = QuantizedTokens(values: x, scales: [Float](repeating: 1, count: tokens), columns: columns)
+            #expect(m.integerProducts(q, threads: 1, using: kernels) == naiveProducts(w, rows: rows, columns: columns, x, tokens: tokens),
+                    "isa \(isa) \(rows) × \(columns), \(tokens) tokens")
+            #expect(m.integerProducts(q, threads: 2, using: kernels) == naiveProducts(w, rows: rows, columns: columns, x, tokens: tokens),
+                    "isa \(isa) \(rows) × \(columns), \(tokens) tokens, 2 threads")
+        }
+    }
+
     /// The int16 partial sums and the offset trick at their limits: all weights +1 or -1 against
     /// activations of -128 and 127, for a long row (6912 = BitNet's FFN width).
     @Test(arguments: ISA.supported)
