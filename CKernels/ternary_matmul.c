@@ -9,7 +9,7 @@
  * reads one contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block
  * BLOCK_STEP. The hardware prefetchers follow one stream well and four badly. Software prefetch
  * ahead of the stream measured no better on Zen 4, but lifts Golden Cove cores from ~75% to
- * ~95% of the read bandwidth: every tile prefetches its rows' lines bk_ternary_prefetch() bytes
+ * ~95% of the read bandwidth: every tile prefetches its rows' lines bk_stream_prefetch_distance() bytes
  * ahead (several-token tiles read 64 of every 256 bytes of the stream, which the hardware
  * prefetchers follow even worse: from DRAM the AVX-512 4- and 8-token products ran at half their
  * speed without it, bench/RESULTS.md).
@@ -54,21 +54,21 @@ void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t 
 
 static size_t prefetch_bytes = (size_t)-1; /* -1: not chosen yet */
 
-size_t bk_ternary_default_prefetch(void) {
+size_t bk_stream_prefetch_default_distance(void) {
     const bk_cpu_features *f = bk_cpu_detect();
     return BK_X86 && f->intel ? PREFETCH_INTEL : 0;
 }
 
-size_t bk_ternary_prefetch(void) {
+size_t bk_stream_prefetch_distance(void) {
     size_t v = __atomic_load_n(&prefetch_bytes, __ATOMIC_RELAXED);
     if (v == (size_t)-1) {
-        v = bk_ternary_default_prefetch();
+        v = bk_stream_prefetch_default_distance();
         __atomic_store_n(&prefetch_bytes, v, __ATOMIC_RELAXED);
     }
     return v;
 }
 
-void bk_ternary_set_prefetch(size_t bytes) {
+void bk_stream_prefetch_set_distance(size_t bytes) {
     bytes = bytes > PREFETCH_MAX ? PREFETCH_MAX : bytes & ~(size_t)255;
     __atomic_store_n(&prefetch_bytes, bytes, __ATOMIC_RELAXED);
 }
@@ -266,7 +266,7 @@ void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t ro
                             const int8_t *x, size_t x_stride, const int32_t *x_sums,
                             size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     walk_tiles(&p, tile_avx2, NULL);
 }
 BK_UNTARGET
@@ -310,7 +310,7 @@ void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t
                                const int8_t *x, size_t x_stride, const int32_t *x_sums,
                                size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     walk_tiles(&p, tile_avxvnni, NULL);
 }
 BK_UNTARGET
@@ -556,7 +556,7 @@ void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t 
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
     else walk_tiles(&p, tile_avx512, tile_avx512_t8);
 }
@@ -570,7 +570,7 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
                                      const int32_t *x_sums, size_t token_count, int32_t *out,
                                      size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
     else walk_tiles(&p, tile_avx512, tile_avx512_t8);
 }

@@ -234,16 +234,16 @@ extension BitVector {
 
 /// The single-token tiles' software prefetch (x86, on by default on Intel) at every distance the
 /// setter accepts: results stay exact, and the setter rounds and caps as documented.
-@Suite(.serialized) struct TernaryPrefetchTests {
+@Suite(.serialized) struct StreamPrefetchTests {
     @Test(arguments: ISA.supported)
     func productsAreExactAtEveryPrefetchDistance(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
-        let saved = Kernels.ternaryPrefetch
-        defer { Kernels.ternaryPrefetch = saved }
+        let saved = Kernels.streamPrefetchDistance
+        defer { Kernels.streamPrefetchDistance = saved }
         var rng = SplitMix64(seed: 1616)
         for distance in [0, 256, 4096, 65536] {
-            Kernels.ternaryPrefetch = distance
-            #expect(Kernels.ternaryPrefetch == distance)
+            Kernels.streamPrefetchDistance = distance
+            #expect(Kernels.streamPrefetchDistance == distance)
             for (rows, columns) in [(1, 1), (5, 300), (8, 2560), (17, 4353)] {
                 let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(columns, rng: &rng)
                 let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
@@ -256,15 +256,15 @@ extension BitVector {
     }
 
     @Test func prefetchSetterRoundsAndCaps() {
-        let saved = Kernels.ternaryPrefetch
-        defer { Kernels.ternaryPrefetch = saved }
-        Kernels.ternaryPrefetch = 5000
-        #expect(Kernels.ternaryPrefetch == 4864)
-        Kernels.ternaryPrefetch = 1 << 30
-        #expect(Kernels.ternaryPrefetch == 65536)
-        Kernels.ternaryPrefetch = -7
-        #expect(Kernels.ternaryPrefetch == 0)
-        #expect([0, 4096].contains(Kernels.ternaryDefaultPrefetch))
+        let saved = Kernels.streamPrefetchDistance
+        defer { Kernels.streamPrefetchDistance = saved }
+        Kernels.streamPrefetchDistance = 5000
+        #expect(Kernels.streamPrefetchDistance == 4864)
+        Kernels.streamPrefetchDistance = 1 << 30
+        #expect(Kernels.streamPrefetchDistance == 65536)
+        Kernels.streamPrefetchDistance = -7
+        #expect(Kernels.streamPrefetchDistance == 0)
+        #expect([0, 4096].contains(Kernels.defaultStreamPrefetchDistance))
     }
 }
 
