@@ -73,6 +73,28 @@ void bk_stream_prefetch_set_distance(size_t bytes) {
     __atomic_store_n(&prefetch_bytes, bytes, __ATOMIC_RELAXED);
 }
 
+/* Whether the AVX-512 variant's two-row eight-token tile decodes with GFNI (one GF2P8AFFINEQB per
+ * plane and row) instead of shifts and ANDs. On by default when the CPU has GFNI; can be turned
+ * off (tests run both decodes; benchmarks compare them), never on without GFNI. */
+static int gfni_decode = -1; /* -1: not chosen yet */
+
+static bool gfni_available(void) {
+    return BK_X86 && bk_cpu_detect()->gfni && bk_isa_supported(BK_ISA_AVX512);
+}
+
+bool bk_ternary_gfni_decode(void) {
+    int v = __atomic_load_n(&gfni_decode, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = gfni_available();
+        __atomic_store_n(&gfni_decode, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+void bk_ternary_set_gfni_decode(bool on) {
+    __atomic_store_n(&gfni_decode, on && gfni_available(), __ATOMIC_RELAXED);
+}
+
 /* GEMM works on panels of rows and chunks of the columns, sized so that the chunk of every token
  * (chunk · 256 bytes each) stays in L1 while the panel's rows pass over it; each weight block is
  * read from memory once and then reused from L1 by every token group. Chunks never go below 16
@@ -415,7 +437,8 @@ BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_
  * one-row tile below needs 33 loads per 32 products and Golden Cove loads at most two zmm per
  * cycle. Each plane is shifted down to codes 0..2 (three shifts and four ANDs per row and block)
  * so every product keeps one accumulator: 16 of the 32 registers. The 16 sums are reduced
- * together by one transpose tree. Products land at result[row * 8 + token]. */
+ * together by one transpose tree. Products land at result[row * 8 + token]. On CPUs with GFNI
+ * tile_avx512_2x8_gfni below decodes in 8 ops instead of 14 and replaces this tile. */
 BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
                                size_t x_stride, int32_t result[16], size_t prefetch) {
     const __m512i mask = _mm512_set1_epi8(3);
@@ -544,6 +567,70 @@ static void gemm_narrow_avx512(const ternary_product *p, int last_planes) {
     }
 }
 
+BK_UNTARGET
+
+BK_TARGET_AVX512_GFNI
+/* The GF2P8AFFINEQB matrix that moves bits 2p and 2p + 1 of every byte to bits 0 and 1 and clears
+ * the rest: output bit i is the parity of (byte 7 − i of the matrix) AND the input byte. */
+#define GFNI_PLANE(p) ((0x01ull << (2 * (p)) << 56) | (0x02ull << (2 * (p)) << 48))
+
+/* The 2 × 8 tile above with the codes decoded by GFNI: plane 0 by one AND, planes 1-3 by one
+ * GF2P8AFFINEQB each, 8 decode ops per block instead of 14 — on Golden Cove, where every 512-bit
+ * ALU op shares ports 0 and 5 with VPDPBUSD, 64 of 72 slots are products (89%) instead of 64 of
+ * 78 (82%). Same accumulators, same sums. Measured on Emerald Rapids, one thread, warm, 2560
+ * columns: 77% of the same core's VPDPBUSD peak at 8 and 16 tokens, against 72% with the shift
+ * decode (bench/RESULTS.md). With 8 tokens this is about the limit of the tile: one decode op per
+ * plane and row is the least that gives every weight its own byte, and it serves 8 products. */
+BK_INLINE void tile_avx512_2x8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
+                                    size_t x_stride, int32_t result[16], size_t prefetch) {
+    const __m512i mask = _mm512_set1_epi8(3);
+    const __m512i plane1 = _mm512_set1_epi64((long long)GFNI_PLANE(1));
+    const __m512i plane2 = _mm512_set1_epi64((long long)GFNI_PLANE(2));
+    const __m512i plane3 = _mm512_set1_epi64((long long)GFNI_PLANE(3));
+    __m512i acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
+    for (size_t b = 0; b < block_count; b++) {
+        if (prefetch) {
+            _mm_prefetch((const char *)(w + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w + ROW_STEP + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
+        }
+        const __m512i b0 = _mm512_loadu_si512((const void *)(w + b * BLOCK_STEP));
+        const __m512i b1 = _mm512_loadu_si512((const void *)(w + ROW_STEP + b * BLOCK_STEP));
+        for (int p = 0; p < 4; p++) {
+            const __m512i m = p == 1 ? plane1 : p == 2 ? plane2 : plane3;
+            const __m512i c0 = p ? _mm512_gf2p8affine_epi64_epi8(b0, m, 0) : _mm512_and_si512(b0, mask);
+            const __m512i c1 = p ? _mm512_gf2p8affine_epi64_epi8(b1, m, 0) : _mm512_and_si512(b1, mask);
+            for (int t = 0; t < 8; t++) {
+                const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
+                acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
+                acc[8 + t] = _mm512_dpbusd_epi32(acc[8 + t], c1, xv);
+            }
+        }
+    }
+    _mm512_storeu_si512((void *)result, reduce16_avx512(acc));
+}
+
+BK_INLINE void tile_avx512_t8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
+                                   size_t x_stride, const int rows, const int tokens,
+                                   int32_t *result, size_t prefetch) {
+    (void)tokens; /* always 8 */
+    if (rows == 2) tile_avx512_2x8_gfni(w, block_count, x, x_stride, result, prefetch);
+    else tile_avx512_1x8(w, block_count, x, x_stride, result, prefetch);
+}
+
+/* The wide-row walk of the AVX-512 variant with the GFNI eight-token tile (GFNI CPUs only). */
+static void walk_avx512_gfni(const ternary_product *p) {
+    walk_tiles(p, tile_avx512, tile_avx512_t8_gfni);
+}
+BK_UNTARGET
+
+BK_TARGET_AVX512
+/* The wide-row walk: the GFNI decode when the CPU has it (and it is not turned off). */
+static void walk_avx512(const ternary_product *p) {
+    if (bk_ternary_gfni_decode()) walk_avx512_gfni(p);
+    else walk_tiles(p, tile_avx512, tile_avx512_t8);
+}
+
 /* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight tokens at
  * a time; narrow rows (training: 128-512 columns) through 4 × 4 tiles, where the single-row tiles
  * spent more on reductions than on products. Each was measured on its own regime
@@ -558,7 +645,7 @@ void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t 
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
-    else walk_tiles(&p, tile_avx512, tile_avx512_t8);
+    else walk_avx512(&p);
 }
 
 /* As bk_ternary_matmul_avx512 for a matrix whose last block holds `last_planes` · 64 columns or
@@ -572,7 +659,7 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
-    else walk_tiles(&p, tile_avx512, tile_avx512_t8);
+    else walk_avx512(&p);
 }
 BK_UNTARGET
 #endif

@@ -326,4 +326,18 @@ extension Kernels {
 
     /// This CPU's choice for `streamPrefetchDistance` (`bk_stream_prefetch_default_distance`).
     package static var defaultStreamPrefetchDistance: Int { Int(bk_stream_prefetch_default_distance()) }
+
+    /// Whether the AVX-512 variant's eight-token GEMM tile decodes the weights with GFNI
+    /// (`bk_ternary_gfni_decode`; one GF2P8AFFINEQB per bit plane instead of shifts and ANDs). On
+    /// by default where the CPU has GFNI; setting `false` selects the shift decode for the process
+    /// (tests run both, benchmarks compare them); `true` without GFNI leaves it off. The products
+    /// are the same either way.
+    ///
+    /// ```swift
+    /// Kernels.ternaryGFNIDecode = false  // the shift decode
+    /// ```
+    package static var ternaryGFNIDecode: Bool {
+        get { bk_ternary_gfni_decode() }
+        set { bk_ternary_set_gfni_decode(newValue) }
+    }
 }

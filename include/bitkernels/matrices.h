@@ -87,6 +87,12 @@ size_t bk_stream_prefetch_distance(void);
 size_t bk_stream_prefetch_default_distance(void);
 void bk_stream_prefetch_set_distance(size_t bytes);
 
+/* Whether the AVX-512 variant's eight-token GEMM tile decodes the weights with GFNI
+ * (GF2P8AFFINEQB) instead of shifts: true by default when the CPU has GFNI. Turning it off (tests,
+ * benchmarks) selects the shift decode; turning it on without GFNI leaves it off. Same products. */
+bool bk_ternary_gfni_decode(void);
+void bk_ternary_set_gfni_decode(bool on);
+
 /* y[t * y_stride + r] = (float)Σ_k W[r,k] x_t[k] · (row_scales[r] / x_scales[t]): the BitLinear
  * output for tokens quantized by bk_quantize_tokens. */
 void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
