@@ -447,7 +447,8 @@ BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_
  * cycle. Each plane is shifted down to codes 0..2 (three shifts and four ANDs per row and block)
  * so every product keeps one accumulator: 16 of the 32 registers. The 16 sums are reduced
  * together by one transpose tree. Products land at result[row * 8 + token]. On CPUs with GFNI
- * tile_avx512_2x8_gfni below decodes in 8 ops instead of 14 and replaces this tile. */
+ * sums_avx512_2x8_gfni below decodes in 8 ops instead of 14 and replaces this tile in whole
+ * 8-row panels. */
 BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
                                    size_t x_stride, size_t prefetch) {
     const __m512i mask = _mm512_set1_epi8(3);
@@ -565,7 +566,7 @@ BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t,
 }
 
 /* The panel of the shift-decode tile: four row pairs of the panel's two row groups. */
-static void panel_avx512_8x8(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+__attribute__((noinline)) static void panel_avx512_8x8(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
     __m512i s[4];
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
@@ -633,9 +634,9 @@ BK_TARGET_AVX512_GFNI
  * GF2P8AFFINEQB each, 8 decode ops per block instead of 14 — on Golden Cove, where every 512-bit
  * ALU op shares ports 0 and 5 with VPDPBUSD, 64 of 72 slots are products (89%) instead of 64 of
  * 78 (82%). Same accumulators, same sums. Measured on Emerald Rapids, one thread, warm, 2560
- * columns: 77% of the same core's VPDPBUSD peak at 8 and 16 tokens, against 72% with the shift
- * decode (bench/RESULTS.md). With 8 tokens this is about the limit of the tile: one decode op per
- * plane and row is the least that gives every weight its own byte, and it serves 8 products. */
+ * columns, panels stored together: 80% of the same core's VPDPBUSD peak at 8 and 16 tokens,
+ * against 75% with the shift decode (bench/RESULTS.md). With 8 tokens 89% is the tile's ceiling:
+ * one decode op per plane and row is the least that gives every weight its own byte. */
 BK_INLINE __m512i sums_avx512_2x8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
                                         size_t x_stride, size_t prefetch) {
     const __m512i mask = _mm512_set1_epi8(3);
@@ -665,21 +666,10 @@ BK_INLINE __m512i sums_avx512_2x8_gfni(const uint8_t *w, size_t block_count, con
     return reduce16_avx512(acc);
 }
 
-BK_INLINE void tile_avx512_2x8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
-                                    size_t x_stride, int32_t result[16], size_t prefetch) {
-    _mm512_storeu_si512((void *)result, sums_avx512_2x8_gfni(w, block_count, x, x_stride, prefetch));
-}
-
-BK_INLINE void tile_avx512_t8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
-                                   size_t x_stride, const int rows, const int tokens,
-                                   int32_t *result, size_t prefetch) {
-    (void)tokens; /* always 8 */
-    if (rows == 2) tile_avx512_2x8_gfni(w, block_count, x, x_stride, result, prefetch);
-    else tile_avx512_1x8(w, block_count, x, x_stride, result, prefetch);
-}
-
-/* The panel of the GFNI tile, as panel_avx512_8x8. */
-static void panel_avx512_8x8_gfni(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+/* The panel of the GFNI tile, as panel_avx512_8x8 (called through a pointer from the one walk of
+ * the AVX-512 variant: the walk's other tiles keep a single copy, whose speed was seen to move
+ * with its loops' alignment when a second copy was compiled in this region). */
+__attribute__((noinline)) static void panel_avx512_8x8_gfni(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
     __m512i s[4];
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8_gfni(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
@@ -687,17 +677,14 @@ static void panel_avx512_8x8_gfni(const ternary_product *p, size_t r0, size_t t,
     store_panel_avx512(p, r0, t, b, s);
 }
 
-/* The wide-row walk of the AVX-512 variant with the GFNI eight-token tile (GFNI CPUs only). */
-static void walk_avx512_gfni(const ternary_product *p) {
-    walk_tiles(p, tile_avx512, tile_avx512_t8_gfni, panel_avx512_8x8_gfni);
-}
 BK_UNTARGET
 
 BK_TARGET_AVX512
-/* The wide-row walk: the GFNI decode when the CPU has it (and it is not turned off). */
+/* The wide-row walk: whole 8-row panels × 8 tokens with the GFNI decode when the CPU has it (and
+ * it is not turned off); partial panels and the other token counts as without. */
 static void walk_avx512(const ternary_product *p) {
-    if (bk_ternary_gfni_decode()) walk_avx512_gfni(p);
-    else walk_tiles(p, tile_avx512, tile_avx512_t8, panel_avx512_8x8);
+    walk_tiles(p, tile_avx512, tile_avx512_t8,
+               bk_ternary_gfni_decode() ? panel_avx512_8x8_gfni : panel_avx512_8x8);
 }
 
 /* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight tokens at
