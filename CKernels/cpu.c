@@ -46,6 +46,7 @@ static void detect_x86(bk_cpu_features *f) {
         f->avx512vl = f->avx512f && ((b >> 31) & 1);
         f->avx512_vnni = f->avx512f && ((c >> 11) & 1);
         f->avx512_vpopcntdq = f->avx512f && ((c >> 14) & 1);
+        f->gfni = (c >> 8) & 1;
         /* AMX counts only with XTILECFG and XTILEDATA enabled in XCR0 (bits 17, 18); Linux also
          * wants arch_prctl(ARCH_REQ_XCOMP_PERM) before a process touches tile data. */
         const bool tile_state = (xcr0 & 0x60000) == 0x60000;

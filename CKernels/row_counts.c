@@ -309,10 +309,10 @@ BK_INLINE void row_counts_avx512(const uint64_t *query, const uint64_t *rows, si
     size_t r = 0;
     if (word_count < LONG_ROW_WORDS) { /* as in the AVX2 variant */
         /* Short rows streamed from DRAM: the same per-CPU prefetch distance as the ternary GEMV's
-         * weight stream (4 KiB on Intel, none elsewhere; bk_ternary_default_prefetch). On Emerald
+         * weight stream (4 KiB on Intel, none elsewhere; bk_stream_prefetch_default_distance). On Emerald
          * Rapids it took a 10^6 x 1024-bit single-query scan from 8.0 to 12.8 GB/s on one thread;
          * results never depend on it (a prefetch cannot fault or change a load). */
-        const size_t ahead = bk_ternary_prefetch();
+        const size_t ahead = bk_stream_prefetch_distance();
         for (; r + 4 <= row_count; r += 4) {
             const char *group = (const char *)(rows + r * stride_words);
             if (ahead)

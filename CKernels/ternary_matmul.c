@@ -9,15 +9,15 @@
  * reads one contiguous stream: in a tile the next row is ROW_STEP bytes on and the next block
  * BLOCK_STEP. The hardware prefetchers follow one stream well and four badly. Software prefetch
  * ahead of the stream measured no better on Zen 4, but lifts Golden Cove cores from ~75% to
- * ~95% of the read bandwidth: every tile prefetches its rows' lines bk_ternary_prefetch() bytes
+ * ~95% of the read bandwidth: every tile prefetches its rows' lines bk_stream_prefetch_distance() bytes
  * ahead (several-token tiles read 64 of every 256 bytes of the stream, which the hardware
  * prefetchers follow even worse: from DRAM the AVX-512 4- and 8-token products ran at half their
  * speed without it, bench/RESULTS.md).
  *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time (on AVX-512 two rows against
- * eight), so each decoded weight vector serves four (eight) tokens while the row (cols / 4 bytes)
- * stays in L1 across the token groups. */
+ * eight, four such tiles per 8-row panel, stored together), so each decoded weight vector serves
+ * four (eight) tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
 #include "bk_omp.h"
 #include "bk_simd.h"
 
@@ -55,23 +55,45 @@ void bk_ternary_matmul_scalar(const uint8_t *packed, size_t block_count, size_t 
 
 static size_t prefetch_bytes = (size_t)-1; /* -1: not chosen yet */
 
-size_t bk_ternary_default_prefetch(void) {
+size_t bk_stream_prefetch_default_distance(void) {
     const bk_cpu_features *f = bk_cpu_detect();
     return BK_X86 && f->intel ? PREFETCH_INTEL : 0;
 }
 
-size_t bk_ternary_prefetch(void) {
+size_t bk_stream_prefetch_distance(void) {
     size_t v = __atomic_load_n(&prefetch_bytes, __ATOMIC_RELAXED);
     if (v == (size_t)-1) {
-        v = bk_ternary_default_prefetch();
+        v = bk_stream_prefetch_default_distance();
         __atomic_store_n(&prefetch_bytes, v, __ATOMIC_RELAXED);
     }
     return v;
 }
 
-void bk_ternary_set_prefetch(size_t bytes) {
+void bk_stream_prefetch_set_distance(size_t bytes) {
     bytes = bytes > PREFETCH_MAX ? PREFETCH_MAX : bytes & ~(size_t)255;
     __atomic_store_n(&prefetch_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+/* Whether the AVX-512 variant's two-row eight-token tile decodes with GFNI (one GF2P8AFFINEQB per
+ * plane and row) instead of shifts and ANDs. On by default when the CPU has GFNI; can be turned
+ * off (tests run both decodes; benchmarks compare them), never on without GFNI. */
+static int gfni_decode = -1; /* -1: not chosen yet */
+
+static bool gfni_available(void) {
+    return BK_X86 && bk_cpu_detect()->gfni && bk_isa_supported(BK_ISA_AVX512);
+}
+
+bool bk_ternary_gfni_decode(void) {
+    int v = __atomic_load_n(&gfni_decode, __ATOMIC_RELAXED);
+    if (v < 0) {
+        v = gfni_available();
+        __atomic_store_n(&gfni_decode, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+void bk_ternary_set_gfni_decode(bool on) {
+    __atomic_store_n(&gfni_decode, on && gfni_available(), __ATOMIC_RELAXED);
 }
 
 /* GEMM works on panels of rows and chunks of the columns, sized so that the chunk of every token
@@ -138,7 +160,12 @@ BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int 
 /* Walks the tiles of the product: one token in four-row tiles over all blocks (GEMV); several in
  * panels of rows × column chunks, one row against four tokens at a time (GEMM). Inlined into each
  * variant, so `tile` is a constant and inlined in turn. */
-BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_tile tile8) {
+/* A whole panel (BK_GEMM_PANEL_ROWS rows) × eight tokens over blocks b .. b + nb, products stored
+ * into out as run_tile stores them. */
+typedef void (*ternary_panel8)(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb);
+
+BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_tile tile8,
+                          ternary_panel8 panel8) {
     const size_t rows = p->row_count, tokens = p->token_count, blocks = p->block_count;
     if (tokens == 1) {
         size_t r = 0;
@@ -155,6 +182,10 @@ BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_t
             if (tile8) /* two rows at a time: r0 is a multiple of 8, so each pair is in one group */
                 for (; t + 8 <= tokens; t += 8) {
                     size_t r = r0;
+                    if (panel8 && r1 - r0 == BK_GEMM_PANEL_ROWS) {
+                        panel8(p, r0, t, b, nb);
+                        r = r1;
+                    }
                     for (; r + 2 <= r1; r += 2) run_tile(p, tile8, 2, 8, r, t, b, nb);
                     if (r < r1) run_tile(p, tile8, 1, 8, r, t, b, nb);
                 }
@@ -267,8 +298,8 @@ void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t ro
                             const int8_t *x, size_t x_stride, const int32_t *x_sums,
                             size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
-    walk_tiles(&p, tile_avx2, NULL);
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
+    walk_tiles(&p, tile_avx2, NULL, NULL);
 }
 BK_UNTARGET
 
@@ -311,8 +342,8 @@ void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t
                                const int8_t *x, size_t x_stride, const int32_t *x_sums,
                                size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
-    walk_tiles(&p, tile_avxvnni, NULL);
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
+    walk_tiles(&p, tile_avxvnni, NULL, NULL);
 }
 BK_UNTARGET
 
@@ -416,9 +447,11 @@ BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_
  * one-row tile below needs 33 loads per 32 products and Golden Cove loads at most two zmm per
  * cycle. Each plane is shifted down to codes 0..2 (three shifts and four ANDs per row and block)
  * so every product keeps one accumulator: 16 of the 32 registers. The 16 sums are reduced
- * together by one transpose tree. Products land at result[row * 8 + token]. */
-BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
-                               size_t x_stride, int32_t result[16], size_t prefetch) {
+ * together by one transpose tree. Products land at result[row * 8 + token]. On CPUs with GFNI
+ * sums_avx512_2x8_gfni below decodes in 8 ops instead of 14 and replaces this tile in whole
+ * 8-row panels. */
+BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
+                                   size_t x_stride, size_t prefetch) {
     const __m512i mask = _mm512_set1_epi8(3);
     __m512i acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
@@ -439,7 +472,12 @@ BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_
             }
         }
     }
-    _mm512_storeu_si512((void *)result, reduce16_avx512(acc));
+    return reduce16_avx512(acc);
+}
+
+BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
+                               size_t x_stride, int32_t result[16], size_t prefetch) {
+    _mm512_storeu_si512((void *)result, sums_avx512_2x8(w, block_count, x, x_stride, prefetch));
 }
 
 /* Eight tokens, one row: the 2-bit codes are decoded once per block (one shift, four ANDs) and
@@ -597,6 +635,47 @@ static void gemm_slabs_avx512(const ternary_product *p, int last_planes) {
     free(panel);
 }
 
+/* Stores an 8-row × 8-token panel: s[k] holds rows 2k, 2k + 1 of the panel (lane 8i + j: row
+ * 2k + i, token j). Two rounds of two-source permutes turn the four into token-major vectors
+ * (lane 8m + q of v[h]: token 2h + m, row q), so each token's eight rows are one 256-bit store
+ * (first chunk: minus Σ x; later chunks: added to what is there) instead of eight scattered
+ * 32-bit read-modify-writes. Measured on Emerald Rapids at 2560 columns, 8 tokens: 77% → 80% of
+ * the VPDPBUSD peak with the GFNI tile, 72-73% → 75% with the shift decode (the scattered updates
+ * had cost ~24 cycles per row pair). */
+BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t, size_t b,
+                                  const __m512i s[4]) {
+    /* Round 1: tokens 0-3 (lo) / 4-7 (hi) of rows 0-3 (from s0, s1) or 4-7 (s2, s3), lane 4j + q. */
+    const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+    const __m512i hi = _mm512_setr_epi32(4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
+    const __m512i lo01 = _mm512_permutex2var_epi32(s[0], lo, s[1]), hi01 = _mm512_permutex2var_epi32(s[0], hi, s[1]);
+    const __m512i lo23 = _mm512_permutex2var_epi32(s[2], lo, s[3]), hi23 = _mm512_permutex2var_epi32(s[2], hi, s[3]);
+    /* Round 2: two tokens' eight rows, lane 8m + q. */
+    const __m512i even = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i odd = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    __m512i v[4];
+    v[0] = _mm512_permutex2var_epi32(lo01, even, lo23);
+    v[1] = _mm512_permutex2var_epi32(lo01, odd, lo23);
+    v[2] = _mm512_permutex2var_epi32(hi01, even, hi23);
+    v[3] = _mm512_permutex2var_epi32(hi01, odd, hi23);
+    for (int h = 0; h < 4; h++)
+        for (int m = 0; m < 2; m++) {
+            const size_t j = t + 2 * h + m;
+            int32_t *o = &p->out[j * p->out_stride + r0];
+            const __m256i sums = m ? _mm512_extracti64x4_epi64(v[h], 1) : _mm512_castsi512_si256(v[h]);
+            const __m256i base = b == 0 ? _mm256_set1_epi32(-p->x_sums[j]) : _mm256_loadu_si256((const __m256i *)o);
+            _mm256_storeu_si256((__m256i *)o, _mm256_add_epi32(base, sums));
+        }
+}
+
+/* The panel of the shift-decode tile: four row pairs of the panel's two row groups. */
+__attribute__((noinline)) static void panel_avx512_8x8(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+    __m512i s[4];
+    for (int k = 0; k < 4; k++)
+        s[k] = sums_avx512_2x8(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
+                               p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch);
+    store_panel_avx512(p, r0, t, b, s);
+}
+
 /* GEMM of narrow rows (<= 4 blocks) with >= 4 tokens and >= 4 rows: whole row groups in 4 × 4
  * tiles, the matrix's last block over its first `last_planes` planes. Per column chunk (<= 16
  * blocks), the tokens go in panels whose chunk (<= 32 KB) stays in L1 while every row group's
@@ -642,8 +721,72 @@ static void gemm_narrow_avx512(const ternary_product *p, int last_planes) {
         const ternary_product rest = {packed + bk_ternary_block_offset(block_count, full_rows, 0),
                                       block_count, row_count - full_rows, x, x_stride, x_sums,
                                       token_count, out + full_rows, out_stride, 0};
-        walk_tiles(&rest, tile_avx512, tile_avx512_t8);
+        walk_tiles(&rest, tile_avx512, tile_avx512_t8, panel_avx512_8x8);
     }
+}
+
+BK_UNTARGET
+
+BK_TARGET_AVX512_GFNI
+/* The GF2P8AFFINEQB matrix that moves bits 2p and 2p + 1 of every byte to bits 0 and 1 and clears
+ * the rest: output bit i is the parity of (byte 7 − i of the matrix) AND the input byte. */
+#define GFNI_PLANE(p) ((0x01ull << (2 * (p)) << 56) | (0x02ull << (2 * (p)) << 48))
+
+/* The 2 × 8 tile above with the codes decoded by GFNI: plane 0 by one AND, planes 1-3 by one
+ * GF2P8AFFINEQB each, 8 decode ops per block instead of 14 — on Golden Cove, where every 512-bit
+ * ALU op shares ports 0 and 5 with VPDPBUSD, 64 of 72 slots are products (89%) instead of 64 of
+ * 78 (82%). Same accumulators, same sums. Measured on Emerald Rapids, one thread, warm, 2560
+ * columns, panels stored together: 80% of the same core's VPDPBUSD peak at 8 and 16 tokens,
+ * against 75% with the shift decode (bench/RESULTS.md). With 8 tokens 89% is the tile's ceiling:
+ * one decode op per plane and row is the least that gives every weight its own byte. */
+BK_INLINE __m512i sums_avx512_2x8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
+                                        size_t x_stride, size_t prefetch) {
+    const __m512i mask = _mm512_set1_epi8(3);
+    const __m512i plane1 = _mm512_set1_epi64((long long)GFNI_PLANE(1));
+    const __m512i plane2 = _mm512_set1_epi64((long long)GFNI_PLANE(2));
+    const __m512i plane3 = _mm512_set1_epi64((long long)GFNI_PLANE(3));
+    __m512i acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
+    for (size_t b = 0; b < block_count; b++) {
+        if (prefetch) {
+            _mm_prefetch((const char *)(w + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w + ROW_STEP + b * BLOCK_STEP + prefetch), _MM_HINT_T0);
+        }
+        const __m512i b0 = _mm512_loadu_si512((const void *)(w + b * BLOCK_STEP));
+        const __m512i b1 = _mm512_loadu_si512((const void *)(w + ROW_STEP + b * BLOCK_STEP));
+        for (int p = 0; p < 4; p++) {
+            const __m512i m = p == 1 ? plane1 : p == 2 ? plane2 : plane3;
+            const __m512i c0 = p ? _mm512_gf2p8affine_epi64_epi8(b0, m, 0) : _mm512_and_si512(b0, mask);
+            const __m512i c1 = p ? _mm512_gf2p8affine_epi64_epi8(b1, m, 0) : _mm512_and_si512(b1, mask);
+            for (int t = 0; t < 8; t++) {
+                const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
+                acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
+                acc[8 + t] = _mm512_dpbusd_epi32(acc[8 + t], c1, xv);
+            }
+        }
+    }
+    return reduce16_avx512(acc);
+}
+
+/* The panel of the GFNI tile, as panel_avx512_8x8 (called through a pointer from the one walk of
+ * the AVX-512 variant: the walk's other tiles keep a single copy, whose speed was seen to move
+ * with its loops' alignment when a second copy was compiled in this region). */
+__attribute__((noinline)) static void panel_avx512_8x8_gfni(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+    __m512i s[4];
+    for (int k = 0; k < 4; k++)
+        s[k] = sums_avx512_2x8_gfni(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
+                                    p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch);
+    store_panel_avx512(p, r0, t, b, s);
+}
+
+BK_UNTARGET
+
+BK_TARGET_AVX512
+/* The wide-row walk: whole 8-row panels × 8 tokens with the GFNI decode when the CPU has it (and
+ * it is not turned off); partial panels and the other token counts as without. */
+static void walk_avx512(const ternary_product *p) {
+    walk_tiles(p, tile_avx512, tile_avx512_t8,
+               bk_ternary_gfni_decode() ? panel_avx512_8x8_gfni : panel_avx512_8x8);
 }
 
 /* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight tokens at
@@ -663,10 +806,10 @@ void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t 
                               const int8_t *x, size_t x_stride, const int32_t *x_sums,
                               size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     if (slab_gemm(block_count, row_count, token_count)) gemm_slabs_avx512(&p, 4);
     else if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
-    else walk_tiles(&p, tile_avx512, tile_avx512_t8);
+    else walk_avx512(&p);
 }
 
 /* As bk_ternary_matmul_avx512 for a matrix whose last block holds `last_planes` · 64 columns or
@@ -678,10 +821,10 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
                                      const int32_t *x_sums, size_t token_count, int32_t *out,
                                      size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
-                               x_sums, token_count, out,       out_stride, bk_ternary_prefetch()};
+                               x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
     if (slab_gemm(block_count, row_count, token_count)) gemm_slabs_avx512(&p, last_planes);
     else if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
-    else walk_tiles(&p, tile_avx512, tile_avx512_t8);
+    else walk_avx512(&p);
 }
 BK_UNTARGET
 #endif

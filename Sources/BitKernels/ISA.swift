@@ -149,7 +149,7 @@ public struct CPUFeatures: Sendable {
                 ("popcnt", f.popcnt), ("bmi2", f.bmi2), ("fma", f.fma), ("avx2", f.avx2),
                 ("avx512f", f.avx512f), ("avx512bw", f.avx512bw), ("avx512vl", f.avx512vl),
                 ("avx512_vpopcntdq", f.avx512_vpopcntdq), ("avx512_vnni", f.avx512_vnni),
-                ("avx_vnni", f.avx_vnni), ("neon", f.neon), ("dotprod", f.dotprod),
+                ("avx_vnni", f.avx_vnni), ("gfni", f.gfni), ("neon", f.neon), ("dotprod", f.dotprod),
             ])
     }()
 

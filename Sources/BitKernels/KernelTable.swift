@@ -310,20 +310,34 @@ extension TernaryMatrix {
 }
 
 extension Kernels {
-    /// How far ahead, in bytes, the single-token ternary kernels of the x86 variants prefetch their
-    /// weight stream (`bk_ternary_prefetch`), and the AVX-512 scan of short bit rows (scoring,
+    /// How far ahead, in bytes, the ternary kernels of the x86 variants prefetch their
+    /// weight stream (`bk_stream_prefetch_distance`), and the AVX-512 scan of short bit rows (scoring,
     /// winner search) its row stream; 0 = no software prefetch. Chosen once per CPU
-    /// (`ternaryDefaultPrefetch`: 4 KiB on Intel, none elsewhere); setting it changes it for the
+    /// (`defaultStreamPrefetchDistance`: 4 KiB on Intel, none elsewhere); setting it changes it for the
     /// process (rounded down to a multiple of 256, at most 64 KiB) — for the tuner and benchmarks.
     ///
     /// ```swift
-    /// Kernels.ternaryPrefetch = 0  // the hardware prefetchers alone
+    /// Kernels.streamPrefetchDistance = 0  // the hardware prefetchers alone
     /// ```
-    package static var ternaryPrefetch: Int {
-        get { Int(bk_ternary_prefetch()) }
-        set { bk_ternary_set_prefetch(newValue > 0 ? newValue : 0) }
+    package static var streamPrefetchDistance: Int {
+        get { Int(bk_stream_prefetch_distance()) }
+        set { bk_stream_prefetch_set_distance(newValue > 0 ? newValue : 0) }
     }
 
-    /// This CPU's choice for `ternaryPrefetch` (`bk_ternary_default_prefetch`).
-    package static var ternaryDefaultPrefetch: Int { Int(bk_ternary_default_prefetch()) }
+    /// This CPU's choice for `streamPrefetchDistance` (`bk_stream_prefetch_default_distance`).
+    package static var defaultStreamPrefetchDistance: Int { Int(bk_stream_prefetch_default_distance()) }
+
+    /// Whether the AVX-512 variant's eight-token GEMM tile decodes the weights with GFNI
+    /// (`bk_ternary_gfni_decode`; one GF2P8AFFINEQB per bit plane instead of shifts and ANDs). On
+    /// by default where the CPU has GFNI; setting `false` selects the shift decode for the process
+    /// (tests run both, benchmarks compare them); `true` without GFNI leaves it off. The products
+    /// are the same either way.
+    ///
+    /// ```swift
+    /// Kernels.ternaryGFNIDecode = false  // the shift decode
+    /// ```
+    package static var ternaryGFNIDecode: Bool {
+        get { bk_ternary_gfni_decode() }
+        set { bk_ternary_set_gfni_decode(newValue) }
+    }
 }

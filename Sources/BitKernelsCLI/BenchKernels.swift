@@ -38,14 +38,14 @@ struct BenchKernels: ParsableCommand {
     @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Matrix kernels: tokens (activation columns) per call, comma-separated (1 = GEMV).", valueName: "n,..."))
     var batchSizes = "1,8,32"
 
-    @Option(parsing: .unconditional, help: "Ternary single-token calls: software prefetch distance in bytes (0 = none; 0...65536, multiples of 256; default: this CPU's choice).")
-    var ternaryPrefetch: Int?
+    @Option(parsing: .unconditional, help: "Stream-prefetch distance in bytes of the ternary products and the short-row scan (0 = none; 0...65536, multiples of 256; default: this CPU's choice).")
+    var streamPrefetchDistance: Int?
 
     @OptionGroup var options: BenchOptions
 
     func validate() throws {
-        if let d = ternaryPrefetch, !(0...65536).contains(d) || d % 256 != 0 {
-            throw ValidationError("--ternary-prefetch \(d): use a multiple of 256 in 0...65536")
+        if let d = streamPrefetchDistance, !(0...65536).contains(d) || d % 256 != 0 {
+            throw ValidationError("--stream-prefetch-distance \(d): use a multiple of 256 in 0...65536")
         }
         for k in kernels where !KernelBench.allKernels.contains(k) {
             throw ValidationError("unknown kernel '\(k)'; choose from \(KernelBench.allKernels.joined(separator: ", ")) (or the subcommands model, neurons)")
@@ -90,8 +90,8 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         _ = try resolveKernels()
-        if let d = ternaryPrefetch { Kernels.ternaryPrefetch = d }
-        note("ternary single-token prefetch: \(Kernels.ternaryPrefetch) bytes (this CPU's default: \(Kernels.ternaryDefaultPrefetch))")
+        if let d = streamPrefetchDistance { Kernels.streamPrefetchDistance = d }
+        note("stream prefetch distance: \(Kernels.streamPrefetchDistance) bytes (this CPU's default: \(Kernels.defaultStreamPrefetchDistance))")
         let bench = KernelBench(
             kernels: kernels.isEmpty ? KernelBench.allKernels : kernels, variants: try variants(),
             levels: levels.split(separator: ",").map(String.init), threads: options.threads, repeats: options.repeats,

@@ -253,16 +253,16 @@ extension BitVector {
 
 /// The single-token tiles' software prefetch (x86, on by default on Intel) at every distance the
 /// setter accepts: results stay exact, and the setter rounds and caps as documented.
-@Suite(.serialized) struct TernaryPrefetchTests {
+@Suite(.serialized) struct StreamPrefetchTests {
     @Test(arguments: ISA.supported)
     func productsAreExactAtEveryPrefetchDistance(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
-        let saved = Kernels.ternaryPrefetch
-        defer { Kernels.ternaryPrefetch = saved }
+        let saved = Kernels.streamPrefetchDistance
+        defer { Kernels.streamPrefetchDistance = saved }
         var rng = SplitMix64(seed: 1616)
         for distance in [0, 256, 4096, 65536] {
-            Kernels.ternaryPrefetch = distance
-            #expect(Kernels.ternaryPrefetch == distance)
+            Kernels.streamPrefetchDistance = distance
+            #expect(Kernels.streamPrefetchDistance == distance)
             for (rows, columns) in [(1, 1), (5, 300), (8, 2560), (17, 4353)] {
                 let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(columns, rng: &rng)
                 let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
@@ -275,15 +275,69 @@ extension BitVector {
     }
 
     @Test func prefetchSetterRoundsAndCaps() {
-        let saved = Kernels.ternaryPrefetch
-        defer { Kernels.ternaryPrefetch = saved }
-        Kernels.ternaryPrefetch = 5000
-        #expect(Kernels.ternaryPrefetch == 4864)
-        Kernels.ternaryPrefetch = 1 << 30
-        #expect(Kernels.ternaryPrefetch == 65536)
-        Kernels.ternaryPrefetch = -7
-        #expect(Kernels.ternaryPrefetch == 0)
-        #expect([0, 4096].contains(Kernels.ternaryDefaultPrefetch))
+        let saved = Kernels.streamPrefetchDistance
+        defer { Kernels.streamPrefetchDistance = saved }
+        Kernels.streamPrefetchDistance = 5000
+        #expect(Kernels.streamPrefetchDistance == 4864)
+        Kernels.streamPrefetchDistance = 1 << 30
+        #expect(Kernels.streamPrefetchDistance == 65536)
+        Kernels.streamPrefetchDistance = -7
+        #expect(Kernels.streamPrefetchDistance == 0)
+        #expect([0, 4096].contains(Kernels.defaultStreamPrefetchDistance))
+    }
+}
+
+/// The AVX-512 eight-token tile's two weight decodes (shifts and ANDs; GFNI where the CPU has it)
+/// against the definition on the shapes of TernaryKernelTests, and the switch between them.
+@Suite(.serialized) struct TernaryDecodeTests {
+    static var hasGFNI: Bool { ISA.avx512.isSupported && CPUFeatures.current.has("gfni") }
+
+    /// Every row count around the two-row tile and the 8-row panel, tokens around 8 and 16, wide
+    /// rows (> 4 blocks, the walker's eight-token tiles) and a chunk boundary (4353 columns).
+    static let columnCounts = [1000, 1300, 2560, 4353]
+
+    @Test(.enabled(if: ISA.avx512.isSupported), arguments: columnCounts)
+    func shiftDecodeMatchesDefinition(columns: Int) throws { try decodeMatchesDefinition(gfni: false, columns: columns) }
+
+    @Test(.enabled(if: hasGFNI, "the CPU has no GFNI"), arguments: columnCounts)
+    func gfniDecodeMatchesDefinition(columns: Int) throws { try decodeMatchesDefinition(gfni: true, columns: columns) }
+
+    func decodeMatchesDefinition(gfni: Bool, columns: Int) throws {
+        let kernels = try Kernels.variant(.avx512)
+        let saved = Kernels.ternaryGFNIDecode
+        defer { Kernels.ternaryGFNIDecode = saved }
+        Kernels.ternaryGFNIDecode = gfni
+        #expect(Kernels.ternaryGFNIDecode == gfni)
+        var rng = SplitMix64(seed: UInt64(columns) &* 31 &+ (gfni ? 1 : 0))
+        for rows in [1, 2, 3, 4, 7, 8, 9, 11, 14, 17, 26] {
+            for tokens in [8, 9, 15, 16, 17, 24] {
+                let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(tokens * columns, rng: &rng)
+                let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
+                let q = QuantizedTokens(values: x, scales: [Float](repeating: 1, count: tokens), columns: columns)
+                #expect(m.integerProducts(q, threads: 1, using: kernels)
+                        == naiveProducts(w, rows: rows, columns: columns, x, tokens: tokens),
+                        "gfni \(gfni) \(rows) × \(columns), \(tokens) tokens")
+            }
+        }
+        // The extremes: every code 0 or 2 (weights ±1) against -128 and 127 over BitNet's FFN width.
+        for (wv, xv) in [(Int8(1), Int8(-128)), (-1, -128), (1, 127), (-1, 127)] {
+            let cols = 6912
+            let m = try TernaryMatrix(values: [Int8](repeating: wv, count: 6 * cols), rows: 6, columns: cols)
+            let q = QuantizedTokens(values: [Int8](repeating: xv, count: 8 * cols), scales: [Float](repeating: 1, count: 8), columns: cols)
+            #expect(m.integerProducts(q, using: kernels).allSatisfy { $0 == Int32(wv) * Int32(xv) * Int32(cols) },
+                    "gfni \(gfni) w \(wv) x \(xv)")
+        }
+    }
+
+    /// On by default exactly where the CPU has GFNI (and AVX-512); never on without it.
+    @Test func switchFollowsTheCPU() {
+        let saved = Kernels.ternaryGFNIDecode
+        defer { Kernels.ternaryGFNIDecode = saved }
+        #expect(saved == Self.hasGFNI)
+        Kernels.ternaryGFNIDecode = true
+        #expect(Kernels.ternaryGFNIDecode == Self.hasGFNI)
+        Kernels.ternaryGFNIDecode = false
+        #expect(!Kernels.ternaryGFNIDecode)
     }
 }
 

@@ -48,6 +48,7 @@ typedef struct bk_cpu_features {
     bool popcnt, bmi2, fma, avx2;
     bool avx512f, avx512bw, avx512vl, avx512_vpopcntdq, avx512_vnni;
     bool avx_vnni;
+    bool gfni; /* GF2P8AFFINEQB (with avx512f: on zmm); Ice Lake+, Zen 4+ */
     bool neon, dotprod;
     bool intel, amd; /* CPUID vendor: GenuineIntel, AuthenticAMD (per-CPU tuning choices) */
     bool amx_tile, amx_int8; /* AMX: CPUID and XCR0 tile state (no kernel uses it yet) */

@@ -78,12 +78,20 @@ void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, cons
                            size_t x_stride, const int32_t *x_sums, size_t token_count,
                            int32_t *out, size_t out_stride, int threads);
 
-/* How far ahead (bytes) the single-token x86 ternary kernels prefetch their weight stream, and
- * the AVX-512 scan of short bit rows (scoring, winner search) its row stream; 0 = none. Chosen once per CPU (bk_ternary_default_prefetch); bk_ternary_set_prefetch changes it for
- * the process (the tuner's sweeps; values are rounded down to 256 and capped at 64 KiB). */
-size_t bk_ternary_prefetch(void);
-size_t bk_ternary_default_prefetch(void);
-void bk_ternary_set_prefetch(size_t bytes);
+/* Stream-prefetch distance: how far ahead (bytes) the x86 ternary kernels prefetch
+ * their weight stream, and the AVX-512 scan of short bit rows (scoring, winner search) its row
+ * stream; 0 = none. Chosen once per CPU (bk_stream_prefetch_default_distance);
+ * bk_stream_prefetch_set_distance changes it for the process (the tuner's sweeps; values are
+ * rounded down to 256 and capped at 64 KiB). */
+size_t bk_stream_prefetch_distance(void);
+size_t bk_stream_prefetch_default_distance(void);
+void bk_stream_prefetch_set_distance(size_t bytes);
+
+/* Whether the AVX-512 variant's eight-token GEMM tile decodes the weights with GFNI
+ * (GF2P8AFFINEQB) instead of shifts: true by default when the CPU has GFNI. Turning it off (tests,
+ * benchmarks) selects the shift decode; turning it on without GFNI leaves it off. Same products. */
+bool bk_ternary_gfni_decode(void);
+void bk_ternary_set_gfni_decode(bool on);
 
 /* y[t * y_stride + r] = (float)Σ_k W[r,k] x_t[k] · (row_scales[r] / x_scales[t]): the BitLinear
  * output for tokens quantized by bk_quantize_tokens. */

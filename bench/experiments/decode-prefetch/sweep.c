@@ -29,7 +29,7 @@ int main(int argc,char**argv){
   int nm=argc-7; long pfs[32]; for(int a=0;a<nm;a++)pfs[a]=atol(argv[7+a]);
   size_t n=copies*passes; double*t=malloc(sizeof(double)*nm*n);
   for(int p=0;p<passes;p++) for(int a=0;a<nm;a++){
-    if(pfs[a]>=0) bk_ternary_set_prefetch(pfs[a]);
+    if(pfs[a]>=0) bk_stream_prefetch_set_distance(pfs[a]);
     for(size_t i=0;i<copies;i++){double t0=now();
       if(pfs[a]<0){volatile uint64_t v=bk_read_sum_parallel((const uint64_t*)m[i],bytes/8,threads);(void)v;}
       else {bk_ternary_matrix w={m[i],rows,cols,bc,sc};bk_ternary_matmul_i32(k,&w,x,bc*256,&xs,1,out,rows,threads);}
