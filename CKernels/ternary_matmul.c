@@ -602,7 +602,7 @@ BK_INLINE void slab_tile_avx512(const uint32_t *panel, size_t quads, const int8_
  * its `last_planes` planes. */
 static void gemm_slabs_avx512(const ternary_product *p, int last_planes) {
     const size_t quads = (p->block_count - 1) * 64 + (size_t)last_planes * 16;
-    /* quads · 128 bytes: a multiple of 64, as aligned_alloc wants (at most 128 KiB at 4 blocks). */
+    /* quads · 128 bytes (32 · columns): a multiple of 64, as aligned_alloc wants; 32 KiB at 4 blocks. */
     uint32_t *panel = (uint32_t *)aligned_alloc(64, quads * SLAB_ROWS * sizeof(uint32_t));
     if (!panel) { gemm_narrow_avx512(p, last_planes); return; } /* out of memory: the tiles need none */
     for (size_t r = 0; r < p->row_count; r += SLAB_ROWS) {

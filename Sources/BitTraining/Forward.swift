@@ -30,7 +30,8 @@ func gemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, 
 extension TrainableModel {
     // MARK: - Elementwise pieces
 
-    /// RMSNorm as inference computes it (sum of squares in double, w · (x · r)); returns r per token.
+    /// RMSNorm as inference computes it (sum of squares in double — here in eight lanes, so r may
+    /// differ from inference's in its last bit — and w · (x · r)); returns r per token.
     func rmsNorm(_ x: UnsafePointer<Float>, weight: Int, tokens: Int, width d: Int, out: UnsafeMutablePointer<Float>) -> [Float] {
         let w = weights[weight].p, eps = configuration.epsilon
         var rs = [Float](repeating: 0, count: tokens)
@@ -459,8 +460,9 @@ extension TrainableModel {
     ///
     /// With several threads and several sequences the batch is split by sequences among worker
     /// replicas (data parallelism inside the process: each worker runs the whole forward and
-    /// backward pass of its sequences on one thread, and the gradients are summed in worker order);
-    /// the result is deterministic for a thread count and equals one thread's within float rounding.
+    /// backward pass of its sequences on its share of the threads — one each when there are at
+    /// least as many sequences as threads — and the gradients are summed in worker order); the
+    /// result is deterministic for a thread count and equals one thread's within float rounding.
     public func lossAndGradients(_ batch: Batch) -> Float {
         validate(batch)
         return runSplit(batch, gradients: true)
@@ -495,6 +497,11 @@ extension TrainableModel {
         losses.withUnsafeMutableBufferPointer { lp in
             nonisolated(unsafe) let lp = lp
             parallelFor(workers, threads: workers) { w in lp[w] = parts[w].replica.run(parts[w].batch, gradients: gradients, normalizer: N) }
+        }
+        defer {
+            // The workers keep no matrices between calls (the next call hands them the current ones).
+            for r in replicas { r.packed = [:]; r.dequantized = [:] }
+            if replicas.count > workers { replicas.removeLast(replicas.count - workers) }
         }
         if gradients {
             // Every element summed over the workers in worker order, tensors cut into chunks shared

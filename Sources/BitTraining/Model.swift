@@ -45,7 +45,9 @@ public struct Batch: Sendable, Equatable {
 public final class TrainableModel: @unchecked Sendable {
     /// The shape and precision the model was built with.
     public let configuration: ModelConfiguration
-    /// Worker threads for every phase (float GEMM bands, kernel token chunks, attention batches).
+    /// Worker threads: several split a batch by sequences among worker replicas, which split what
+    /// is left of the threads among float GEMM bands, kernel token chunks and attention batches.
+    /// A model serves one caller at a time (its workers and tapes are its own).
     public var threads: Int
     let layout: [(name: String, shape: [Int], kind: Parameter.Kind)]
     // Latent weights and gradients, in layout order (Hugging Face names).

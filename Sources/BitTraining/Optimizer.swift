@@ -123,6 +123,8 @@ public struct AdamW: Sendable {
     /// norm before clipping.
     @discardableResult
     public mutating func step(model: TrainableModel, learningRate lr: Double, weightDecay: Double? = nil) -> Double {
+        precondition(model.weights.count == ranges.count && zip(model.weights, ranges).allSatisfy { $0.count == $1.count },
+                     "AdamW.step: the model is not the one the optimizer was made for")
         // Every tensor cut into chunks of 8Ki weights, shared among the model's threads: the sum of
         // squares per chunk (eight double lanes, added in a fixed order), the chunks' sums in order,
         // then each weight's update by itself — the same values at any thread count.
