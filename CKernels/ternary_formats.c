@@ -63,18 +63,32 @@ size_t bk_ternary_packed_bytes(size_t rows, size_t cols) {
     return (rows + 3) / 4 * 4 * bk_ternary_block_count(cols) * BK_TERNARY_BLOCK_BYTES;
 }
 
+/* Plane by plane over each row's blocks, so that every inner loop is a plain vectorizable pass
+ * (training re-packs every matrix after every step); a value outside {-1, 0, +1} is then found
+ * by a second, element-wise scan. */
 int64_t bk_ternary_pack(const int8_t *w, size_t rows, size_t cols, uint8_t *packed) {
     const size_t blocks = bk_ternary_block_count(cols);
     memset(packed, 0x55, bk_ternary_packed_bytes(rows, cols)); /* code 1 (weight 0): the padding */
+    unsigned invalid = 0;
     for (size_t r = 0; r < rows; r++)
-        for (size_t c = 0; c < cols; c++) {
-            const int8_t v = w[r * cols + c];
-            if (v < -1 || v > 1) return (int64_t)(r * cols + c);
-            const size_t in_block = c % BK_TERNARY_BLOCK, plane = in_block / 64;
-            uint8_t *byte = &packed[bk_ternary_block_offset(blocks, r, c / BK_TERNARY_BLOCK) + in_block % 64];
-            *byte = (uint8_t)((*byte & ~(3u << (2 * plane))) | (uint8_t)(v + 1) << (2 * plane));
+        for (size_t b = 0; b < blocks; b++) {
+            uint8_t *dst = packed + bk_ternary_block_offset(blocks, r, b);
+            const int8_t *src = w + r * cols + b * BK_TERNARY_BLOCK;
+            const size_t n = cols - b * BK_TERNARY_BLOCK < BK_TERNARY_BLOCK ? cols - b * BK_TERNARY_BLOCK : BK_TERNARY_BLOCK;
+            for (int p = 0; p < 4; p++) {
+                const size_t limit = n <= (size_t)64 * p ? 0 : n - (size_t)64 * p < 64 ? n - (size_t)64 * p : 64;
+                const uint8_t keep = (uint8_t)~(3u << (2 * p));
+                for (size_t j = 0; j < limit; j++) {
+                    const uint8_t u = (uint8_t)(src[64 * p + j] + 1);
+                    invalid |= u > 2;
+                    dst[j] = (uint8_t)((dst[j] & keep) | (uint8_t)((u & 3) << (2 * p)));
+                }
+            }
         }
-    return -1;
+    if (!invalid) return -1;
+    for (size_t i = 0; i < rows * cols; i++)
+        if (w[i] < -1 || w[i] > 1) return (int64_t)i;
+    return -1; /* unreachable */
 }
 
 int64_t bk_ternary_unpack(const uint8_t *packed, size_t rows, size_t cols, int8_t *w) {

@@ -940,11 +940,25 @@ void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, cons
      * place: no scratch to size or allocate, whatever rows × tokens. */
     int32_t *products = (int32_t *)(void *)y;
     bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, y_stride, threads);
-    for (size_t t = 0; t < token_count; t++)
-        for (size_t r = 0; r < w->rows; r++) {
-            float *yr = &y[t * y_stride + r];
-            int32_t product;
-            memcpy(&product, yr, sizeof product);
-            *yr = (float)product * (w->row_scales[r] / x_scales[t]);
+    /* One scale per tensor (BitNet's absmean, training's): the factor row_scale / x_scale is the
+     * same for a whole token, so it is divided once per token, not per product (same values). */
+    bool uniform = true;
+    for (size_t r = 1; r < w->rows && uniform; r++) uniform = w->row_scales[r] == w->row_scales[0];
+    for (size_t t = 0; t < token_count; t++) {
+        float *yt = &y[t * y_stride];
+        if (uniform && w->rows > 0) {
+            const float factor = w->row_scales[0] / x_scales[t];
+            for (size_t r = 0; r < w->rows; r++) {
+                int32_t product;
+                memcpy(&product, &yt[r], sizeof product);
+                yt[r] = (float)product * factor;
+            }
+        } else {
+            for (size_t r = 0; r < w->rows; r++) {
+                int32_t product;
+                memcpy(&product, &yt[r], sizeof product);
+                yt[r] = (float)product * (w->row_scales[r] / x_scales[t]);
+            }
         }
+    }
 }

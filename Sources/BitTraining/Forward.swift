@@ -53,11 +53,12 @@ extension TrainableModel {
         return rs
     }
 
-    /// dx = r (g − n · mean(g ⊙ n)), g = w ⊙ dy, n = x r; dw += Σ_t dy ⊙ n. Adds dx into `dx`.
+    /// dx = r (g − n · mean(g ⊙ n)), g = w ⊙ dy, n = x r; dw += Σ_t dy ⊙ n. Adds dx into `dx`, or
+    /// writes it there without `accumulate` (then `dx` need not be initialized).
     /// Tokens are independent for dx, columns for dw (each summed over the tokens in order), so
     /// both are shared among the threads with the same values at any count.
     func rmsNormBackward(_ x: UnsafePointer<Float>, r: [Float], weight: Int, tokens: Int, width d: Int,
-                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, accumulate: Bool = true) {
         nonisolated(unsafe) let w = weights[weight].p, dw = grads[weight].p, x = x, dy = dy, dx = dx
         let team = tokens * d >= 1 << 15 ? threads : 1
         r.withUnsafeBufferPointer { rb in
@@ -74,10 +75,14 @@ extension TrainableModel {
                 let mean = dot / Float(d)
                 i = 0
                 while i + 16 <= d {
-                    store16(load16(o + i) + rt * (load16(w + i) * load16(g + i) - load16(xs + i) * rt * mean), o + i)
+                    let v = rt * (load16(w + i) * load16(g + i) - load16(xs + i) * rt * mean)
+                    store16(accumulate ? load16(o + i) + v : v, o + i)
                     i += 16
                 }
-                for k in i..<d { o[k] += rt * (w[k] * g[k] - xs[k] * rt * mean) }
+                for k in i..<d {
+                    let v = rt * (w[k] * g[k] - xs[k] * rt * mean)
+                    o[k] = accumulate ? o[k] + v : v
+                }
             }
             let slices = (d + 15) / 16
             // Each column's sum runs over the tokens in order (as one thread would), 16 columns at a
@@ -273,16 +278,17 @@ extension TrainableModel {
         let dhn = Buffer(uninitialized: N * H)
         gemm(false, false, N, H, V, 1, dl.p, V, head, H, 0, dhn.p, H, threads: threads)
         gemm(true, false, V, H, N, 1, dl.p, V, hn.p, H, 1, grads[c.headIndex].p, H, threads: threads)
-        var dx = Buffer(N * H)
-        rmsNormBackward(x.p, r: rf, weight: c.finalNormIndex, tokens: N, width: H, dy: dhn.p, dx: dx.p)
+        var dx = Buffer(uninitialized: N * H)
+        rmsNormBackward(x.p, r: rf, weight: c.finalNormIndex, tokens: N, width: H, dy: dhn.p, dx: dx.p, accumulate: false)
 
         for l in stride(from: c.layers - 1, through: 0, by: -1) {
             let tape = tapes[l]
             // x2 = x1 + down(norm(m)); dx is ∂/∂x2 and becomes ∂/∂x1 by adding the MLP path.
             let dm2 = Buffer(uninitialized: N * F)
             linearBackward(dy: dx.p, kept: tape.m2, tokens: N, parameter: c.index(layer: l, .down), dx: dm2.p, accumulate: false)
-            let dm = Buffer(N * F)
-            rmsNormBackward(tape.m.p, r: tape.r4, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, dy: dm2.p, dx: dm.p)
+            let dm = Buffer(uninitialized: N * F)
+            rmsNormBackward(tape.m.p, r: tape.r4, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, dy: dm2.p, dx: dm.p,
+                            accumulate: false)
             let dg = Buffer(uninitialized: N * F), du = Buffer(uninitialized: N * F)
             reluSquaredBackward(tape.g.p, tape.u.p, dm.p, dg: dg.p, du: du.p, count: N * F)
             let dh2 = Buffer(uninitialized: N * H)
@@ -292,8 +298,9 @@ extension TrainableModel {
             // x1 = x + o(subnorm(att))
             let da2 = Buffer(uninitialized: N * qw)
             linearBackward(dy: dx.p, kept: tape.a2, tokens: N, parameter: c.index(layer: l, .o), dx: da2.p, accumulate: false)
-            let datt = Buffer(N * qw)
-            rmsNormBackward(tape.att.p, r: tape.r2, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, dy: da2.p, dx: datt.p)
+            let datt = Buffer(uninitialized: N * qw)
+            rmsNormBackward(tape.att.p, r: tape.r2, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, dy: da2.p, dx: datt.p,
+                            accumulate: false)
             let dq = Buffer(uninitialized: N * qw), dk = Buffer(N * kw), dv = Buffer(N * kw)
             attentionBackward(q: tape.q.p, k: tape.k.p, v: tape.v.p, probs: tape.probs.p, dOut: datt.p, dq: dq.p, dk: dk.p, dv: dv.p,
                               batch: bsz, length: T)
