@@ -70,7 +70,8 @@ func softmaxRow(_ row: UnsafeMutablePointer<Float>, last: Int, count: Int) {
         var m = load8(row)
         j = 8
         while j + 8 <= n {
-            m = pointwiseMax(m, load8(row + j))
+            let v = load8(row + j)
+            m = m.replacing(with: v, where: v .> m)  // pointwiseMax is a generic call per vector here
             j += 8
         }
         best = m.max()
