@@ -23,7 +23,7 @@ enum FloatRows: Sendable {
 
     func value(_ i: Int) -> Float {
         switch self {
-        case .bf16(let m): Float(bfloat16Bits: m.bits[i])
+        case .bf16(let m): m.withBitPatterns { Float(bfloat16Bits: $0[i]) }
         case .float(let v): v[i]
         case .int8(let m): Float(m.values[i]) * m.rowScales[i / m.columns]
         }
@@ -43,7 +43,7 @@ enum FloatRows: Sendable {
 
     var bytes: Int {
         switch self {
-        case .bf16(let m): m.bits.count * 2
+        case .bf16(let m): m.rows * m.columns * 2
         case .float(let v): v.count * 4
         case .int8(let m): m.values.count + m.rowScales.count * 4
         }

@@ -195,7 +195,7 @@ extension FloatRows {
     func floats(count: Int) -> [Float] {
         switch self {
         case .float(let v): Array(v.prefix(count))
-        case .bf16(let m): m.bits.prefix(count).map { Float(bfloat16Bits: $0) }
+        case .bf16(let m): m.withBitPatterns { $0.prefix(count).map { Float(bfloat16Bits: $0) } }
         case .int8: (0..<count).map(value)
         }
     }

@@ -53,7 +53,7 @@ extension FloatRows {
     /// The largest |value| (bf16 compared as magnitude bits: monotonic for finite values).
     var largestMagnitude: Float {
         switch self {
-        case .bf16(let m): Float(bfloat16Bits: m.bits.lazy.map { $0 & 0x7fff }.max() ?? 0)
+        case .bf16(let m): Float(bfloat16Bits: m.withBitPatterns { $0.lazy.map { $0 & 0x7fff }.max() ?? 0 })
         case .float(let v): v.lazy.map(abs).max() ?? 0
         case .int8(let m): 127 * (m.rowScales.lazy.map(abs).max() ?? 0)
         }

@@ -157,7 +157,11 @@ func checkTraining() throws {
         }
         try parallel.checkReplicas()
         let validationSingle = single.validationLoss(), validationParallel = parallel.trainer.validationLoss()
-        let tailBound: Float = precision == .float ? 2e-3 : 5e-2
+        // Float at lr 1e-2 amplifies the rounding of differently ordered gradient sums over 30
+        // steps (ternary's codes absorb it: 2e-7 at 3 ranks): measured at 3 ranks 7e-4 on the tail
+        // and 3.1e-3 on validation since the vectorized training passes (2 ranks: 5e-6,
+        // 1.5e-5) — the same order as PyTorch's own float32-vs-float64 drift at this rate.
+        let tailBound: Float = precision == .float ? 5e-3 : 5e-2
         if abs(tailSingle - tailParallel) > tailBound { fail("training \(precision): last-10 mean loss \(tailParallel) vs \(tailSingle)") }
         if abs(validationSingle - validationParallel) > Double(tailBound) {
             fail("training \(precision): validation loss \(validationParallel) vs \(validationSingle)")
