@@ -65,7 +65,12 @@ BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
     void bk_i8_dots_##isa(const int8_t *rows, size_t stride, size_t n, size_t row_count,           \
                           const float *x, float *out);                                             \
     void bk_encode_threshold_##isa(const uint8_t *p, size_t n, uint8_t level, uint64_t *out);      \
-    void bk_encode_rank_##isa(const uint8_t *p, size_t n, size_t k, uint64_t *out);
+    void bk_encode_rank_##isa(const uint8_t *p, size_t n, size_t k, uint64_t *out);              \
+    float bk_rmsnorm_##isa(const float *x, const float *w, size_t n, float eps, float *y);         \
+    void bk_rmsnorm_backward_##isa(const float *x, const float *w, const float *g, float r,        \
+                                   size_t n, bool accumulate, float *dx);                          \
+    void bk_rmsnorm_weight_sums_##isa(const float *x, const float *g, size_t stride,               \
+                                      const float *r, size_t tokens, size_t width, double *acc);
 
 /* rank_blur.c: the scalar reference, AVX2 (also in the AVX-VNNI table) and AVX-512; NEON takes
  * the scalar one. */

@@ -16,7 +16,9 @@
     .quantize_token = bk_quantize_token_##name, .bf16_dots = bk_bf16_dots_##name,                  \
     .bf16_dots_tokens = bk_bf16_dots_tokens_##name,                                                \
     .i8_dots = bk_i8_dots_##name, .encode_threshold = bk_encode_threshold_##name,                  \
-    .encode_rank = bk_encode_rank_##name
+    .encode_rank = bk_encode_rank_##name, .rmsnorm = bk_rmsnorm_##name,                            \
+    .rmsnorm_backward = bk_rmsnorm_backward_##name,                                                \
+    .rmsnorm_weight_sums = bk_rmsnorm_weight_sums_##name
 
 #define BK_TABLE(name, isa_id, blur)                                                               \
     static const bk_kernels table_##name = {                                                       \

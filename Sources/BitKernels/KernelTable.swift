@@ -57,6 +57,9 @@ extension Kernels {
         ("encode_threshold", { unsafeBitCast($0.encode_threshold, to: UnsafeRawPointer?.self) }),
         ("encode_rank", { unsafeBitCast($0.encode_rank, to: UnsafeRawPointer?.self) }),
         ("encode_rank_blur", { unsafeBitCast($0.encode_rank_blur, to: UnsafeRawPointer?.self) }),
+        ("rmsnorm", { unsafeBitCast($0.rmsnorm, to: UnsafeRawPointer?.self) }),
+        ("rmsnorm_backward", { unsafeBitCast($0.rmsnorm_backward, to: UnsafeRawPointer?.self) }),
+        ("rmsnorm_weight_sums", { unsafeBitCast($0.rmsnorm_weight_sums, to: UnsafeRawPointer?.self) }),
     ]
 
     /// How many function pointers the C table holds (its size after the `isa` field): a test checks
@@ -83,6 +86,35 @@ extension Kernels {
 // MARK: - The twelve entries
 
 extension Kernels {
+    /// RMSNorm of one token of `count` values into `y`; returns r = 1 / sqrt(mean(x²) + epsilon)
+    /// (entry `rmsnorm`: Σ x² in double, the same bits on every variant).
+    ///
+    /// ```swift
+    /// let r = Kernels.default.rmsNorm(x, weight: w, count: 128, epsilon: 1e-5, into: y)
+    /// ```
+    @inline(__always)
+    package func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, epsilon: Float,
+                         into y: UnsafeMutablePointer<Float>) -> Float {
+        table.pointee.rmsnorm(x, weight, count, epsilon, y)
+    }
+
+    /// The input gradient of `rmsNorm` for one token with upstream gradient `g` and its r: written
+    /// to `dx`, or added to it when `accumulate` (entry `rmsnorm_backward`).
+    @inline(__always)
+    package func rmsNormBackward(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, upstream g: UnsafePointer<Float>,
+                                 r: Float, count: Int, accumulate: Bool, into dx: UnsafeMutablePointer<Float>) {
+        table.pointee.rmsnorm_backward(x, weight, g, r, count, accumulate, dx)
+    }
+
+    /// The weight gradient's sums: `acc[i]` += Σ_t g_t[i] · (x_t[i] · r[t]) in double, tokens in
+    /// order, columns i < width; token t at `x + t * stride` and `g + t * stride` (entry
+    /// `rmsnorm_weight_sums`).
+    @inline(__always)
+    package func rmsNormWeightSums(_ x: UnsafePointer<Float>, upstream g: UnsafePointer<Float>, stride: Int,
+                                   r: UnsafePointer<Float>, tokens: Int, width: Int, into acc: UnsafeMutablePointer<Double>) {
+        table.pointee.rmsnorm_weight_sums(x, g, stride, r, tokens, width, acc)
+    }
+
     /// Σ popcount(words[i]) for i < count (entry `popcount`).
     ///
     /// ```swift

@@ -30,81 +30,45 @@ func gemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, 
 extension TrainableModel {
     // MARK: - Elementwise pieces
 
-    /// RMSNorm as inference computes it (sum of squares in double — here in eight lanes, so r may
-    /// differ from inference's in its last bit — and w · (x · r)); returns r per token.
+    /// RMSNorm per token on the kernel table (`rmsnorm`: sum of squares in double, as inference
+    /// sums it, in eight lanes of a fixed order — r may differ from inference's in its last bit —
+    /// then w · (x · r)); returns r per token.
     func rmsNorm(_ x: UnsafePointer<Float>, weight: Int, tokens: Int, width d: Int, out: UnsafeMutablePointer<Float>) -> [Float] {
-        let w = weights[weight].p, eps = configuration.epsilon
+        nonisolated(unsafe) let w = weights[weight].p, x = x, out = out
+        let eps = configuration.epsilon, kernels = Kernels.default
         var rs = [Float](repeating: 0, count: tokens)
         rs.withUnsafeMutableBufferPointer { rp in
             nonisolated(unsafe) let rp = rp
             parallelFor(tokens, threads: tokens * d >= 1 << 15 ? threads : 1) { t in
-                let xs = x + t * d, o = out + t * d
-                let sum = sumOfSquares(xs, count: d)
-                let r = 1 / (Float(sum / Double(d)) + eps).squareRoot()
-                var i = 0
-                while i + 16 <= d {
-                    store16(load16(w + i) * (load16(xs + i) * r), o + i)
-                    i += 16
-                }
-                for k in i..<d { o[k] = w[k] * (xs[k] * r) }
-                rp[t] = r
+                rp[t] = kernels.rmsNorm(x + t * d, weight: w, count: d, epsilon: eps, into: out + t * d)
             }
         }
         return rs
     }
 
-    /// dx = r (g − n · mean(g ⊙ n)), g = w ⊙ dy, n = x r; dw += Σ_t dy ⊙ n. Adds dx into `dx`, or
-    /// writes it there without `accumulate` (then `dx` need not be initialized).
-    /// Tokens are independent for dx, columns for dw (each summed over the tokens in order), so
-    /// both are shared among the threads with the same values at any count.
+    /// dx = r (g − n · mean(g ⊙ n)), g = w ⊙ dy, n = x r; dw += Σ_t dy ⊙ n (kernel table entries
+    /// `rmsnorm_backward` and `rmsnorm_weight_sums`). Adds dx into `dx`, or writes it there without
+    /// `accumulate` (then `dx` need not be initialized). Tokens are independent for dx, columns for
+    /// dw (each summed over the tokens in order, in double), so both are shared among the threads
+    /// with the same values at any count.
     func rmsNormBackward(_ x: UnsafePointer<Float>, r: [Float], weight: Int, tokens: Int, width d: Int,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, accumulate: Bool = true) {
         nonisolated(unsafe) let w = weights[weight].p, dw = grads[weight].p, x = x, dy = dy, dx = dx
-        let team = tokens * d >= 1 << 15 ? threads : 1
+        let team = tokens * d >= 1 << 15 ? threads : 1, kernels = Kernels.default
         r.withUnsafeBufferPointer { rb in
             nonisolated(unsafe) let r = rb.baseAddress!
             parallelFor(tokens, threads: team) { t in
-                let xs = x + t * d, g = dy + t * d, o = dx + t * d, rt = r[t]
-                var lanes = SIMD16<Float>(), i = 0
-                while i + 16 <= d {
-                    lanes += load16(w + i) * load16(g + i) * (load16(xs + i) * rt)
-                    i += 16
-                }
-                var dot = orderedSum(lanes)
-                for k in i..<d { dot += w[k] * g[k] * (xs[k] * rt) }
-                let mean = dot / Float(d)
-                i = 0
-                while i + 16 <= d {
-                    let v = rt * (load16(w + i) * load16(g + i) - load16(xs + i) * rt * mean)
-                    store16(accumulate ? load16(o + i) + v : v, o + i)
-                    i += 16
-                }
-                for k in i..<d {
-                    let v = rt * (w[k] * g[k] - xs[k] * rt * mean)
-                    o[k] = accumulate ? o[k] + v : v
-                }
+                kernels.rmsNormBackward(x + t * d, weight: w, upstream: dy + t * d, r: r[t], count: d, accumulate: accumulate,
+                                        into: dx + t * d)
             }
-            let slices = (d + 15) / 16
-            // Each column's sum runs over the tokens in order (as one thread would), 16 columns at a
-            // time as whole vectors: element-wise the same float products and double sums as the
-            // scalar loop, so the result does not depend on the thread count.
+            let slice = 64, slices = (d + slice - 1) / slice
             parallelFor(slices, threads: team) { sl in
-                let lo = sl * 16, hi = min(lo + 16, d)
-                if hi - lo == 16 {
-                    var dwd = SIMD16<Double>()
-                    for t in 0..<tokens {
-                        let rt = r[t]
-                        let xs = UnsafeRawPointer(x + t * d + lo).loadUnaligned(as: SIMD16<Float>.self)
-                        let g = UnsafeRawPointer(dy + t * d + lo).loadUnaligned(as: SIMD16<Float>.self)
-                        dwd += SIMD16<Double>(g * (xs * rt))
-                    }
-                    for i in 0..<16 { dw[lo + i] += Float(dwd[i]) }
-                } else {
-                    for i in lo..<hi {
-                        var s: Double = 0
-                        for t in 0..<tokens { s += Double(dy[t * d + i] * (x[t * d + i] * r[t])) }
-                        dw[i] += Float(s)
-                    }
+                let lo = sl * slice, width = min(slice, d - lo)
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: slice) { acc in
+                    let sums = acc.baseAddress!
+                    sums.initialize(repeating: 0, count: width)
+                    kernels.rmsNormWeightSums(x + lo, upstream: dy + lo, stride: d, r: r, tokens: tokens, width: width, into: sums)
+                    for i in 0..<width { dw[lo + i] += Float(sums[i]) }
                 }
             }
         }

@@ -252,6 +252,34 @@ static void check_float_dots(const bk_kernels *v, const bk_kernels *s) {
 
 /* ---- image encoders ------------------------------------------------------------------------- */
 
+/* RMSNorm and its gradients: the same bits as the scalar reference (rmsnorm.c fixes the sums). */
+static void check_rmsnorm(const bk_kernels *v, const bk_kernels *s) {
+    static const size_t counts[] = {1, 7, 8, 9, 16, 17, 33, 128, 344, 1000};
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        const size_t n = counts[c], tokens = 3, stride = n + 3;
+        float *x = alloc(n * 4), *w = alloc(n * 4), *g = alloc(n * 4), *yv = alloc(n * 4), *ys = alloc(n * 4);
+        float *xs = alloc(tokens * stride * 4), *gs = alloc(tokens * stride * 4), r[3];
+        double *av = alloc(n * 8), *as = alloc(n * 8);
+        for (size_t i = 0; i < n; i++) { x[i] = random_float(); w[i] = random_float(); g[i] = random_float(); }
+        for (size_t i = 0; i < tokens * stride; i++) { xs[i] = random_float(); gs[i] = random_float(); }
+        for (size_t t = 0; t < tokens; t++) r[t] = random_float();
+        const float rv = v->rmsnorm(x, w, n, 1e-5f, yv), rs = s->rmsnorm(x, w, n, 1e-5f, ys);
+        check(rv == rs && memcmp(yv, ys, n * 4) == 0, "rmsnorm n %zu", n);
+        for (int accumulate = 0; accumulate <= 1; accumulate++) {
+            for (size_t i = 0; i < n; i++) yv[i] = ys[i] = (float)i;
+            v->rmsnorm_backward(x, w, g, rv, n, accumulate, yv);
+            s->rmsnorm_backward(x, w, g, rv, n, accumulate, ys);
+            check(memcmp(yv, ys, n * 4) == 0, "rmsnorm_backward n %zu accumulate %d", n, accumulate);
+        }
+        for (size_t i = 0; i < n; i++) av[i] = as[i] = (double)i;
+        v->rmsnorm_weight_sums(xs, gs, stride, r, tokens, n, av);
+        s->rmsnorm_weight_sums(xs, gs, stride, r, tokens, n, as);
+        check(memcmp(av, as, n * 8) == 0, "rmsnorm_weight_sums n %zu", n);
+        __libc_free(x); __libc_free(w); __libc_free(g); __libc_free(yv); __libc_free(ys);
+        __libc_free(xs); __libc_free(gs); __libc_free(av); __libc_free(as);
+    }
+}
+
 static void check_encoders(const bk_kernels *v, const bk_kernels *s) {
     for (size_t n = 0; n <= 70 + 5; n++) {
         const size_t pixels = n <= 70 ? n : (size_t[]){127, 128, 129, 784, 1000}[n - 71];
@@ -381,6 +409,7 @@ int main(void) {
         check_ternary(v, s);
         check_float_dots(v, s);
         check_encoders(v, s);
+        check_rmsnorm(v, s);
         check_wrappers(v, s);
         printf("%s%s: %ld checks\n", variant, isa == BK_ISA_NEON && bk_cpu_detect()->dotprod ? " (dotprod)" : "",
                passed + failed - before);

@@ -147,6 +147,18 @@ typedef struct bk_kernels {
      * scratch: n uint16 of caller memory, overwritten. */
     void (*encode_rank_blur)(const uint8_t *p, size_t rows, size_t cols, size_t k, uint16_t *scratch,
                              uint64_t *out);
+
+    /* RMSNorm of one token (rmsnorm.c: the summation orders every variant follows): ss = Σ x[i]²
+     * in double, r = 1 / sqrtf((float)(ss / n) + eps), y[i] = w[i] · (x[i] · r); returns r. */
+    float (*rmsnorm)(const float *x, const float *w, size_t n, float eps, float *y);
+    /* Its gradient for one token with upstream g: m = Σ (w[i] · g[i]) · (x[i] · r) / n, and
+     * d[i] = r · (w[i] · g[i] − (x[i] · r) · m) written to dx (or added, when accumulate). */
+    void (*rmsnorm_backward)(const float *x, const float *w, const float *g, float r, size_t n,
+                             bool accumulate, float *dx);
+    /* The weight gradient's sums over tokens: acc[i] += Σ_t (double)(g_t[i] · (x_t[i] · r[t])),
+     * t in order, for columns i < width; token t's values at x + t · stride, g + t · stride. */
+    void (*rmsnorm_weight_sums)(const float *x, const float *g, size_t stride, const float *r,
+                                size_t tokens, size_t width, double *acc);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */
