@@ -189,8 +189,7 @@ public final class TrainableModel: @unchecked Sendable {
             sumLanes += x
             j += 8
         }
-        func ordered(_ l: SIMD8<Double>) -> Double { ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])) }
-        var total = ordered(absLanes), sum = ordered(sumLanes)
+        var total = orderedSum(absLanes), sum = orderedSum(sumLanes)
         for k in j..<n {
             total += Double(abs(w[k]))
             sum += Double(w[k])

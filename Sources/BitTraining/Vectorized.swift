@@ -19,7 +19,7 @@ func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).lo
 @inline(__always)
 func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }
 
-/// Σ x² in double (RMSNorm's sum, as inference sums it in double).
+/// Σ x² in double (the gradient norm's sum per chunk; RMSNorm's runs in C, `Kernels.rmsNorm`).
 func sumOfSquares(_ x: UnsafePointer<Float>, count n: Int) -> Double {
     var lanes = SIMD8<Double>(), j = 0
     while j + 8 <= n {
