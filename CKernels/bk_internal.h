@@ -70,7 +70,17 @@ BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
     void bk_rmsnorm_backward_##isa(const float *x, const float *w, const float *g, float r,        \
                                    size_t n, bool accumulate, float *dx);                          \
     void bk_rmsnorm_weight_sums_##isa(const float *x, const float *g, size_t stride,               \
-                                      const float *r, size_t tokens, size_t width, double *acc);
+                                      const float *r, size_t tokens, size_t width, double *acc);   \
+    double bk_sum_squares_##isa(const float *x, size_t n);                                         \
+    void bk_adamw_update_##isa(float *w, const float *g, float *m, float *v, size_t n,             \
+                               const bk_adamw_step *k);                                            \
+    size_t bk_requantize_##isa(const float *w, size_t n, bool binary, const int8_t *previous,      \
+                               int8_t *codes, float *dequantized, float *scale, float *centre);    \
+    void bk_softmax_row_##isa(float *row, size_t last, size_t count);                              \
+    void bk_relu2_times_##isa(const float *g, const float *u, float *m, size_t n);                 \
+    void bk_relu2_backward_##isa(const float *g, const float *u, const float *dm, float *dg,       \
+                                 float *du, size_t n);                                             \
+    void bk_dequantize_token_##isa(const int8_t *q, size_t n, float s, float *out);
 
 /* rank_blur.c: the scalar reference, AVX2 (also in the AVX-VNNI table) and AVX-512; NEON takes
  * the scalar one. */

@@ -14,6 +14,9 @@
 #ifdef __clang__
 #pragma clang fp contract(off)
 #endif
+/* The vectors pass between always-inline helpers only, never across a call: the ABI note that
+ * 256- and 512-bit vector arguments change the calling convention without AVX does not apply. */
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 /* The lanes as generic vectors (GCC and clang vector extensions): element-wise operations, so the
  * compiler splits them into whatever registers the variant has and every lane computes exactly
@@ -95,7 +98,8 @@ BK_INLINE void rmsnorm_weight_sums_body(const float *x, const float *g, size_t s
     void bk_rmsnorm_weight_sums_##isa(const float *x, const float *g, size_t stride,               \
                                       const float *r, size_t tokens, size_t width, double *acc) {  \
         rmsnorm_weight_sums_body(x, g, stride, r, tokens, width, acc);                             \
-    }
+    }                                                                                              \
+    double bk_sum_squares_##isa(const float *x, size_t n) { return squares_body(x, n); }
 
 /* The specification (compiled for the baseline: SSE2 vectors on x86-64 at most). */
 BK_RMSNORM_VARIANT(scalar)

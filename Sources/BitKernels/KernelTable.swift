@@ -26,7 +26,7 @@ extension Kernels {
     ///
     /// ```swift
     /// let table = try Kernels.variant(.scalar)
-    /// table.entries.count                     // 12
+    /// table.entries.count                     // 24
     /// table.entries.allSatisfy { $0.isa == .scalar }   // true
     /// ```
     public var entries: [Entry] {
@@ -60,6 +60,13 @@ extension Kernels {
         ("rmsnorm", { unsafeBitCast($0.rmsnorm, to: UnsafeRawPointer?.self) }),
         ("rmsnorm_backward", { unsafeBitCast($0.rmsnorm_backward, to: UnsafeRawPointer?.self) }),
         ("rmsnorm_weight_sums", { unsafeBitCast($0.rmsnorm_weight_sums, to: UnsafeRawPointer?.self) }),
+        ("sum_squares", { unsafeBitCast($0.sum_squares, to: UnsafeRawPointer?.self) }),
+        ("adamw_update", { unsafeBitCast($0.adamw_update, to: UnsafeRawPointer?.self) }),
+        ("requantize", { unsafeBitCast($0.requantize, to: UnsafeRawPointer?.self) }),
+        ("softmax_row", { unsafeBitCast($0.softmax_row, to: UnsafeRawPointer?.self) }),
+        ("relu2_times", { unsafeBitCast($0.relu2_times, to: UnsafeRawPointer?.self) }),
+        ("relu2_backward", { unsafeBitCast($0.relu2_backward, to: UnsafeRawPointer?.self) }),
+        ("dequantize_token", { unsafeBitCast($0.dequantize_token, to: UnsafeRawPointer?.self) }),
     ]
 
     /// How many function pointers the C table holds (its size after the `isa` field): a test checks
@@ -83,7 +90,7 @@ extension Kernels {
     }
 }
 
-// MARK: - The twelve entries
+// MARK: - The entries
 
 extension Kernels {
     /// RMSNorm of one token of `count` values into `y`; returns r = 1 / sqrt(mean(x²) + epsilon)
@@ -113,6 +120,68 @@ extension Kernels {
     package func rmsNormWeightSums(_ x: UnsafePointer<Float>, upstream g: UnsafePointer<Float>, stride: Int,
                                    r: UnsafePointer<Float>, tokens: Int, width: Int, into acc: UnsafeMutablePointer<Double>) {
         table.pointee.rmsnorm_weight_sums(x, g, stride, r, tokens, width, acc)
+    }
+
+    /// Σ x[i]² in double for i < count, summed as `rmsNorm` sums (entry `sum_squares`).
+    ///
+    /// ```swift
+    /// let ss = Kernels.default.sumOfSquares(gradient, count: gradient.count)
+    /// ```
+    @inline(__always)
+    package func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+        table.pointee.sum_squares(x, count)
+    }
+
+    /// The constants of one AdamW step (`adamWUpdate`): the clipping factor, the decoupled decay
+    /// 1 − lr·wd, β1, β2, lr / (1 − β1ᵗ), √(1 − β2ᵗ) and ε.
+    package typealias AdamWStep = bk_adamw_step
+
+    /// One AdamW update of `count` weights in place, with their gradients and moments (entry
+    /// `adamw_update`; the formula in `bitkernels/kernels.h`).
+    ///
+    /// ```swift
+    /// var k = Kernels.AdamWStep(factor: 1, decay: 1 - 1e-4, beta1: 0.9, beta2: 0.99, step_size: 1e-3, bias2_root: 0.1, epsilon: 1e-8)
+    /// Kernels.default.adamWUpdate(weights: w, gradients: g, m: m, v: v, count: n, step: &k)
+    /// ```
+    @inline(__always)
+    package func adamWUpdate(weights w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                             v: UnsafeMutablePointer<Float>, count: Int, step: UnsafePointer<AdamWStep>) {
+        table.pointee.adamw_update(w, g, m, v, count, step)
+    }
+
+    /// Ternary (or, with `binary`, binary) codes of `count` latent weights, their dequantized
+    /// values and scale (and the binary centre); returns how many codes differ from `previous`
+    /// (entry `requantize`).
+    @inline(__always)
+    package func requantize(_ w: UnsafePointer<Float>, count: Int, binary: Bool, previous: UnsafePointer<Int8>?,
+                            codes: UnsafeMutablePointer<Int8>, dequantized: UnsafeMutablePointer<Float>,
+                            scale: inout Float, centre: inout Float) -> Int {
+        table.pointee.requantize(w, count, binary, previous, codes, dequantized, &scale, &centre)
+    }
+
+    /// row[0...last] ← softmax(row[0...last]), the rest of the `count` values ← 0 (entry `softmax_row`).
+    @inline(__always)
+    package func softmaxRow(_ row: UnsafeMutablePointer<Float>, last: Int, count: Int) {
+        table.pointee.softmax_row(row, last, count)
+    }
+
+    /// m = relu(g)² · u (entry `relu2_times`).
+    @inline(__always)
+    package func reluSquaredTimes(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count: Int) {
+        table.pointee.relu2_times(g, u, m, count)
+    }
+
+    /// The gradient of `reluSquaredTimes`: du = dm · relu(g)², dg = 2 · dm · u · relu(g) (entry `relu2_backward`).
+    @inline(__always)
+    package func reluSquaredBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ dm: UnsafePointer<Float>,
+                                     dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count: Int) {
+        table.pointee.relu2_backward(g, u, dm, dg, du, count)
+    }
+
+    /// out[i] = q[i] / s for i < count (entry `dequantize_token`).
+    @inline(__always)
+    package func dequantizeToken(_ q: UnsafePointer<Int8>, count: Int, scale s: Float, into out: UnsafeMutablePointer<Float>) {
+        table.pointee.dequantize_token(q, count, s, out)
     }
 
     /// Σ popcount(words[i]) for i < count (entry `popcount`).

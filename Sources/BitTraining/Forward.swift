@@ -116,10 +116,7 @@ extension TrainableModel {
                                  into: y + lo * matrix!.rows, yStride: matrix!.rows)
             }
             if let kept {
-                for t in lo..<hi {
-                    let qt = q + t * stride, o = kept + t * columns, s = scales[t]
-                    for c in 0..<columns { o[c] = Float(qt[c]) / s }
-                }
+                for t in lo..<hi { Kernels.default.dequantizeToken(q + t * stride, count: columns, scale: scales[t], into: kept + t * columns) }
             }
         }
     }
@@ -286,58 +283,24 @@ extension TrainableModel {
         return loss
     }
 
-    /// m = relu(g)² · u, eight lanes at a time (the scalar loop's max did not vectorize; same values).
+    /// m = relu(g)² · u (the kernel's entry), chunks shared among the threads.
     func reluSquaredTimes(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count n: Int) {
         nonisolated(unsafe) let g = g, u = u, m = m
         let chunks = (n + (1 << 14) - 1) >> 14
         parallelFor(chunks, threads: n >= 1 << 16 ? threads : 1) { c in
             let lo = c << 14
-            Self.reluSquaredTimes(g + lo, u + lo, into: m + lo, count: min(1 << 14, n - lo))
+            Kernels.default.reluSquaredTimes(g + lo, u + lo, into: m + lo, count: min(1 << 14, n - lo))
         }
     }
 
-    static func reluSquaredTimes(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count n: Int) {
-        var i = 0
-        while i + 8 <= n {
-            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-            let uv = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
-            let r = gv.replacing(with: 0, where: gv .<= 0)  // max(g, 0) as Swift.max: 0 when 0 >= g
-            UnsafeMutableRawPointer(m + i).storeBytes(of: r * r * uv, as: SIMD8<Float>.self)
-            i += 8
-        }
-        for j in i..<n {
-            let r = max(g[j], 0)
-            m[j] = r * r * u[j]
-        }
-    }
-
-    /// du = dm · relu(g)², dg = dm · u · 2 relu(g) (the products in the scalar loop's order).
+    /// du = dm · relu(g)², dg = 2 · dm · u · relu(g) (the kernel's entry), chunks shared among the threads.
     func reluSquaredBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ dm: UnsafePointer<Float>,
                              dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count n: Int) {
         nonisolated(unsafe) let g = g, u = u, dm = dm, dg = dg, du = du
         let chunks = (n + (1 << 14) - 1) >> 14
         parallelFor(chunks, threads: n >= 1 << 16 ? threads : 1) { c in
             let lo = c << 14
-            Self.reluSquaredBackward(g + lo, u + lo, dm + lo, dg: dg + lo, du: du + lo, count: min(1 << 14, n - lo))
-        }
-    }
-
-    static func reluSquaredBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ dm: UnsafePointer<Float>,
-                                    dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count n: Int) {
-        var i = 0
-        while i + 8 <= n {
-            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-            let uv = UnsafeRawPointer(u + i).loadUnaligned(as: SIMD8<Float>.self)
-            let dv = UnsafeRawPointer(dm + i).loadUnaligned(as: SIMD8<Float>.self)
-            let r = gv.replacing(with: 0, where: gv .<= 0)  // max(g, 0) as Swift.max: 0 when 0 >= g
-            UnsafeMutableRawPointer(du + i).storeBytes(of: dv * r * r, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(dg + i).storeBytes(of: dv * uv * 2 * r, as: SIMD8<Float>.self)
-            i += 8
-        }
-        for j in i..<n {
-            let r = max(g[j], 0)
-            du[j] = dm[j] * r * r
-            dg[j] = dm[j] * u[j] * 2 * r
+            Kernels.default.reluSquaredBackward(g + lo, u + lo, dm + lo, dg: dg + lo, du: du + lo, count: min(1 << 14, n - lo))
         }
     }
 
@@ -378,7 +341,7 @@ extension TrainableModel {
                 let qp = q + b * T * qw + h * d, kp = k + b * T * kw + kvh * d, vp = v + b * T * kw + kvh * d
                 let P = probs + (b * heads + h) * T * T
                 gemm(false, true, T, T, d, scale, qp, qw, kp, kw, 0, P, T, threads: 1)
-                for i in 0..<T { softmaxRow(P + i * T, last: i, count: T) }
+                for i in 0..<T { Kernels.default.softmaxRow(P + i * T, last: i, count: T) }
                 gemm(false, false, T, d, T, 1, P, T, vp, kw, 0, out + b * T * qw + h * d, qw, threads: 1)
             }
         }

@@ -180,71 +180,21 @@ public final class TrainableModel: @unchecked Sendable {
         let w = weights[i].p, n = weights[i].count
         var c = [Int8](repeating: 0, count: n)
         var scale: Float = 0, centre: Float = 0, flips = 0
-        // Σ|w| (and Σw) in eight double lanes added in a fixed order, then the tail: as the C
-        // quantizer (`bk_ternarize_absmean`) sums, so the codes and scale are exactly its.
-        var absLanes = SIMD8<Double>(), sumLanes = SIMD8<Double>(), j = 0
-        while j + 8 <= n {
-            let x = SIMD8<Double>(UnsafeRawPointer(w + j).loadUnaligned(as: SIMD8<Float>.self))
-            absLanes += x.replacing(with: -x, where: x .< 0)
-            sumLanes += x
-            j += 8
-        }
-        var total = orderedSum(absLanes), sum = orderedSum(sumLanes)
-        for k in j..<n {
-            total += Double(abs(w[k]))
-            sum += Double(w[k])
-        }
-        scale = max(Float(total / Double(n)), 1e-5)
-        switch configuration.precision {
-        case .ternary, .binary:
-            // Ternary: round(w / s) half to even, clipped to ±1 — which is +1 above 0.5, −1 below
-            // −0.5 and 0 between (0.5 itself rounds to the even 0; 1.5 to 2, clipped). Binary: the
-            // sign of w − mean, +1 at 0. Sixteen weights at a time: codes, dequantized weights and
-            // the codes that changed.
-            let ternary = configuration.precision == .ternary
-            if !ternary { centre = Float(sum / Double(n)) }
-            let inverse = 1 / scale
-            typealias F = SIMD16<Float>
-            typealias I = SIMD16<Int32>
-            var changed = I()
-            let previous = old ?? []
-            previous.withUnsafeBufferPointer { ob in
-            c.withUnsafeMutableBufferPointer { cb in
-                let cp = cb.baseAddress!, op = old == nil ? nil : ob.baseAddress
-                var j = 0
-                while j + 16 <= n {
-                    let x = UnsafeRawPointer(w + j).loadUnaligned(as: F.self)
-                    let code: I
-                    if ternary {
-                        let v = x * inverse
-                        code = I().replacing(with: 1, where: v .> 0.5).replacing(with: -1, where: v .< -0.5)
-                    } else {
-                        code = I(repeating: -1).replacing(with: 1, where: x .>= centre)
-                    }
-                    UnsafeMutableRawPointer(cp + j).storeBytes(of: SIMD16<Int8>(truncatingIfNeeded: code), as: SIMD16<Int8>.self)
-                    UnsafeMutableRawPointer(dq.p + j).storeBytes(of: F(code) * scale, as: F.self)
-                    if let op {
-                        let before = I(truncatingIfNeeded: UnsafeRawPointer(op + j).loadUnaligned(as: SIMD16<Int8>.self))
-                        changed &+= I().replacing(with: 1, where: code .!= before)
-                    }
-                    j += 16
+        // The kernel's sums (Σ|w| in eight double lanes in a fixed order, as `bk_ternarize_absmean`
+        // sums, so the codes and scale are exactly its) and codes: ternary round(w / s) half to
+        // even clipped to ±1 — +1 above 0.5, −1 below −0.5, 0 between; binary the sign of w − mean
+        // with +1 at 0.
+        let binary = configuration.precision == .binary  // `requantize` never calls this for .float
+        c.withUnsafeMutableBufferPointer { cb in
+            if let old {
+                flips = old.withUnsafeBufferPointer { ob in
+                    Kernels.default.requantize(w, count: n, binary: binary, previous: ob.baseAddress!, codes: cb.baseAddress!,
+                                               dequantized: dq.p, scale: &scale, centre: &centre)
                 }
-                for k in j..<n {
-                    let code: Int8
-                    if ternary {
-                        let v = w[k] * inverse
-                        code = v > 0.5 ? 1 : v < -0.5 ? -1 : 0
-                    } else {
-                        code = w[k] >= centre ? 1 : -1
-                    }
-                    cp[k] = code
-                    dq.p[k] = Float(code) * scale
-                    if let op, op[k] != code { flips += 1 }
-                }
+            } else {
+                flips = Kernels.default.requantize(w, count: n, binary: binary, previous: nil, codes: cb.baseAddress!,
+                                                   dequantized: dq.p, scale: &scale, centre: &centre)
             }
-            }
-            flips += Int(changed.wrappedSum())
-        case .float: break
         }
         let packed = try! TernaryMatrix(values: c, rows: rows, columns: columns, scale: scale)  // codes are ternary by construction
         return (c, scale, centre, flips, packed)

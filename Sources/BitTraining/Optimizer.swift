@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 /// The learning-rate schedule: linear warmup, then cosine or linear decay to `minimum`, with
@@ -138,7 +139,7 @@ public struct AdamW: Sendable {
             nonisolated(unsafe) let pp = pp
             parallelFor(pieces.count, threads: model.threads) { k in
                 let (i, from, to) = pieces[k]
-                pp[k] = sumOfSquares(model.grads[i].p + from, count: to - from)
+                pp[k] = Kernels.default.sumOfSquares(model.grads[i].p + from, count: to - from)
             }
         }
         let norm = partials.reduce(0, +).squareRoot()
@@ -150,52 +151,23 @@ public struct AdamW: Sendable {
         let stepSize = Float(lr / bc1), bc2Root = Float(bc2.squareRoot())
         let wd = weightDecay ?? settings.weightDecay
         let decays = model.layout.map { $0.kind == .linear || $0.kind == .head ? Float(1 - lr * wd) : 1 }
+        let constants = decays.map { decay in
+            Kernels.AdamWStep(factor: factor, decay: decay, beta1: b1, beta2: b2, step_size: stepSize, bias2_root: bc2Root, epsilon: eps)
+        }
         let ranges = ranges
         m.withUnsafeMutableBufferPointer { mb in
             v.withUnsafeMutableBufferPointer { vb in
-                nonisolated(unsafe) let mp = mb.baseAddress!, vp = vb.baseAddress!
-                parallelFor(pieces.count, threads: model.threads) { k in
-                    let (i, from, to) = pieces[k], at = ranges[i].lowerBound + from
-                    adamWUpdate(weights: model.weights[i].p + from, gradients: model.grads[i].p + from, m: mp + at, v: vp + at, count: to - from,
-                                constants: AdamWConstants(factor: factor, decay: decays[i], b1: b1, b2: b2, stepSize: stepSize,
-                                                          bc2Root: bc2Root, eps: eps))
+                constants.withUnsafeBufferPointer { cb in
+                    nonisolated(unsafe) let mp = mb.baseAddress!, vp = vb.baseAddress!, cp = cb.baseAddress!
+                    parallelFor(pieces.count, threads: model.threads) { k in
+                        let (i, from, to) = pieces[k], at = ranges[i].lowerBound + from
+                        Kernels.default.adamWUpdate(weights: model.weights[i].p + from, gradients: model.grads[i].p + from, m: mp + at,
+                                                    v: vp + at, count: to - from, step: cp + i)
+                    }
                 }
             }
         }
         model.requantize()
         return norm
-    }
-}
-
-struct AdamWConstants {
-    let factor, decay, b1, b2, stepSize, bc2Root, eps: Float
-}
-
-/// One AdamW update of `count` weights, sixteen lanes at a time: each lane the scalar update's
-/// float operations in the same order (no contraction), so the same values as one at a time.
-func adamWUpdate(weights w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                 v: UnsafeMutablePointer<Float>, count n: Int, constants k: AdamWConstants) {
-    typealias V = SIMD16<Float>
-    var j = 0
-    while j + 16 <= n {
-        let gj = UnsafeRawPointer(g + j).loadUnaligned(as: V.self) * k.factor
-        let wj = UnsafeRawPointer(w + j).loadUnaligned(as: V.self) * k.decay
-        var mj = UnsafeRawPointer(m + j).loadUnaligned(as: V.self)
-        var vj = UnsafeRawPointer(v + j).loadUnaligned(as: V.self)
-        mj += (gj - mj) * (1 - k.b1)
-        vj = vj * k.b2 + (1 - k.b2) * gj * gj
-        let update = k.stepSize * mj / (vj.squareRoot() / k.bc2Root + k.eps)
-        UnsafeMutableRawPointer(m + j).storeBytes(of: mj, as: V.self)
-        UnsafeMutableRawPointer(v + j).storeBytes(of: vj, as: V.self)
-        UnsafeMutableRawPointer(w + j).storeBytes(of: wj - update, as: V.self)
-        j += 16
-    }
-    while j < n {
-        let gj = g[j] * k.factor
-        w[j] *= k.decay
-        m[j] += (gj - m[j]) * (1 - k.b1)
-        v[j] = v[j] * k.b2 + (1 - k.b2) * gj * gj
-        w[j] -= k.stepSize * m[j] / (v[j].squareRoot() / k.bc2Root + k.eps)
-        j += 1
     }
 }

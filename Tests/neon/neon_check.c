@@ -280,6 +280,58 @@ static void check_rmsnorm(const bk_kernels *v, const bk_kernels *s) {
     }
 }
 
+/* The training step's element-wise kernels (training.c) and sum_squares: the scalar reference's bits. */
+static void check_training(const bk_kernels *v, const bk_kernels *s) {
+    static const size_t counts[] = {1, 7, 8, 9, 15, 16, 17, 33, 64, 344, 1000};
+    for (size_t c = 0; c < COUNT(counts); c++) {
+        const size_t n = counts[c];
+        float *x = alloc(n * 4), *g = alloc(n * 4), *u = alloc(n * 4);
+        float *a[6], *b[6];
+        for (int k = 0; k < 6; k++) { a[k] = alloc(n * 4); b[k] = alloc(n * 4); }
+        int8_t *q = alloc(n), *prev = alloc(n), *ca = alloc(n), *cb = alloc(n);
+        for (size_t i = 0; i < n; i++) {
+            x[i] = random_float(); g[i] = random_float(); u[i] = random_float();
+            q[i] = (int8_t)next(); prev[i] = (int8_t)(next() % 3) - 1;
+        }
+        const double sv = v->sum_squares(x, n), ss = s->sum_squares(x, n);
+        check(memcmp(&sv, &ss, 8) == 0, "sum_squares n %zu", n);
+
+        const bk_adamw_step k = {0.75f, 0.9999f, 0.9f, 0.99f, 3.7e-3f, 0.0597f, 1e-8f};
+        for (size_t i = 0; i < n; i++) { a[0][i] = b[0][i] = x[i]; a[1][i] = b[1][i] = u[i]; a[2][i] = b[2][i] = g[i] * g[i]; }
+        v->adamw_update(a[0], g, a[1], a[2], n, &k);
+        s->adamw_update(b[0], g, b[1], b[2], n, &k);
+        check(memcmp(a[0], b[0], n * 4) == 0 && memcmp(a[1], b[1], n * 4) == 0 && memcmp(a[2], b[2], n * 4) == 0, "adamw_update n %zu", n);
+
+        for (int binary = 0; binary <= 1; binary++) {
+            float sa, sb, ea, eb;
+            const size_t fa = v->requantize(x, n, binary, prev, ca, a[3], &sa, &ea);
+            const size_t fb = s->requantize(x, n, binary, prev, cb, b[3], &sb, &eb);
+            check(fa == fb && sa == sb && ea == eb && memcmp(ca, cb, n) == 0 && memcmp(a[3], b[3], n * 4) == 0,
+                  "requantize n %zu binary %d", n, binary);
+        }
+
+        v->relu2_times(g, u, a[4], n);
+        s->relu2_times(g, u, b[4], n);
+        check(memcmp(a[4], b[4], n * 4) == 0, "relu2_times n %zu", n);
+        v->relu2_backward(g, u, x, a[4], a[5], n);
+        s->relu2_backward(g, u, x, b[4], b[5], n);
+        check(memcmp(a[4], b[4], n * 4) == 0 && memcmp(a[5], b[5], n * 4) == 0, "relu2_backward n %zu", n);
+        v->dequantize_token(q, n, 3.7f, a[4]);
+        s->dequantize_token(q, n, 3.7f, b[4]);
+        check(memcmp(a[4], b[4], n * 4) == 0, "dequantize_token n %zu", n);
+
+        const size_t lasts[] = {0, n / 3, n - 1};
+        for (size_t l = 0; l < COUNT(lasts); l++) {
+            for (size_t i = 0; i < n; i++) a[5][i] = b[5][i] = x[i] * 20.0f; /* differences to −80 */
+            v->softmax_row(a[5], lasts[l], n);
+            s->softmax_row(b[5], lasts[l], n);
+            check(memcmp(a[5], b[5], n * 4) == 0, "softmax_row n %zu last %zu", n, lasts[l]);
+        }
+        __libc_free(x); __libc_free(g); __libc_free(u); __libc_free(q); __libc_free(prev); __libc_free(ca); __libc_free(cb);
+        for (int j = 0; j < 6; j++) { __libc_free(a[j]); __libc_free(b[j]); }
+    }
+}
+
 static void check_encoders(const bk_kernels *v, const bk_kernels *s) {
     for (size_t n = 0; n <= 70 + 5; n++) {
         const size_t pixels = n <= 70 ? n : (size_t[]){127, 128, 129, 784, 1000}[n - 71];
@@ -410,6 +462,7 @@ int main(void) {
         check_float_dots(v, s);
         check_encoders(v, s);
         check_rmsnorm(v, s);
+        check_training(v, s);
         check_wrappers(v, s);
         printf("%s%s: %ld checks\n", variant, isa == BK_ISA_NEON && bk_cpu_detect()->dotprod ? " (dotprod)" : "",
                passed + failed - before);

@@ -84,6 +84,16 @@ typedef struct bk_rng {
 } bk_rng;
 
 /* One variant of every kernel. Variants of one kernel share one signature. */
+/* The constants of one AdamW step (bk_kernels.adamw_update). */
+typedef struct bk_adamw_step {
+    float factor;     /* gradient clipping factor (1: none) */
+    float decay;      /* 1 − lr · weight decay (1: none) */
+    float beta1, beta2;
+    float step_size;  /* lr / (1 − β1ᵗ) */
+    float bias2_root; /* √(1 − β2ᵗ) */
+    float epsilon;
+} bk_adamw_step;
+
 typedef struct bk_kernels {
     bk_isa isa;
 
@@ -159,6 +169,28 @@ typedef struct bk_kernels {
      * t in order, for columns i < width; token t's values at x + t · stride, g + t · stride. */
     void (*rmsnorm_weight_sums)(const float *x, const float *g, size_t stride, const float *r,
                                 size_t tokens, size_t width, double *acc);
+    /* Σ x[i]² in double, summed as rmsnorm's ss (the gradient norm's sums). */
+    double (*sum_squares)(const float *x, size_t n);
+
+    /* The element-wise passes of a training step (training.c; every variant the same bits).
+     * One AdamW update of n weights: g' = g · factor; w ← w · decay; m ← m + (g' − m)(1 − β1);
+     * v ← v β2 + ((1 − β2) g') g'; w ← w − (step_size · m) / (√v / bias2_root + epsilon). */
+    void (*adamw_update)(float *w, const float *g, float *m, float *v, size_t n, const bk_adamw_step *k);
+    /* Codes of n latent weights with scale s = max(mean |w|, 1e-5): ternary round(w / s) clipped
+     * to ±1 (half to even, as bk_ternarize_absmean), or binary sign(w − mean w) with sign(0) = +1
+     * and the mean in *centre (0 for ternary); dequantized[i] = code · s; returns how many codes
+     * differ from previous (0 when previous is NULL). */
+    size_t (*requantize)(const float *w, size_t n, bool binary, const int8_t *previous, int8_t *codes,
+                         float *dequantized, float *scale, float *centre);
+    /* row[0..last] ← softmax(row[0..last]) (exponentials within 2 ulp of expf), the rest of the
+     * count values ← 0: one causal attention row. */
+    void (*softmax_row)(float *row, size_t last, size_t count);
+    /* m = relu(g)² · u, the squared-ReLU gate, and its gradient du = dm · relu(g)²,
+     * dg = 2 · dm · u · relu(g) (relu(g) = 0 where g ≤ 0). */
+    void (*relu2_times)(const float *g, const float *u, float *m, size_t n);
+    void (*relu2_backward)(const float *g, const float *u, const float *dm, float *dg, float *du, size_t n);
+    /* out[i] = q[i] / s: a quantized token's values as the kernels see them. */
+    void (*dequantize_token)(const int8_t *q, size_t n, float s, float *out);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */
