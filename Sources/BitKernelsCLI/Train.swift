@@ -104,6 +104,14 @@ struct Train: ParsableCommand {
             config = try ModelConfiguration(vocabularySize: text.vocabularySize, width: width, layers: layers, heads: heads, kvHeads: kvHeads,
                                             mlpHidden: mlpHidden, tiedHead: tied, precision: Precision(rawValue: precision)!)
         } catch { throw ValidationError("\(error)") }
+        // Refuse a run that cannot fit before allocating it (a failed allocation is a crash, not an
+        // error): weights, optimizer state, one gradient copy per worker thread, activations.
+        let need = config.trainingBytes(batch: batch, context: context, threads: threads)
+        guard need <= Double(memoryBudget) else {
+            throw ValidationError("--layers \(layers) --width \(width) --batch \(batch) --context \(context) --threads \(threads): training needs about "
+                + "\(bytes(Int(min(need, 1e18)))) (\(config.parameterCount) parameters, \(min(threads, batch)) worker(s)), more than half this machine's memory "
+                + "(\(bytes(memoryBudget))); use a smaller model, batch or thread count")
+        }
         let sched = Schedule(peak: lr, minimum: minLR ?? lr / 10, warmup: warmup, steps: steps,
                              decay: schedule == "two-stage" ? .cosine : Schedule.Decay(rawValue: schedule)!, twoStage: schedule == "two-stage")
         let settings = TrainingSettings(steps: steps, batch: batch, context: context, schedule: sched,

@@ -106,4 +106,31 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
                      headCount: heads, kvHeadCount: kvHeads, ropeTheta: ropeTheta, rmsNormEpsilon: epsilon,
                      maxPositions: maxPositions, tiedEmbeddings: tiedHead, scaleMultiplies: true)
     }
+
+    /// How many weights the model has (embedding, every layer's matrices and norms, the final norm,
+    /// and the head unless tied).
+    public var parameterCount: Int {
+        let d = headDimension, qw = heads * d, kw = kvHeads * d, h = width, f = mlpHidden
+        let layer = qw * h + 2 * kw * h + h * qw + 3 * f * h + 2 * h + qw + f
+        return vocabularySize * h * (tiedHead ? 1 : 2) + layers * layer + h
+    }
+
+    /// About how many bytes training this model takes with `batch` sequences of `context` tokens a
+    /// step on `threads` workers: latent weights, gradients, AdamW's two moments, the dequantized
+    /// and packed copies (~21 bytes a weight), a gradient copy per extra worker, and the forward
+    /// pass's saved activations (per token and layer ~14 vectors of the width or the MLP's hidden
+    /// size, plus a row of attention probabilities per head) with the logits and their gradient.
+    /// An estimate to refuse impossible runs with a clear error, not an allocator's promise.
+    ///
+    /// ```swift
+    /// let c = try ModelConfiguration(vocabularySize: 65, width: 128, layers: 4, heads: 4)
+    /// c.trainingBytes(batch: 12, context: 64, threads: 2)   // ≈ 40 MB
+    /// ```
+    public func trainingBytes(batch: Int, context: Int, threads: Int) -> Double {
+        let p = Double(parameterCount), tokens = Double(batch) * Double(context)
+        let workers = Double(min(max(threads, 1), max(batch, 1)))
+        let perTokenLayer = 4 * (10 * Double(width) + 5 * Double(mlpHidden) + Double(heads) * Double(context))
+        let activations = tokens * (Double(layers) * perTokenLayer + 4 * 3 * Double(vocabularySize) + 4 * 4 * Double(width))
+        return 21 * p + (workers > 1 ? workers * 4 * p : 0) + activations
+    }
 }

@@ -135,6 +135,8 @@ enum CLIFixtures {
         var line: String?
         /// Whether the usage text follows (parse-time usage errors only).
         var usage: Bool
+        /// How the first line starts, when the rest depends on the machine.
+        var linePrefix: String? = nil
         var description: String { "bitkernels " + arguments.joined(separator: " ") }
     }
 
@@ -190,6 +192,9 @@ enum CLIFixtures {
         Case(arguments: ["tune", "--size", "100000000"], status: 64, line: nil, usage: true),
         Case(arguments: ["tune", "--size", "9223372036854775807"], status: 64, line: nil, usage: true),
         // Values that only the data can refute: one line, no usage.
+        Case(arguments: ["train", "--data", CLIFixtures.tests.appendingPathComponent("BitTrainingTests/Fixtures/make_reference.py").path,
+                         "--out", "/nonexistent/o", "--layers", "1024", "--width", "65536", "--heads", "1"], status: 64,
+             line: nil, usage: false, linePrefix: "Error: --layers 1024 --width 65536 --batch 12 --context 64 --threads 1: training needs about "),
         Case(arguments: ["organize", "--data", mnist, "--limit", "50"], status: 64,
              line: "Error: --neurons 100: --start inputs picks them among 50 training images (--limit 50); use at most 50, or --start dense", usage: false),
         Case(arguments: ["organize", "--data", mnist, "--k", "785"], status: 64, line: "Error: --k 785: \(mnist) has 784-pixel images; use --k 1...784", usage: false),
@@ -220,6 +225,7 @@ enum CLIFixtures {
         #expect(r.status == c.status, "\(c): status \(r.status), stderr \(r.err.debugDescription)")
         #expect(first.hasPrefix("Error: "), "\(c): stderr \(r.err.debugDescription)")
         if let line = c.line { #expect(first == line, "\(c)") }
+        if let prefix = c.linePrefix { #expect(first.hasPrefix(prefix), "\(c): \(first)") }
         #expect(r.err.contains("Usage:") == c.usage, "\(c): stderr \(r.err.debugDescription)")
         if !c.usage { #expect(lines.filter { !$0.isEmpty }.count == 1, "\(c): stderr \(r.err.debugDescription)") }
     }

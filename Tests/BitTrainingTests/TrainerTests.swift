@@ -20,6 +20,19 @@ func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 
 }
 
 @Suite struct TrainerTests {
+    /// `parameterCount` is the model's own count; the memory estimate grows with what it counts.
+    @Test func parameterCountAndTrainingBytes() throws {
+        for (tied, kv) in [(false, nil), (true, 2)] as [(Bool, Int?)] {
+            let c = try ModelConfiguration(vocabularySize: 65, width: 32, layers: 2, heads: 4, kvHeads: kv, tiedHead: tied)
+            let m = TrainableModel(configuration: c, seed: 1, threads: 1)
+            #expect(c.parameterCount == m.parameters.reduce(0) { $0 + $1.values.count }, "tied \(tied) kv \(String(describing: kv))")
+            let one = c.trainingBytes(batch: 12, context: 64, threads: 1)
+            #expect(one > 21 * Double(c.parameterCount))
+            #expect(c.trainingBytes(batch: 12, context: 64, threads: 4) > one && c.trainingBytes(batch: 24, context: 64, threads: 1) > one)
+            #expect(c.trainingBytes(batch: 2, context: 64, threads: 8) == c.trainingBytes(batch: 2, context: 64, threads: 2))  // workers ≤ sequences
+        }
+    }
+
     @Test func charsAreSortedUniqueCharactersSplit90To10() throws {
         try withTemporaryDirectory("bktrain-chars") { dir in
             let path = dir + "/chars.txt"
