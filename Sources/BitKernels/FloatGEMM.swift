@@ -51,6 +51,12 @@ public enum FloatGEMM {
         return cpuFlagsContain("amx_tile") ? "SapphireRapids" : "SkylakeX"
     }
 
+    /// Whether OpenBLAS runs kernels made for this CPU rather than its generic fallback (then
+    /// `suggestedCoreType` names better ones): optional float work — prompt attention as GEMMs —
+    /// goes through OpenBLAS only when it does, as its generic kernels were slower than that work's
+    /// own loops.
+    public static var hasNativeKernels: Bool { suggestedCoreType == nil }
+
     /// C (m × n) = α · op(A) · op(B) + β · C for row-major arrays, op(A) m × k and op(B) k × n;
     /// `lda`, `ldb`, `ldc` default to the packed widths. Preconditions check every array is long enough.
     public static func multiply(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,

@@ -36,6 +36,12 @@ struct BitKernelsCommand: ParsableCommand {
     static func main() {
         var command: any ParsableCommand
         do { command = try parseAsRoot() } catch { exit(withError: error) }
+        // OpenBLAS (training's GEMMs, prompt attention) picks its kernels when it loads, before
+        // main: on a CPU it does not know, run again with a better choice (once: the variable is set).
+        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = FloatGEMM.suggestedCoreType {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            execv("/proc/self/exe", CommandLine.unsafeArgv)
+        }
         // Before anything calls OpenMP: a bad OMP_NUM_THREADS is one line, status 1.
         if let problem = environmentProblem(ProcessInfo.processInfo.environment) { fail(problem, code: 1) }
         do {

@@ -206,13 +206,8 @@ extension WidthBits {
         return ExitCode(code)
     }
 
-    /// The training text, after making sure OpenBLAS runs the kernels this CPU deserves.
+    /// The training text.
     func prepare() throws -> TextData {
-        // OpenBLAS picks its kernels when it loads; on a CPU it does not know, re-run with a better choice.
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = FloatGEMM.suggestedCoreType {
-            setenv("OPENBLAS_CORETYPE", core, 1)
-            execv("/proc/self/exe", CommandLine.unsafeArgv)
-        }
         do { return try TextData(path: data, tokenizer: "chars", context: context) } catch {
             throw fail("--data: \(error)", code: 66)
         }

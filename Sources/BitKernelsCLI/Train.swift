@@ -92,11 +92,6 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        // OpenBLAS picks its kernels when it loads; on a CPU it does not know, re-run with a better choice.
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = FloatGEMM.suggestedCoreType {
-            setenv("OPENBLAS_CORETYPE", core, 1)
-            execv("/proc/self/exe", CommandLine.unsafeArgv)
-        }
         let text: TextData
         do { text = try TextData(path: data, tokenizer: tokenizer, context: context) } catch { throw Failure("--data: \(error)", code: exitStatus(of: error)) }
         let config: ModelConfiguration

@@ -125,7 +125,7 @@ extension DecoderLayer {
                 }
             }
             attended += attention(Array(queries[(first * qWidth)..<((first + count) * qWidth)]), tokens: count, start: position,
-                                  keys: cache.keys[layer], values: cache.values[layer], threads: attentionThreads)
+                                  keys: cache.keys[layer], values: cache.values[layer], threads: attentionThreads, kernels: kernels)
             first += count
         }
         let projected = o(attentionSubNorm(attended, tokens: n), tokens: n, threads: threads, kernels: kernels)
