@@ -117,7 +117,7 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
 
     /// About how many bytes training this model takes with `batch` sequences of `context` tokens a
     /// step on `threads` workers: latent weights, gradients, AdamW's two moments, the dequantized
-    /// and packed copies (~21 bytes a weight), a gradient copy per extra worker, and the forward
+    /// and packed copies (~21 bytes a weight), a gradient copy per worker after the first, and the forward
     /// pass's saved activations (per token and layer ~14 vectors of the width or the MLP's hidden
     /// size, plus a row of attention probabilities per head) with the logits and their gradient.
     /// An estimate to refuse impossible runs with a clear error, not an allocator's promise.
@@ -131,6 +131,6 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
         let workers = Double(min(max(threads, 1), max(batch, 1)))
         let perTokenLayer = 4 * (10 * Double(width) + 5 * Double(mlpHidden) + Double(heads) * Double(context))
         let activations = tokens * (Double(layers) * perTokenLayer + 4 * 3 * Double(vocabularySize) + 4 * 4 * Double(width))
-        return 21 * p + (workers > 1 ? workers * 4 * p : 0) + activations
+        return 21 * p + (workers - 1) * 4 * p + activations
     }
 }

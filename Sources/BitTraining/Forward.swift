@@ -415,7 +415,7 @@ extension TrainableModel {
     private func runSplit(_ batch: Batch, gradients: Bool) -> Float {
         let workers = min(threads, batch.count)
         guard workers > 1 else { return run(batch, gradients: gradients) }
-        while replicas.count < workers { replicas.append(TrainableModel(replicaOf: self)) }
+        while replicas.count < workers { replicas.append(TrainableModel(replicaOf: self, sharingGradients: replicas.isEmpty)) }
         let N = batch.tokenCount, T = batch.length
         var parts: [(replica: TrainableModel, batch: Batch)] = []
         for w in 0..<workers {
@@ -438,17 +438,17 @@ extension TrainableModel {
             if replicas.count > workers { replicas.removeLast(replicas.count - workers) }
         }
         if gradients {
-            // Every element summed over the workers in worker order, tensors cut into chunks shared
+            // Every element summed over the workers in worker order — the first worker wrote the
+            // model's own gradients, the others' are added to them — tensors cut into chunks shared
             // among the threads: the same sums at any thread split.
             let chunk = 1 << 14
             var pieces: [(tensor: Int, from: Int)] = []
             for i in grads.indices { for from in stride(from: 0, to: grads[i].count, by: chunk) { pieces.append((i, from)) } }
-            let sources = replicas.prefix(workers).map(\.grads)
+            let sources = replicas[1..<workers].map(\.grads)
             parallelFor(pieces.count, threads: threads) { k in
                 let (i, from) = pieces[k], to = min(from + chunk, grads[i].count)
-                let out = grads[i].p, first = sources[0][i].p
-                for j in from..<to { out[j] = first[j] }
-                for s in sources.dropFirst() {
+                let out = grads[i].p
+                for s in sources {
                     let g = s[i].p
                     for j in from..<to { out[j] += g[j] }
                 }

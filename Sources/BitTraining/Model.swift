@@ -96,12 +96,15 @@ public final class TrainableModel: @unchecked Sendable {
 
     /// A worker of `model`'s data-parallel steps: the same latent weights (shared buffers), its own
     /// gradients; the caller hands it the current quantized matrices before each use.
-    init(replicaOf model: TrainableModel) {
+    /// A worker of `model`'s data-parallel steps: its latent weights, and its gradients too when
+    /// `sharingGradients` (the first worker writes the model's own gradients, so the sum over the
+    /// workers starts there instead of from a copy), else its own.
+    init(replicaOf model: TrainableModel, sharingGradients: Bool) {
         configuration = model.configuration
         threads = 1
         layout = model.layout
         weights = model.weights
-        grads = layout.map { Buffer($0.shape.reduce(1, *)) }
+        grads = sharingGradients ? model.grads : layout.map { Buffer($0.shape.reduce(1, *)) }
         rope = model.rope
     }
 
