@@ -163,14 +163,31 @@ public struct QuantizedTokens: Sendable {
         precondition(tokens >= 0 && columns >= 0, "negative shape \(tokens) × \(columns)")
         precondition(x.count == tokens * columns,
                      "activations: expected \(tokens) × \(columns) = \(tokens * columns) values, got \(x.count)")
-        precondition(allFiniteValues(x, using: kernels), "activations must be finite (found NaN or infinity)")
         count = tokens
         self.columns = columns
         stride = Self.stride(columns: columns)
-        storage = WordStorage(capacity: max(tokens * stride / 8, 1))
+        // Every byte (padding included) is written by the quantizer: no zero-fill first.
+        storage = WordStorage(uninitializedCapacity: max(tokens * stride / 8, 1))
         var scales = [Float](repeating: 0, count: tokens), sums = [Int32](repeating: 0, count: tokens)
         let q = UnsafeMutableRawPointer(storage.base).assumingMemoryBound(to: Int8.self)
-        bk_quantize_tokens(kernels.table, x, columns, columns, tokens, q, stride, &scales, &sums)
+        // Checked and quantized ~16 KiB of values at a time, so that the quantizer reads them from
+        // L1 rather than once more from memory (at training's shapes the check, a pass over 768
+        // KiB, then cost as much as the quantization).
+        let chunk = max(1, 4096 / max(columns, 1)), padded = stride, table = kernels.table
+        x.withUnsafeBufferPointer { xs in
+            scales.withUnsafeMutableBufferPointer { sc in
+                sums.withUnsafeMutableBufferPointer { su in
+                    for t in Swift.stride(from: 0, to: tokens, by: chunk) {
+                        let n = min(chunk, tokens - t)
+                        let values = xs.baseAddress.map { $0 + t * columns }
+                        precondition(bk_floats_finite(table, values, n * columns),
+                                     "activations must be finite (found NaN or infinity)")
+                        bk_quantize_tokens(table, values, columns, columns, n, q + t * padded, padded,
+                                           sc.baseAddress! + t, su.baseAddress! + t)
+                    }
+                }
+            }
+        }
         self.scales = scales
         self.sums = sums
     }
