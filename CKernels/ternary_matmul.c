@@ -541,9 +541,10 @@ BK_INLINE void tile_avx512_t8(const uint8_t *w, size_t block_count, const int8_t
  * lanes are 16 rows, the sums need no horizontal reduction and the loop no 2-bit decode. A
  * 64-row × 6-token tile keeps 24 accumulators and issues 4 weight loads and 6 broadcasts per 24
  * products; each token's broadcast address is its own base register plus the quad (no address
- * arithmetic in the loop, which on Golden Cove competes with VPDPBUSD for ports 0 and 5). It
- * measured 4-10% faster than the 32-row × 12-token tile it replaces (12 broadcasts and 11 address
- * additions per 24 products) and than 48 × 8 (bench/experiments/slab-gemm). The 4 × 4 tile
+ * arithmetic in the loop, which on Golden Cove competes with VPDPBUSD for ports 0 and 5). Alone
+ * it ran at 87-98% of the VPDPBUSD peak at training's shapes, 1-11% faster than the 32-row ×
+ * 12-token tile it replaces (12 broadcasts and 11 address additions per 24 products) and than
+ * 48 × 8 (bench/experiments/slab-gemm/REPORT.md); whole calls, unpacking included, 0-6%. The 4 × 4 tile
  * below spends ~40 decode, reduction and store operations per 64 products on the same ports; the
  * unpacking costs 64 · columns bytes per slab, once for all the tokens. */
 static void gemm_narrow_avx512(const ternary_product *p, int last_planes);
