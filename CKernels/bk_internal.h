@@ -102,6 +102,12 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
                                      size_t row_count, const int8_t *x, size_t x_stride,
                                      const int32_t *x_sums, size_t token_count, int32_t *out,
                                      size_t out_stride);
+/* The same with float products times factors[t] written in the tiles; false (nothing written) when
+ * the shape does not take that path. */
+bool bk_ternary_matmul_planes_f32_avx512(const uint8_t *packed, size_t block_count, int last_planes,
+                                         size_t row_count, const int8_t *x, size_t x_stride,
+                                         const int32_t *x_sums, const float *factors, size_t token_count,
+                                         float *y, size_t y_stride);
 /* AVX-VNNI reuses the AVX2 table except for the entries declared here. */
 void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t row_count,
                                const int8_t *x, size_t x_stride, const int32_t *x_sums,

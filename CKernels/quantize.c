@@ -7,6 +7,7 @@
 #include "bk_simd.h"
 
 #include <math.h>
+#include <string.h>
 
 BK_INLINE float token_scale(float max_abs) { return 127.0f / fmaxf(max_abs, 1e-5f); }
 
@@ -63,23 +64,42 @@ BK_UNTARGET
 
 BK_TARGET_AVX512
 float bk_quantize_token_avx512(const float *x, size_t count, int8_t *q, int32_t *sum) {
-    __m512 m16 = _mm512_setzero_ps();
+    /* Four maxima in flight (the max is exact, so any order gives the same): one chain of
+     * VMAXPS (4 cycles each) was half of a 256-value token's time. */
+    __m512 m16[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     size_t i = 0;
-    for (; i + 16 <= count; i += 16) m16 = _mm512_max_ps(m16, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
-    float m = _mm512_reduce_max_ps(m16);
+    for (; i + 64 <= count; i += 64)
+        for (int j = 0; j < 4; j++) m16[j] = _mm512_max_ps(m16[j], _mm512_abs_ps(_mm512_loadu_ps(x + i + 16 * j)));
+    for (; i + 16 <= count; i += 16) m16[0] = _mm512_max_ps(m16[0], _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    float m = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m16[0], m16[1]), _mm512_max_ps(m16[2], m16[3])));
     for (size_t j = i; j < count; j++) m = fmaxf(m, fabsf(x[j]));
     const float s = token_scale(m);
 
     const __m512 sv = _mm512_set1_ps(s);
-    __m512i total = _mm512_setzero_si512();
+    /* 64 values per step: saturating packs (per 128-bit lane, put back in order by one VPERMD)
+     * and a byte sum by VPSADBW of the bytes offset by 128: 15 operations on ports 0 and 5 where
+     * 16 values at a time took 28 (VPMOVSDB is two, and the clamped int32 sum three). */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i offset = _mm512_set1_epi8((char)0x80);
+    __m512i sad = _mm512_setzero_si512();
     i = 0;
+    for (; i + 64 <= count; i += 64) {
+        __m512i v[4];
+        for (int j = 0; j < 4; j++) v[j] = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16 * j), sv));
+        const __m512i bytes = _mm512_permutexvar_epi32(
+            order, _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3])));
+        _mm512_storeu_si512((void *)(q + i), bytes);
+        sad = _mm512_add_epi64(sad, _mm512_sad_epu8(_mm512_xor_si512(bytes, offset), _mm512_setzero_si512()));
+    }
+    __m512i total = _mm512_setzero_si512();
     for (; i + 16 <= count; i += 16) {
         const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), sv));
         _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtsepi32_epi8(v)); /* saturates to int8 */
         total = _mm512_add_epi32(total, _mm512_max_epi32(_mm512_min_epi32(v, _mm512_set1_epi32(127)),
                                                          _mm512_set1_epi32(-128)));
     }
-    int32_t acc = _mm512_reduce_add_epi32(total);
+    int32_t acc = _mm512_reduce_add_epi32(total) +
+                  (int32_t)(_mm512_reduce_add_epi64(sad) - 128 * (int64_t)(count / 64 * 64));
     for (; i < count; i++) acc += q[i] = quantize_one(x[i], s);
     *sum = acc;
     return s;
@@ -115,11 +135,77 @@ float bk_quantize_token_neon(const float *x, size_t count, int8_t *q, int32_t *s
 void bk_quantize_tokens(const bk_kernels *k, const float *x, size_t x_stride, size_t cols,
                         size_t token_count, int8_t *q, size_t q_stride, float *scales,
                         int32_t *sums) {
+    /* The values of the token after next are prefetched: the hardware prefetchers alone fed the
+     * quantizer from beyond L2 at ~20 GB/s on Emerald Rapids; with this, 256x688 × 768 tokens
+     * took 82 µs instead of 101 (one token ahead 81, four 84). */
     for (size_t t = 0; t < token_count; t++) {
         int8_t *row = q + t * q_stride;
+        if (t + 2 < token_count)
+            for (size_t c = 0; c < cols; c += 16) __builtin_prefetch(x + (t + 2) * x_stride + c);
         scales[t] = k->quantize_token(x + t * x_stride, cols, row, &sums[t]);
-        for (size_t i = cols; i < q_stride; i++) row[i] = 0;
+        if (q_stride > cols) memset(row + cols, 0, q_stride - cols);
     }
+}
+
+/* Finite floats have an exponent field below all ones: adding one to the field carries into the
+ * sign bit only for NaN and infinities, so one OR over the whole array finds them without a
+ * branch per value. */
+#define EXPONENT 0x7F800000u
+#define EXPONENT_ONE 0x00800000u
+#if BK_X86
+BK_TARGET_AVX512
+static bool floats_finite_avx512(const float *x, size_t count) {
+    const __m512i e = _mm512_set1_epi32((int)EXPONENT), one = _mm512_set1_epi32((int)EXPONENT_ONE);
+    __m512i carries = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 64 <= count; i += 64)
+        for (int j = 0; j < 4; j++) {
+            /* 2 KiB ahead (past the end too: a prefetch never faults), as the quantizer does: the
+             * check is the first pass over values that usually come from beyond L2. */
+            _mm_prefetch((const char *)(x + i + 512 + 16 * j), _MM_HINT_T0);
+            carries = _mm512_or_si512(carries, _mm512_add_epi32(_mm512_and_si512(_mm512_loadu_si512((const void *)(x + i + 16 * j)), e), one));
+        }
+    if (i < count) { /* the last 1-63 values, 16 at a time under a mask */
+        for (; i < count; i += 16) {
+            const __mmask16 m = count - i >= 16 ? 0xFFFF : (__mmask16)((1u << (count - i)) - 1);
+            carries = _mm512_or_si512(carries, _mm512_add_epi32(_mm512_and_si512(_mm512_maskz_loadu_epi32(m, x + i), e), one));
+        }
+    }
+    return !_mm512_test_epi32_mask(carries, _mm512_set1_epi32((int)0x80000000u));
+}
+BK_UNTARGET
+
+BK_TARGET_AVX2
+static bool floats_finite_avx2(const float *x, size_t count) {
+    const __m256i e = _mm256_set1_epi32((int)EXPONENT), one = _mm256_set1_epi32((int)EXPONENT_ONE);
+    __m256i carries = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        carries = _mm256_or_si256(carries, _mm256_add_epi32(_mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e), one));
+    uint32_t rest = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(carries));
+    for (; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        rest |= ((bits & EXPONENT) + EXPONENT_ONE) >> 31;
+    }
+    return rest == 0;
+}
+BK_UNTARGET
+#endif
+
+bool bk_floats_finite(const bk_kernels *k, const float *x, size_t count) {
+#if BK_X86
+    if (k->isa == BK_ISA_AVX512) return floats_finite_avx512(x, count);
+    if (k->isa == BK_ISA_AVX2 || k->isa == BK_ISA_AVXVNNI) return floats_finite_avx2(x, count);
+#endif
+    (void)k;
+    uint32_t carries = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        carries |= (bits & EXPONENT) + EXPONENT_ONE;
+    }
+    return (carries >> 31) == 0;
 }
 
 /* Σ|x| in double (so the scale hardly depends on the order), in eight lanes added in a fixed order

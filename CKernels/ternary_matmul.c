@@ -535,104 +535,118 @@ BK_INLINE void tile_avx512_t8(const uint8_t *w, size_t block_count, const int8_t
 }
 
 /* Many tokens over narrow rows (training: 128-1024 columns, hundreds of tokens per call). Each
- * slab of 32 rows is unpacked once per call into a panel of code dwords — for every quad of
- * columns, the four codes of each of the 32 rows, 128 bytes — so that one VPDPBUSD multiplies a
- * weight vector (16 rows × 4 columns) by one token's four activations broadcast from memory: the
- * 16 lanes are 16 rows, the sums need no horizontal reduction and the loop no 2-bit decode. A
- * 32-row × 12-token tile keeps 24 accumulators and issues 2 weight loads and 12 broadcasts per
- * 24 products. The 4 × 4 tile below spends ~40 decode, reduction and store operations per 64
- * products on the same ports (26% of the VPDPBUSD peak at width 256, bench/RESULTS.md); the
- * unpacking costs 32 · columns bytes per slab, once for all the tokens. */
+ * slab of up to 64 rows is unpacked once per call into a panel of code dwords — for every quad of
+ * columns, the four codes of each of the slab's rows — so that one VPDPBUSD multiplies a weight
+ * vector (16 rows × 4 columns) by one token's four activations broadcast from memory: the 16
+ * lanes are 16 rows, the sums need no horizontal reduction and the loop no 2-bit decode. A
+ * 64-row × 6-token tile keeps 24 accumulators and issues 4 weight loads and 6 broadcasts per 24
+ * products; each token's broadcast address is its own base register plus the quad (no address
+ * arithmetic in the loop, which on Golden Cove competes with VPDPBUSD for ports 0 and 5). Alone
+ * it ran at 87-98% of the VPDPBUSD peak at training's shapes, 1-11% faster than the 32-row ×
+ * 12-token tile it replaces (12 broadcasts and 11 address additions per 24 products) and than
+ * 48 × 8 (bench/experiments/slab-gemm/REPORT.md); whole calls, unpacking included, 0-6%. The 4 × 4 tile
+ * below spends ~40 decode, reduction and store operations per 64 products on the same ports; the
+ * unpacking costs 64 · columns bytes per slab, once for all the tokens. */
 static void gemm_narrow_avx512(const ternary_product *p, int last_planes);
-#define SLAB_ROWS 32
-#define SLAB_TOKENS 12
+#define SLAB_VECTORS 4 /* 16-row weight vectors per slab: 64 rows */
+#define SLAB_TOKENS 6
 
-/* Rows r0 .. r0 + n - 1 (n <= 32) of the packed matrix, quads 0 .. quads - 1 of their columns,
- * into panel[q * 32 + i] (code dwords, i the row in the slab; rows past n hold zero codes). */
+/* Rows r0 .. r0 + n - 1 (n <= 16 · vectors) of the packed matrix, quads 0 .. quads - 1 of their
+ * columns, into panel[q * 16 · vectors + i] (code dwords, i the row in the slab; rows past n
+ * hold zero codes). */
 static void unpack_slab_avx512(const uint8_t *packed, size_t block_count, size_t r0, size_t n,
-                               size_t quads, uint32_t *panel) {
+                               size_t quads, int vectors, uint32_t *panel) {
+    const size_t rows = 16 * (size_t)vectors;
     const __m512i mask = _mm512_set1_epi8(3);
     const __m512i lanes = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(SLAB_ROWS));
-    if (n < SLAB_ROWS) memset(panel, 0, quads * SLAB_ROWS * sizeof(uint32_t));
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((int)rows));
+    if (n < rows) memset(panel, 0, quads * rows * sizeof(uint32_t));
     for (size_t i = 0; i < n; i++)
         for (size_t q = 0; q < quads; q += 16) { /* 64 columns: one plane of one block */
             const size_t b = q / 64, plane = (q / 16) % 4;
             const __m512i bytes = _mm512_loadu_si512(
                 (const void *)(packed + bk_ternary_block_offset(block_count, r0 + i, b)));
             const __m512i codes = _mm512_and_si512(_mm512_srlv_epi16(bytes, _mm512_set1_epi16((short)(2 * plane))), mask);
-            _mm512_i32scatter_epi32((void *)(panel + q * SLAB_ROWS + i), lanes, codes, 4);
+            _mm512_i32scatter_epi32((void *)(panel + q * rows + i), lanes, codes, 4);
         }
 }
 
-/* The T tokens at x (x_stride apart) times the slab's 32 rows over `quads` column quads; token
- * t's products minus Σ x go to out + t · out_stride, rows masked to the slab's n. T is a
- * constant at every call. */
-BK_INLINE void slab_tile_avx512(const uint32_t *panel, size_t quads, const int8_t *x, size_t x_stride,
-                                const int32_t *x_sums, const int T, int32_t *out, size_t out_stride,
-                                __mmask16 low, __mmask16 high) {
-    __m512i acc[2 * SLAB_TOKENS];
-    for (int i = 0; i < 2 * T; i++) acc[i] = _mm512_setzero_si512();
-    /* Two quads per step (quads is a multiple of 16): 24 accumulators, 4 weight vectors and 2
-     * broadcasts fill 30 of the 32 registers, and each token's address is formed once per two
-     * quads (the address adds otherwise compete with VPDPBUSD for ports 0 and 5). */
-    for (size_t q = 0; q < quads; q += 2) {
-        const __m512i w00 = _mm512_load_si512((const void *)(panel + q * SLAB_ROWS));
-        const __m512i w01 = _mm512_load_si512((const void *)(panel + q * SLAB_ROWS + 16));
-        const __m512i w10 = _mm512_load_si512((const void *)(panel + (q + 1) * SLAB_ROWS));
-        const __m512i w11 = _mm512_load_si512((const void *)(panel + (q + 1) * SLAB_ROWS + 16));
-        for (int t = 0; t < T; t++) {
-            const int8_t *xt = x + t * x_stride + 4 * q;
-            int32_t a0, a1;
-            memcpy(&a0, xt, 4);
-            memcpy(&a1, xt + 4, 4);
-            const __m512i b0 = _mm512_set1_epi32(a0), b1 = _mm512_set1_epi32(a1);
-            acc[2 * t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[2 * t], w00, b0), w10, b1);
-            acc[2 * t + 1] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(acc[2 * t + 1], w01, b0), w11, b1);
+/* The `rest` (1 .. SLAB_TOKENS) tokens at x (x_stride apart) times the slab's 16 · V rows over
+ * `quads` column quads (a multiple of 16); token t's products minus Σ x go to out + t ·
+ * out_stride, rows masked by masks[v] — as int32, or as floats times factors[t] when factors is
+ * not NULL (the float conversion and product of bk_ternary_matmul_f32, same bits). Tokens past
+ * rest repeat the last one and are not stored. V is a constant at every call. */
+BK_INLINE void slab_tile_avx512(const uint32_t *panel, size_t quads, const int V, const int8_t *x,
+                                size_t x_stride, int rest, const int32_t *x_sums, const float *factors,
+                                int32_t *out, size_t out_stride, const __mmask16 masks[SLAB_VECTORS]) {
+    const int T = SLAB_TOKENS;
+    const int8_t *xt[SLAB_TOKENS];
+    for (int t = 0; t < T; t++) xt[t] = x + (size_t)(t < rest ? t : rest - 1) * x_stride;
+    __m512i acc[SLAB_VECTORS * SLAB_TOKENS];
+    for (int i = 0; i < V * T; i++) acc[i] = _mm512_setzero_si512();
+    for (size_t q = 0; q < quads; q += 2)
+        for (int h = 0; h < 2; h++) {
+            __m512i w[SLAB_VECTORS];
+            for (int v = 0; v < V; v++) w[v] = _mm512_load_si512((const void *)(panel + (q + h) * 16 * V + 16 * v));
+            for (int t = 0; t < T; t++) {
+                int32_t a;
+                memcpy(&a, xt[t] + 4 * (q + h), 4);
+                const __m512i b = _mm512_set1_epi32(a);
+                for (int v = 0; v < V; v++) acc[t * V + v] = _mm512_dpbusd_epi32(acc[t * V + v], w[v], b);
+            }
+        }
+    for (int t = 0; t < rest; t++) {
+        const __m512i sum = _mm512_set1_epi32(x_sums[t]);
+        int32_t *o = out + t * out_stride;
+        if (factors) {
+            const __m512 f = _mm512_set1_ps(factors[t]);
+            for (int v = 0; v < V; v++)
+                _mm512_mask_storeu_ps((void *)(o + 16 * v), masks[v],
+                                      _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[t * V + v], sum)), f));
+        } else {
+            for (int v = 0; v < V; v++)
+                _mm512_mask_storeu_epi32((void *)(o + 16 * v), masks[v], _mm512_sub_epi32(acc[t * V + v], sum));
         }
     }
-    for (int t = 0; t < T; t++) {
-        const __m512i sum = _mm512_set1_epi32(x_sums[t]);
-        _mm512_mask_storeu_epi32((void *)(out + t * out_stride), low, _mm512_sub_epi32(acc[2 * t], sum));
-        _mm512_mask_storeu_epi32((void *)(out + t * out_stride + 16), high, _mm512_sub_epi32(acc[2 * t + 1], sum));
+}
+
+/* All the tokens against one slab of 16 · V rows. */
+BK_INLINE void slab_tokens_avx512(const ternary_product *p, const uint32_t *panel, size_t quads, const int V,
+                                  const float *factors, int32_t *out, const __mmask16 masks[SLAB_VECTORS]) {
+    for (size_t t = 0; t < p->token_count; t += SLAB_TOKENS) {
+        const int rest = p->token_count - t < SLAB_TOKENS ? (int)(p->token_count - t) : SLAB_TOKENS;
+        slab_tile_avx512(panel, quads, V, p->x + t * p->x_stride, p->x_stride, rest, p->x_sums + t,
+                         factors ? factors + t : NULL, out + t * p->out_stride, p->out_stride, masks);
     }
 }
 
 /* Narrow rows (<= 4 blocks) against many tokens, slab by slab; the last block's columns up to
- * its `last_planes` planes. */
-static void gemm_slabs_avx512(const ternary_product *p, int last_planes) {
+ * its `last_planes` planes. Products as int32 in p->out, or (factors not NULL) as floats there,
+ * times factors[t]. Returns false only when out of memory, having written nothing. */
+static bool gemm_slabs_avx512(const ternary_product *p, int last_planes, const float *factors) {
     const size_t quads = (p->block_count - 1) * 64 + (size_t)last_planes * 16;
-    /* quads · 128 bytes (32 · columns): a multiple of 64, as aligned_alloc wants; 32 KiB at 4 blocks. */
-    uint32_t *panel = (uint32_t *)aligned_alloc(64, quads * SLAB_ROWS * sizeof(uint32_t));
-    if (!panel) { gemm_narrow_avx512(p, last_planes); return; } /* out of memory: the tiles need none */
-    for (size_t r = 0; r < p->row_count; r += SLAB_ROWS) {
-        const size_t n = p->row_count - r < SLAB_ROWS ? p->row_count - r : SLAB_ROWS;
-        unpack_slab_avx512(p->packed, p->block_count, r, n, quads, panel);
-        const __mmask16 low = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
-        const __mmask16 high = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
-        size_t t = 0;
-        for (; t + SLAB_TOKENS <= p->token_count; t += SLAB_TOKENS)
-            slab_tile_avx512(panel, quads, p->x + t * p->x_stride, p->x_stride, p->x_sums + t, SLAB_TOKENS,
-                             p->out + t * p->out_stride + r, p->out_stride, low, high);
-        const int rest = (int)(p->token_count - t);
-        const int8_t *x = p->x + t * p->x_stride;
-        int32_t *out = p->out + t * p->out_stride + r;
-        switch (rest) { /* constant token counts, so the accumulators stay in registers */
-        case 11: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 11, out, p->out_stride, low, high); break;
-        case 10: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 10, out, p->out_stride, low, high); break;
-        case 9: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 9, out, p->out_stride, low, high); break;
-        case 8: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 8, out, p->out_stride, low, high); break;
-        case 7: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 7, out, p->out_stride, low, high); break;
-        case 6: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 6, out, p->out_stride, low, high); break;
-        case 5: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 5, out, p->out_stride, low, high); break;
-        case 4: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 4, out, p->out_stride, low, high); break;
-        case 3: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 3, out, p->out_stride, low, high); break;
-        case 2: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 2, out, p->out_stride, low, high); break;
-        case 1: slab_tile_avx512(panel, quads, x, p->x_stride, p->x_sums + t, 1, out, p->out_stride, low, high); break;
-        default: break;
+    /* quads · 256 bytes (64 · columns): a multiple of 64, as aligned_alloc wants; 64 KiB at 4 blocks. */
+    uint32_t *panel = (uint32_t *)aligned_alloc(64, quads * 16 * SLAB_VECTORS * sizeof(uint32_t));
+    if (!panel) return false;
+    for (size_t r = 0; r < p->row_count; r += 16 * SLAB_VECTORS) {
+        const size_t n = p->row_count - r < 16 * SLAB_VECTORS ? p->row_count - r : 16 * SLAB_VECTORS;
+        const int vectors = (int)((n + 15) / 16); /* a narrower last slab: no products of zero rows */
+        unpack_slab_avx512(p->packed, p->block_count, r, n, quads, vectors, panel);
+        __mmask16 masks[SLAB_VECTORS];
+        for (int v = 0; v < SLAB_VECTORS; v++) {
+            const size_t left = n > 16 * (size_t)v ? n - 16 * (size_t)v : 0;
+            masks[v] = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        }
+        int32_t *out = p->out + r;
+        switch (vectors) { /* constant widths, so the accumulators stay in registers */
+        case 4: slab_tokens_avx512(p, panel, quads, 4, factors, out, masks); break;
+        case 3: slab_tokens_avx512(p, panel, quads, 3, factors, out, masks); break;
+        case 2: slab_tokens_avx512(p, panel, quads, 2, factors, out, masks); break;
+        default: slab_tokens_avx512(p, panel, quads, 1, factors, out, masks); break;
         }
     }
     free(panel);
+    return true;
 }
 
 /* Stores an 8-row × 8-token panel: s[k] holds rows 2k, 2k + 1 of the panel (lane 8i + j: row
@@ -797,7 +811,7 @@ BK_INLINE bool narrow_gemm(size_t block_count, size_t row_count, size_t token_co
     return token_count >= 4 && row_count >= 4 && block_count <= 4;
 }
 
-/* Narrow rows against enough tokens that unpacking a slab (32 · columns bytes) is paid back. */
+/* Narrow rows against enough tokens that unpacking a slab (64 · columns bytes) is paid back. */
 BK_INLINE bool slab_gemm(size_t block_count, size_t row_count, size_t token_count) {
     return token_count >= 16 && row_count >= 16 && block_count >= 1 && block_count <= 4;
 }
@@ -807,8 +821,8 @@ void bk_ternary_matmul_avx512(const uint8_t *packed, size_t block_count, size_t 
                               size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
-    if (slab_gemm(block_count, row_count, token_count)) gemm_slabs_avx512(&p, 4);
-    else if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
+    if (slab_gemm(block_count, row_count, token_count) && gemm_slabs_avx512(&p, 4, NULL)) return;
+    if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, 4);
     else walk_avx512(&p);
 }
 
@@ -822,9 +836,22 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
                                      size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
-    if (slab_gemm(block_count, row_count, token_count)) gemm_slabs_avx512(&p, last_planes);
-    else if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
+    if (slab_gemm(block_count, row_count, token_count) && gemm_slabs_avx512(&p, last_planes, NULL)) return;
+    if (narrow_gemm(block_count, row_count, token_count)) gemm_narrow_avx512(&p, last_planes);
     else walk_avx512(&p);
+}
+
+/* As bk_ternary_matmul_planes_avx512 with float products (int32 product times factors[t], the
+ * same bits as bk_ternary_matmul_f32's pass over the int32 products) written by the slab tiles
+ * themselves: no second pass over the outputs. Returns false, having written nothing, when the
+ * shape is not a slab GEMM's (or out of memory); the caller then runs the int32 product. */
+bool bk_ternary_matmul_planes_f32_avx512(const uint8_t *packed, size_t block_count, int last_planes,
+                                         size_t row_count, const int8_t *x, size_t x_stride,
+                                         const int32_t *x_sums, const float *factors, size_t token_count,
+                                         float *y, size_t y_stride) {
+    const ternary_product p = {packed, block_count, row_count, x, x_stride, x_sums, token_count,
+                               (int32_t *)(void *)y, y_stride, bk_stream_prefetch_distance()};
+    return slab_gemm(block_count, row_count, token_count) && gemm_slabs_avx512(&p, last_planes, factors);
 }
 BK_UNTARGET
 #endif
@@ -894,29 +921,43 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
 #define BK_TERNARY_PAR_MIN_WORK 2048
 
 /* The table's product for `row_count` rows of w starting at `packed`; on AVX-512 the variant that
- * knows how many planes of the last block hold columns (the table entry knows only blocks). */
+ * knows how many planes of the last block hold columns (the table entry knows only blocks). With
+ * `factors` (one per token), float products instead: int32 product times factors[t], written by
+ * the AVX-512 slab tiles directly, otherwise by a pass over these rows' int32 products. */
 static void matmul_rows(const bk_kernels *k, const bk_ternary_matrix *w, const uint8_t *packed,
                         size_t row_count, const int8_t *x, size_t x_stride, const int32_t *x_sums,
-                        size_t token_count, int32_t *out, size_t out_stride) {
+                        size_t token_count, int32_t *out, size_t out_stride, const float *factors) {
 #if BK_X86
     if (k->isa == BK_ISA_AVX512 && k->ternary_matmul == bk_ternary_matmul_avx512 && w->block_count > 0) {
         const size_t tail = w->cols - (w->block_count - 1) * BK_TERNARY_BLOCK; /* 1 .. 256 */
-        bk_ternary_matmul_planes_avx512(packed, w->block_count, (int)((tail + 63) / 64), row_count,
+        const int planes = (int)((tail + 63) / 64);
+        if (factors && bk_ternary_matmul_planes_f32_avx512(packed, w->block_count, planes, row_count, x, x_stride,
+                                                           x_sums, factors, token_count, (float *)(void *)out,
+                                                           out_stride))
+            return;
+        bk_ternary_matmul_planes_avx512(packed, w->block_count, planes, row_count,
                                         x, x_stride, x_sums, token_count, out, out_stride);
-        return;
-    }
+    } else
 #endif
-    k->ternary_matmul(packed, w->block_count, row_count, x, x_stride, x_sums, token_count, out,
-                      out_stride);
+        k->ternary_matmul(packed, w->block_count, row_count, x, x_stride, x_sums, token_count, out,
+                          out_stride);
+    if (factors)
+        for (size_t t = 0; t < token_count; t++) {
+            int32_t *ot = out + t * out_stride;
+            for (size_t r = 0; r < row_count; r++) {
+                const float v = (float)ot[r] * factors[t];
+                memcpy(&ot[r], &v, sizeof v);
+            }
+        }
 }
 
-void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
-                           size_t x_stride, const int32_t *x_sums, size_t token_count,
-                           int32_t *out, size_t out_stride, int threads) {
+static void matmul_team(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
+                        size_t x_stride, const int32_t *x_sums, size_t token_count,
+                        int32_t *out, size_t out_stride, int threads, const float *factors) {
     const size_t rows = w->rows;
     const int team = bk_team_size(threads);
     if (team <= 1 || rows < 8 || rows * w->block_count * token_count < BK_TERNARY_PAR_MIN_WORK) {
-        matmul_rows(k, w, w->packed, rows, x, x_stride, x_sums, token_count, out, out_stride);
+        matmul_rows(k, w, w->packed, rows, x, x_stride, x_sums, token_count, out, out_stride, factors);
         return;
     }
 #pragma omp parallel num_threads(team)
@@ -929,8 +970,14 @@ void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, cons
         const size_t stop = end < rows ? end : rows;
         if (begin < stop)
             matmul_rows(k, w, w->packed + bk_ternary_block_offset(w->block_count, begin, 0),
-                        stop - begin, x, x_stride, x_sums, token_count, out + begin, out_stride);
+                        stop - begin, x, x_stride, x_sums, token_count, out + begin, out_stride, factors);
     }
+}
+
+void bk_ternary_matmul_i32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
+                           size_t x_stride, const int32_t *x_sums, size_t token_count,
+                           int32_t *out, size_t out_stride, int threads) {
+    matmul_team(k, w, x, x_stride, x_sums, token_count, out, out_stride, threads, NULL);
 }
 
 void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, const int8_t *x,
@@ -939,26 +986,26 @@ void bk_ternary_matmul_f32(const bk_kernels *k, const bk_ternary_matrix *w, cons
     /* The integer products go into y itself (int32 and float are both 4 bytes) and are scaled in
      * place: no scratch to size or allocate, whatever rows × tokens. */
     int32_t *products = (int32_t *)(void *)y;
-    bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, y_stride, threads);
     /* One scale per tensor (BitNet's absmean, training's): the factor row_scale / x_scale is the
-     * same for a whole token, so it is divided once per token, not per product (same values). */
-    bool uniform = true;
+     * same for a whole token, so it is divided once per token, not per product (same values), and
+     * the products are scaled as each share of rows is done (by the AVX-512 slab tiles as they
+     * store them). */
+    bool uniform = w->rows > 0;
     for (size_t r = 1; r < w->rows && uniform; r++) uniform = w->row_scales[r] == w->row_scales[0];
+    float *factors = uniform ? (float *)malloc((token_count ? token_count : 1) * sizeof(float)) : NULL;
+    if (factors) {
+        for (size_t t = 0; t < token_count; t++) factors[t] = w->row_scales[0] / x_scales[t];
+        matmul_team(k, w, x, x_stride, x_sums, token_count, products, y_stride, threads, factors);
+        free(factors);
+        return;
+    }
+    bk_ternary_matmul_i32(k, w, x, x_stride, x_sums, token_count, products, y_stride, threads);
     for (size_t t = 0; t < token_count; t++) {
         float *yt = &y[t * y_stride];
-        if (uniform && w->rows > 0) {
-            const float factor = w->row_scales[0] / x_scales[t];
-            for (size_t r = 0; r < w->rows; r++) {
-                int32_t product;
-                memcpy(&product, &yt[r], sizeof product);
-                yt[r] = (float)product * factor;
-            }
-        } else {
-            for (size_t r = 0; r < w->rows; r++) {
-                int32_t product;
-                memcpy(&product, &yt[r], sizeof product);
-                yt[r] = (float)product * (w->row_scales[r] / x_scales[t]);
-            }
+        for (size_t r = 0; r < w->rows; r++) {
+            int32_t product;
+            memcpy(&product, &yt[r], sizeof product);
+            yt[r] = (float)product * (w->row_scales[r] / x_scales[t]);
         }
     }
 }

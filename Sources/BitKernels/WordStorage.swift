@@ -11,12 +11,19 @@ final class WordStorage: @unchecked Sendable {
         base = WordStorage.allocate(self.capacity)
     }
 
+    /// Storage not zero-filled, for a caller that writes every byte before any is read (the
+    /// quantized tokens); not for the bit containers, whose padding must be zero.
+    init(uninitializedCapacity capacity: Int) {
+        self.capacity = max(capacity, 0)
+        base = WordStorage.allocate(self.capacity, zeroed: false)
+    }
+
     deinit { UnsafeMutableRawPointer(base).deallocate() }
 
-    private static func allocate(_ words: Int) -> UnsafeMutablePointer<UInt64> {
+    private static func allocate(_ words: Int, zeroed: Bool = true) -> UnsafeMutablePointer<UInt64> {
         let bytes = max(words, 1) * 8
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: alignment)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
         return raw.bindMemory(to: UInt64.self, capacity: max(words, 1))
     }
 

@@ -59,8 +59,12 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
     func manyTokenNarrowProductsMatchDefinition(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
         var rng = SplitMix64(seed: 1234)
+        // The AVX-512 slab GEMM's edges: 64-row slabs (a last one of 1-4 16-row vectors, rows
+        // masked within), 6-token tiles (remainders 0-5), 1-4 blocks with 1-4 planes in the last.
         for (rows, columns, tokens) in [(16, 128, 16), (31, 129, 17), (32, 192, 24), (33, 256, 25), (47, 344, 36), (64, 688, 37),
-                                        (70, 1000, 13 + 16), (18, 1024, 100), (96, 64, 60)] {
+                                        (70, 1000, 13 + 16), (18, 1024, 100), (96, 64, 60), (65, 64, 19), (80, 300, 20),
+                                        (97, 128, 21), (113, 840, 22), (128, 192, 23), (129, 688, 16), (344, 128, 31),
+                                        (688, 256, 18)] {
             let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(tokens * columns, rng: &rng)
             let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
             let q = QuantizedTokens(values: x, scales: [Float](repeating: 1, count: tokens), columns: columns)
@@ -112,6 +116,10 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
             let fast = QuantizedTokens(x, tokens: 3, columns: columns, using: kernels)
             let ref = QuantizedTokens(x, tokens: 3, columns: columns, using: .scalarReference)
             #expect(fast.values == ref.values && fast.scales == ref.scales, "isa \(isa) columns \(columns)")
+            // The token sums (subtracted from every product) by the same scalar product of both.
+            let ones = try TernaryMatrix(values: [Int8](repeating: 0, count: columns), rows: 1, columns: columns)
+            #expect(ones.integerProducts(fast, using: .scalarReference) == ones.integerProducts(ref, using: .scalarReference),
+                    "isa \(isa) columns \(columns): token sums")
         }
     }
 
@@ -126,6 +134,46 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
         #expect(Array(q.values.prefix(9)) == [127, 0, 2, 2, 0, -2, -2, 3, -126])
         let zeros = QuantizedTokens([Float](repeating: 0, count: 33), tokens: 1, columns: 33, using: kernels)
         #expect(zeros.values.allSatisfy { $0 == 0 } && zeros.scales == [127 / 1e-5])
+    }
+
+    /// Float products at the slab GEMM's shapes (AVX-512 scales them as its tiles store them) bit
+    /// for bit the scalar reference's, one scale per matrix or per row, one and two threads.
+    @Test(arguments: ISA.supported)
+    func manyTokenFloatProductsMatchReference(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 77)
+        for (rows, columns, tokens) in [(64, 128, 16), (97, 300, 23), (344, 128, 20), (40, 688, 37)] {
+            let latent = (0..<(rows * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 700 }
+            let x = (0..<(tokens * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 300 }
+            for perRow in [false, true] {
+                let m = TernaryMatrix.quantizing(latent, rows: rows, columns: columns, perRow: perRow)
+                let q = QuantizedTokens(x, tokens: tokens, columns: columns, using: kernels)
+                let expected = m.multiply(q, threads: 1, using: .scalarReference).map(\.bitPattern)
+                for threads in [1, 2] {
+                    #expect(m.multiply(q, threads: threads, using: kernels).map(\.bitPattern) == expected,
+                            "isa \(isa) \(rows) × \(columns), \(tokens) tokens, perRow \(perRow), \(threads) threads")
+                }
+            }
+        }
+    }
+
+    /// Non-finite activations are refused (the vectorized check sees NaN and both infinities
+    /// anywhere, and passes the largest finite values).
+    @Test(arguments: ISA.supported)
+    func finiteCheck(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        for count in [1, 7, 8, 15, 16, 17, 63, 64, 65, 200] {
+            for bad in [Float.nan, .infinity, -.infinity, -Float.nan, Float(bitPattern: 0x7F80_0001)] {
+                for position in Set([0, count / 2, count - 1]) {
+                    var x = [Float](repeating: 1, count: count)
+                    x[position] = bad
+                    #expect(!allFiniteValues(x, using: kernels), "isa \(isa) count \(count) \(bad) at \(position)")
+                }
+            }
+            let finite: [Float] = [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, 0, -0, 1]
+            #expect(allFiniteValues((0..<count).map { finite[$0 % finite.count] }, using: kernels), "isa \(isa) count \(count)")
+        }
+        #expect(allFiniteValues([], using: kernels))
     }
 
     /// Float outputs against a plain float64 computation with dequantized weights and activations.

@@ -66,6 +66,9 @@ void bk_quantize_tokens(const bk_kernels *k, const float *x, size_t x_stride, si
                         size_t token_count, int8_t *q, size_t q_stride, float *scales,
                         int32_t *sums);
 
+/* Whether all `count` floats are finite (no NaN, no infinity): one pass with k's vector width. */
+bool bk_floats_finite(const bk_kernels *k, const float *x, size_t count);
+
 typedef struct bk_ternary_matrix {
     const uint8_t *packed; /* bk_ternary_packed_bytes(rows, cols) bytes, layout above */
     size_t rows, cols, block_count;
