@@ -55,6 +55,10 @@ public enum FloatGEMM {
     /// `suggestedCoreType` names better ones): optional float work — prompt attention as GEMMs —
     /// goes through OpenBLAS only when it does, as its generic kernels were slower than that work's
     /// own loops.
+    ///
+    /// ```swift
+    /// if !FloatGEMM.hasNativeKernels { print("start with OPENBLAS_CORETYPE=\(FloatGEMM.suggestedCoreType!)") }
+    /// ```
     public static var hasNativeKernels: Bool { suggestedCoreType == nil }
 
     /// C (m × n) = α · op(A) · op(B) + β · C for row-major arrays, op(A) m × k and op(B) k × n;

@@ -109,6 +109,11 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
 
     /// How many weights the model has (embedding, every layer's matrices and norms, the final norm,
     /// and the head unless tied).
+    ///
+    /// ```swift
+    /// let c = try ModelConfiguration(vocabularySize: 65, width: 128, layers: 4, heads: 4)
+    /// c.parameterCount   // 810,208: nanoGPT's CPU recipe with an untied head
+    /// ```
     public var parameterCount: Int {
         let d = headDimension, qw = heads * d, kw = kvHeads * d, h = width, f = mlpHidden
         let layer = qw * h + 2 * kw * h + h * qw + 3 * f * h + 2 * h + qw + f
@@ -124,7 +129,7 @@ public struct ModelConfiguration: Sendable, Codable, Equatable {
     ///
     /// ```swift
     /// let c = try ModelConfiguration(vocabularySize: 65, width: 128, layers: 4, heads: 4)
-    /// c.trainingBytes(batch: 12, context: 64, threads: 2)   // ≈ 40 MB
+    /// c.trainingBytes(batch: 12, context: 64, threads: 2)   // ≈ 62 MB
     /// ```
     public func trainingBytes(batch: Int, context: Int, threads: Int) -> Double {
         let p = Double(parameterCount), tokens = Double(batch) * Double(context)
