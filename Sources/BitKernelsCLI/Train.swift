@@ -47,7 +47,7 @@ struct Train: ParsableCommand {
     @Option(help: "ternary, binary or float.") var precision = "ternary"
     @Flag(name: .customLong("tied"), help: "Tie the LM head to the embedding.") var tied = false
     @Option(help: "Seed for initialization and data windows.") var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Worker threads (1...1024): each takes a share of the batch's sequences (data parallel); a run is reproducible for the same seed and thread count.") var threads = 1
+    @Option(parsing: .unconditional, help: "Worker threads (1...1024): each takes a share of the batch's sequences (data parallel; at most one per sequence), and each after the first holds its own gradients; a run is reproducible for the same seed and thread count. A run that would not fit in half the machine's memory is refused before it starts.") var threads = 1
     @Option(help: "Output directory.") var out: String
     @Option(help: "Continue from a checkpoint (a file, or a directory holding checkpoint.bkt).") var resume: String?
     @Option(name: .customLong("eval-every"), help: "Evaluate every N steps.") var evalEvery = 250
