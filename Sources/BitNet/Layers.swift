@@ -208,8 +208,8 @@ extension DecoderLayer {
     /// causal softmax (the kernel table's `softmax_row`, which zeroes the keys a query does not see),
     /// then O = S V. The (block, head) tasks are shared among `threads` workers, each product
     /// single-threaded, so the values do not depend on the thread count. Per-pair attention did the
-    /// same arithmetic in scalar dot products and a libm exponential per score: at 512 tokens it was
-    /// ~40% of a 2B model's prompt time.
+    /// same arithmetic in scalar dot products and a libm exponential per score: on the 2B-4T shapes
+    /// this made pp512 18–27% faster at one thread (bench/RESULTS.md).
     func promptAttention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float], threads: Int,
                          kernels: Kernels) -> [Float] {
         let d = headDimension, group = heads / kvHeads, kvWidth = kvHeads * d, heads = self.heads, qWidth = heads * d
