@@ -1,13 +1,17 @@
-/* training.c — the element-wise passes of a training step (BitTraining): the AdamW update, the
- * re-quantization of latent weights to ternary or binary codes, the causal softmax row, the
- * squared-ReLU gate and its gradient, and the dequantized copy of int8 tokens that the weight
- * gradients read. Together a sixth of a step when they ran as Swift loops, which this package
- * compiles for baseline x86-64 (four SSE2 lanes): here each is compiled per instruction set.
+/* training.c — the per-token and element-wise passes of a training step (BitTraining): RMSNorm
+ * and its gradients, the gradient norm's sum of squares, the AdamW update, the re-quantization of
+ * latent weights to ternary or binary codes, the causal softmax row, the squared-ReLU gate and its
+ * gradient, and the dequantized copy of int8 tokens that the weight gradients read. As Swift loops
+ * (which this package compiles for baseline x86-64: four SSE2 lanes) they were a fifth of a step;
+ * here each is compiled per instruction set.
  *
- * As in rmsnorm.c, every variant is the same C on generic vectors, with each lane doing the scalar
- * reading's float operations in the same order and no contraction into fused multiply-adds, and
- * every sum has a fixed shape written out in the code: all variants give the same bits, and the
- * same bits as the Swift loops they replace (so training runs are unchanged by the move). */
+ * Every variant is the same C on generic vectors, each lane doing the scalar reading's float
+ * operations in the same order with no contraction into fused multiply-adds, and every sum has a
+ * fixed shape written out in the code — eight double lanes for Σ x² and Σ|w|, sixteen float lanes
+ * for the RMSNorm backward pass's dot product, each lane added in order, the lanes then in a fixed
+ * tree, then the tail — so that the compiler's vectors only widen what the reference does lane by
+ * lane: all variants give the same bits. The element-wise passes also give the bits of the Swift
+ * loops they replaced, so training runs did not change when they moved here. */
 #include "bk_internal.h"
 
 #include <math.h>
@@ -20,6 +24,9 @@
  * 256- and 512-bit vector arguments change the calling convention without AVX does not apply. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+/* The lanes as generic vectors (GCC and clang vector extensions): element-wise operations, so the
+ * compiler splits them into whatever registers the variant has and every lane computes exactly
+ * what the scalar reading says; written as arrays, the vectorizer kept them in 128-bit pieces. */
 typedef float bk_f8 __attribute__((vector_size(32)));
 typedef float bk_f16 __attribute__((vector_size(64)));
 typedef int32_t bk_i8x32 __attribute__((vector_size(32)));
@@ -41,6 +48,9 @@ BK_INLINE bk_f8 load8(const float *p) {
 }
 BK_INLINE void store8(float *p, bk_f8 v) { memcpy(p, &v, sizeof v); }
 
+/* The eight double lanes' total in one fixed order, ((0+1)+(2+3))+((4+5)+(6+7)). */
+BK_INLINE double total8(bk_d8 l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+
 /* Lane-wise a where mask (all ones), else b. */
 BK_INLINE bk_f16 select16(bk_i16x32 mask, bk_f16 a, bk_f16 b) {
     return (bk_f16)((mask & (bk_i16x32)a) | (~mask & (bk_i16x32)b));
@@ -58,6 +68,62 @@ BK_INLINE bk_f16 sqrt16(bk_f16 v) {
     for (int k = 0; k < 16; k++) v[k] = sqrtf(v[k]);
     return v;
 #endif
+}
+
+/* ---- RMSNorm and the sum of squares ------------------------------------------------------------ */
+
+/* Σ x[i]² in double: eight lanes, added ((0+1)+(2+3))+((4+5)+(6+7)), then the tail in order. */
+BK_INLINE double squares_body(const float *x, size_t n) {
+    bk_d8 lane = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const bk_d8 d = __builtin_convertvector(load8(x + i), bk_d8);
+        lane += d * d;
+    }
+    double total = total8(lane);
+    for (; i < n; i++) total += (double)x[i] * (double)x[i];
+    return total;
+}
+
+BK_INLINE float rmsnorm_body(const float *x, const float *w, size_t n, float eps, float *y) {
+    const double ss = squares_body(x, n);
+    const float r = 1.0f / sqrtf((float)(ss / (double)n) + eps);
+    for (size_t i = 0; i < n; i++) y[i] = w[i] * (x[i] * r);
+    return r;
+}
+
+/* Σ (w[i] · g[i]) · (x[i] · r): sixteen lanes, then lanes l and l + 8, l + 4, l + 2, l + 1
+ * pairwise (a halving tree), then the tail in order. */
+BK_INLINE float weighted_dot_body(const float *x, const float *w, const float *g, float r, size_t n) {
+    bk_f16 lane = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) lane += (load16(w + i) * load16(g + i)) * (load16(x + i) * r);
+    float l[16];
+    memcpy(l, &lane, sizeof l);
+    for (int half = 8; half >= 1; half /= 2)
+        for (int k = 0; k < half; k++) l[k] = l[k] + l[k + half];
+    float total = l[0];
+    for (; i < n; i++) total += (w[i] * g[i]) * (x[i] * r);
+    return total;
+}
+
+BK_INLINE void rmsnorm_backward_body(const float *x, const float *w, const float *g, float r, size_t n,
+                                     bool accumulate, float *dx) {
+    const float m = weighted_dot_body(x, w, g, r, n) / (float)n;
+    if (accumulate)
+        for (size_t i = 0; i < n; i++) dx[i] = dx[i] + r * (w[i] * g[i] - (x[i] * r) * m);
+    else
+        for (size_t i = 0; i < n; i++) dx[i] = r * (w[i] * g[i] - (x[i] * r) * m);
+}
+
+/* Each column's sum runs over the tokens in order; columns are independent (vector lanes). */
+BK_INLINE void rmsnorm_weight_sums_body(const float *x, const float *g, size_t stride, const float *r,
+                                        size_t tokens, size_t width, double *acc) {
+    for (size_t t = 0; t < tokens; t++) {
+        const float *xt = x + t * stride, *gt = g + t * stride;
+        const float rt = r[t];
+        for (size_t i = 0; i < width; i++) acc[i] += (double)(gt[i] * (xt[i] * rt));
+    }
 }
 
 /* ---- AdamW ---------------------------------------------------------------------------------- */
@@ -98,8 +164,7 @@ BK_INLINE void abs_and_plain_sums(const float *w, size_t n, double *abs_total, d
         a += (bk_d8)((bk_l8)x & 0x7fffffffffffffff); /* |x|: the sign bit cleared */
         s += x;
     }
-    double at = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    double st = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    double at = total8(a), st = total8(s);
     for (; i < n; i++) {
         at += fabs((double)w[i]);
         st += (double)w[i];
@@ -258,7 +323,22 @@ BK_INLINE void dequantize_token_body(const int8_t *q, size_t n, float s, float *
     for (; i < n; i++) out[i] = (float)q[i] / s;
 }
 
+#define BK_RMSNORM_ENTRIES(isa)                                                                    \
+    float bk_rmsnorm_##isa(const float *x, const float *w, size_t n, float eps, float *y) {        \
+        return rmsnorm_body(x, w, n, eps, y);                                                      \
+    }                                                                                              \
+    void bk_rmsnorm_backward_##isa(const float *x, const float *w, const float *g, float r,        \
+                                   size_t n, bool accumulate, float *dx) {                         \
+        rmsnorm_backward_body(x, w, g, r, n, accumulate, dx);                                      \
+    }                                                                                              \
+    void bk_rmsnorm_weight_sums_##isa(const float *x, const float *g, size_t stride,               \
+                                      const float *r, size_t tokens, size_t width, double *acc) {  \
+        rmsnorm_weight_sums_body(x, g, stride, r, tokens, width, acc);                             \
+    }                                                                                              \
+    double bk_sum_squares_##isa(const float *x, size_t n) { return squares_body(x, n); }
+
 #define BK_TRAINING_VARIANT(isa)                                                                   \
+    BK_RMSNORM_ENTRIES(isa)                                                                        \
     void bk_adamw_update_##isa(float *w, const float *g, float *m, float *v, size_t n,             \
                                const bk_adamw_step *k) {                                           \
         adamw_body(w, g, m, v, n, k);                                                              \

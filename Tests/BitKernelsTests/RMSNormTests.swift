@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 
-/// RMSNorm and its gradients (rmsnorm.c): every variant against the scalar reference bit for bit,
+/// RMSNorm and its gradients (training.c): every variant against the scalar reference bit for bit,
 /// and the reference against the definition in double.
 @Suite struct RMSNormKernelTests {
     static let counts = [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 128, 129, 344, 1000]

@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 
-/// The training step's element-wise kernels (training.c, and `sum_squares` in rmsnorm.c): every
+/// The training step's element-wise kernels (training.c): every
 /// variant against the scalar reference bit for bit, and the reference against the definitions.
 @Suite struct TrainingKernelTests {
     static let counts = [0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 344, 1000]

@@ -252,7 +252,7 @@ static void check_float_dots(const bk_kernels *v, const bk_kernels *s) {
 
 /* ---- image encoders ------------------------------------------------------------------------- */
 
-/* RMSNorm and its gradients: the same bits as the scalar reference (rmsnorm.c fixes the sums). */
+/* RMSNorm and its gradients: the same bits as the scalar reference (training.c fixes the sums). */
 static void check_rmsnorm(const bk_kernels *v, const bk_kernels *s) {
     static const size_t counts[] = {1, 7, 8, 9, 16, 17, 33, 128, 344, 1000};
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {

@@ -158,7 +158,7 @@ typedef struct bk_kernels {
     void (*encode_rank_blur)(const uint8_t *p, size_t rows, size_t cols, size_t k, uint16_t *scratch,
                              uint64_t *out);
 
-    /* RMSNorm of one token (rmsnorm.c: the summation orders every variant follows): ss = Σ x[i]²
+    /* RMSNorm of one token (training.c: the summation orders every variant follows): ss = Σ x[i]²
      * in double, r = 1 / sqrtf((float)(ss / n) + eps), y[i] = w[i] · (x[i] · r); returns r. */
     float (*rmsnorm)(const float *x, const float *w, size_t n, float eps, float *y);
     /* Its gradient for one token with upstream g: m = Σ (w[i] · g[i]) · (x[i] · r) / n, and
