@@ -174,19 +174,8 @@ struct DecoderLayer: Sendable {
                             for p in 0..<visible { axpy(scores[p] / total, v + p * kvWidth + kvh * d, o + base, d) }
                         }
                         let tasks = tokens * heads
-                        let workers = min(max(threads, 1), tasks)
                         // Below ~16 K score-dot products a second thread costs more than it saves.
-                        if workers > 1 && tasks * (start + tokens) >= 1 << 14 {
-                            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                                let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
-                                defer { scores.deallocate() }
-                                for task in stride(from: w, to: tasks, by: workers) { pair(task, scores) }
-                            }
-                        } else {
-                            let scores = UnsafeMutablePointer<Float>.allocate(capacity: start + tokens)
-                            defer { scores.deallocate() }
-                            for task in 0..<tasks { pair(task, scores) }
-                        }
+                        runTasks(tasks, workers: tasks * (start + tokens) >= 1 << 14 ? threads : 1, scratch: start + tokens, pair)
                     }
                 }
             }
@@ -233,24 +222,26 @@ extension DecoderLayer {
                                                a: scores, lda: visible, b: v + kvh * d, ldb: kvWidth, beta: 0,
                                                c: o + t0 * qWidth + hq * d, ldc: qWidth)
                         }
-                        let workers = min(max(threads, 1), tasks), scratch = block * (start + tokens)
-                        if workers > 1 {
-                            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                                let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
-                                defer { scores.deallocate() }
-                                for t in stride(from: w, to: tasks, by: workers) { task(t, scores) }
-                            }
-                        } else {
-                            let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
-                            defer { scores.deallocate() }
-                            for t in 0..<tasks { task(t, scores) }
-                        }
+                        runTasks(tasks, workers: threads, scratch: block * (start + tokens), task)
                     }
                 }
             }
         }
         return out
     }
+}
+
+/// Runs `task(i, scores)` for every i < `tasks` on up to `workers` threads, task i on worker
+/// i mod workers, each worker with its own scratch of `scratch` floats. The tasks write disjoint
+/// outputs, so how they are shared changes no value.
+private func runTasks(_ tasks: Int, workers: Int, scratch: Int, _ task: @escaping @Sendable (Int, UnsafeMutablePointer<Float>) -> Void) {
+    let workers = min(max(workers, 1), max(tasks, 1))
+    let run: @Sendable (Int) -> Void = { w in
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+        defer { scores.deallocate() }
+        for t in stride(from: w, to: tasks, by: workers) { task(t, scores) }
+    }
+    if workers > 1 { DispatchQueue.concurrentPerform(iterations: workers, execute: run) } else { run(0) }
 }
 
 /// y[i] += a · x[i], eight lanes at a time (each element's arithmetic is the same as the scalar loop).

@@ -189,14 +189,9 @@ public final class TrainableModel: @unchecked Sendable {
         // with +1 at 0.
         let binary = configuration.precision == .binary  // `requantize` never calls this for .float
         c.withUnsafeMutableBufferPointer { cb in
-            if let old {
-                flips = old.withUnsafeBufferPointer { ob in
-                    Kernels.default.requantize(w, count: n, binary: binary, previous: ob.baseAddress!, codes: cb.baseAddress!,
-                                               dequantized: dq.p, scale: &scale, centre: &centre)
-                }
-            } else {
-                flips = Kernels.default.requantize(w, count: n, binary: binary, previous: nil, codes: cb.baseAddress!,
-                                                   dequantized: dq.p, scale: &scale, centre: &centre)
+            (old ?? []).withUnsafeBufferPointer { ob in
+                flips = Kernels.default.requantize(w, count: n, binary: binary, previous: old == nil ? nil : ob.baseAddress,
+                                                   codes: cb.baseAddress!, dequantized: dq.p, scale: &scale, centre: &centre)
             }
         }
         let packed = try! TernaryMatrix(values: c, rows: rows, columns: columns, scale: scale)  // codes are ternary by construction
