@@ -85,44 +85,74 @@ extension TrainableModel {
 
     // MARK: - BitLinear
 
-    /// ys[j] (N × rows of parameter j) = BitLinear_j(x) for the BitLinear matrices that read the same
-    /// input (q, k, v; gate, up): quantized once on the inference kernels (absmax int8 tokens, packed
-    /// codes, `TernaryMatrix`'s product), or float GEMMs for `.float`. When `keep` is given it
-    /// receives the input the weight gradients need: the dequantized int8 tokens q / s.
-    func linear(_ x: UnsafePointer<Float>, tokens n: Int, parameters ps: [Int], outs ys: [UnsafeMutablePointer<Float>], keep: Buffer?) {
+    /// A BitLinear's input as the layer makes it: RMSNorm (weight `norm`) of the rows of `x`, and
+    /// for the MLP's down projection first x = relu(g)² · u (`gate`; x is then written — the tape's m).
+    struct NormedRows {
+        let x: UnsafeMutablePointer<Float>
+        let norm: Int
+        var gate: (g: UnsafePointer<Float>, u: UnsafePointer<Float>)? = nil
+    }
+
+    /// ys[j] (N × rows of parameter j) = BitLinear_j(RMSNorm(input)) for the BitLinear matrices that
+    /// read the same input (q, k, v; gate, up); returns the norm's r (1 / rms) per token. Quantized:
+    /// a few tokens at a time are normed into a scratch block that stays in L1/L2, quantized from
+    /// there (absmax int8 tokens, the inference kernels' quantizer) and, when `keep` is given,
+    /// dequantized into it (q / s: the input the weight gradients need) — the normed float rows are
+    /// never written out whole; then the packed products (`TernaryMatrix`). `.float`: the normed
+    /// rows, then float GEMMs, and `keep` receives the normed rows.
+    func linear(_ input: NormedRows, tokens n: Int, parameters ps: [Int], outs ys: [UnsafeMutablePointer<Float>], keep: Buffer?) -> [Float] {
         let columns = layout[ps[0]].shape[1]
         let matrices = ps.map { packed[$0] }
         guard matrices.allSatisfy({ $0 != nil }) else {
+            if let (g, u) = input.gate { reluSquaredTimes(g, u, into: input.x, count: n * columns) }
+            let h = Buffer(uninitialized: n * columns)
+            let r = rmsNorm(input.x, weight: input.norm, tokens: n, width: columns, out: h.p)
             for (i, y) in zip(ps, ys) {
-                gemm(false, true, n, layout[i].shape[0], columns, 1, x, columns, weights[i].p, columns, 0, y, layout[i].shape[0], threads: threads)
+                gemm(false, true, n, layout[i].shape[0], columns, 1, h.p, columns, weights[i].p, columns, 0, y, layout[i].shape[0], threads: threads)
             }
-            keep?.p.update(from: x, count: n * columns)
-            return
+            keep?.p.update(from: h.p, count: n * columns)
+            return r
         }
         // The kernel's quantizer (quantize.c): s = 127 / max(max|x|, 1e-5), q = rint(x · s) (half to
-        // even) clamped to [-128, 127]; the kept input is q / s with the same s.
-        let stride = QuantizedTokens.paddedStride(columns: columns)
-        let q = UnsafeMutablePointer<Int8>.allocate(capacity: n * stride)
+        // even) clamped to [-128, 127]; the kept input is q / s with the same s. Each token by itself,
+        // so the blocks change no value.
+        let rowStride = QuantizedTokens.paddedStride(columns: columns), block = 16
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: n * rowStride)
         let scales = UnsafeMutablePointer<Float>.allocate(capacity: n), sums = UnsafeMutablePointer<Int32>.allocate(capacity: n)
         defer { q.deallocate(); scales.deallocate(); sums.deallocate() }
-        let workers = min(threads, max(n / 16, 1))
-        nonisolated(unsafe) let kept = keep?.p, ys = ys, x = x
-        parallelFor(workers, threads: workers) { w in
-            let lo = n * w / workers, hi = n * (w + 1) / workers
-            QuantizedTokens.quantize(x + lo * columns, xStride: columns, columns: columns, tokens: hi - lo, into: q + lo * stride,
-                                     stride: stride, scales: scales + lo, sums: sums + lo)
-            for (matrix, y) in zip(matrices, ys) {
-                matrix!.multiply(quantized: q + lo * stride, stride: stride, sums: sums + lo, scales: scales + lo, tokens: hi - lo,
-                                 into: y + lo * matrix!.rows, yStride: matrix!.rows)
-            }
-            if let kept {
-                for t in lo..<hi { Kernels.default.dequantizeToken(q + t * stride, count: columns, scale: scales[t], into: kept + t * columns) }
+        var rs = [Float](repeating: 0, count: n)
+        let workers = min(threads, max(n / 16, 1)), kernels = Kernels.default, eps = configuration.epsilon
+        nonisolated(unsafe) let kept = keep?.p, ys = ys, x = input.x, gate = input.gate, w = weights[input.norm].p
+        rs.withUnsafeMutableBufferPointer { rb in
+            nonisolated(unsafe) let r = rb.baseAddress!
+            parallelFor(workers, threads: workers) { worker in
+                let lo = n * worker / workers, hi = n * (worker + 1) / workers
+                let normed = UnsafeMutablePointer<Float>.allocate(capacity: block * columns)
+                defer { normed.deallocate() }
+                for from in stride(from: lo, to: hi, by: block) {
+                    let to = min(from + block, hi)
+                    for t in from..<to {
+                        let row = x + t * columns
+                        if let (g, u) = gate { kernels.reluSquaredTimes(g + t * columns, u + t * columns, into: row, count: columns) }
+                        r[t] = kernels.rmsNorm(row, weight: w, count: columns, epsilon: eps, into: normed + (t - from) * columns)
+                    }
+                    QuantizedTokens.quantize(normed, xStride: columns, columns: columns, tokens: to - from, into: q + from * rowStride,
+                                             stride: rowStride, scales: scales + from, sums: sums + from)
+                    if let kept {
+                        for t in from..<to { kernels.dequantizeToken(q + t * rowStride, count: columns, scale: scales[t], into: kept + t * columns) }
+                    }
+                }
+                for (matrix, y) in zip(matrices, ys) {
+                    matrix!.multiply(quantized: q + lo * rowStride, stride: rowStride, sums: sums + lo, scales: scales + lo, tokens: hi - lo,
+                                     into: y + lo * matrix!.rows, yStride: matrix!.rows)
+                }
             }
         }
+        return rs
     }
 
-    func linear(_ x: UnsafePointer<Float>, tokens n: Int, parameter i: Int, out y: UnsafeMutablePointer<Float>, keep: Buffer?) {
-        linear(x, tokens: n, parameters: [i], outs: [y], keep: keep)
+    func linear(_ input: NormedRows, tokens n: Int, parameter i: Int, out y: UnsafeMutablePointer<Float>, keep: Buffer?) -> [Float] {
+        linear(input, tokens: n, parameters: [i], outs: [y], keep: keep)
     }
 
     /// STE backward of y = x Wqᵀ: dW += dyᵀ · x̂ (x̂ the kept input), dx (+)= dy · Ŵ.
@@ -155,12 +185,10 @@ extension TrainableModel {
         for l in 0..<c.layers {
             let tape = LayerTape()
             tape.x = x
-            let h1 = Buffer(uninitialized: N * H)
-            tape.r1 = rmsNorm(x.p, weight: c.index(layer: l, .inputNorm), tokens: N, width: H, out: h1.p)
             let q = Buffer(uninitialized: N * qw), k = Buffer(uninitialized: N * kw), v = Buffer(uninitialized: N * kw)
             let kept1 = gradients ? Buffer(uninitialized: N * H) : nil
-            linear(h1.p, tokens: N, parameters: [c.index(layer: l, .q), c.index(layer: l, .k), c.index(layer: l, .v)],
-                   outs: [q.p, k.p, v.p], keep: kept1)
+            tape.r1 = linear(NormedRows(x: x.p, norm: c.index(layer: l, .inputNorm)), tokens: N,
+                             parameters: [c.index(layer: l, .q), c.index(layer: l, .k), c.index(layer: l, .v)], outs: [q.p, k.p, v.p], keep: kept1)
             tape.h1 = kept1
             applyRope(q.p, tokens: N, length: T, heads: heads, d: d, cos: cosT, sin: sinT, inverse: false)
             applyRope(k.p, tokens: N, length: T, heads: kvh, d: d, cos: cosT, sin: sinT, inverse: false)
@@ -168,29 +196,25 @@ extension TrainableModel {
             let probs = Buffer(uninitialized: bsz * heads * T * T), att = Buffer(uninitialized: N * qw)
             attentionForward(q: q.p, k: k.p, v: v.p, probs: probs.p, out: att.p, batch: bsz, length: T)
             tape.probs = probs; tape.att = att
-            let a2 = Buffer(uninitialized: N * qw)
-            tape.r2 = rmsNorm(att.p, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, out: a2.p)
             let o = Buffer(uninitialized: N * H)
             let kept2 = gradients ? Buffer(uninitialized: N * qw) : nil
-            linear(a2.p, tokens: N, parameter: c.index(layer: l, .o), out: o.p, keep: kept2)
+            tape.r2 = linear(NormedRows(x: att.p, norm: c.index(layer: l, .attentionSubNorm)), tokens: N, parameter: c.index(layer: l, .o),
+                             out: o.p, keep: kept2)
             tape.a2 = kept2
             let x1 = Buffer(uninitialized: N * H)
             add(x.p, o.p, into: x1.p, count: N * H)
             tape.x1 = x1
-            let h2 = Buffer(uninitialized: N * H)
-            tape.r3 = rmsNorm(x1.p, weight: c.index(layer: l, .postAttentionNorm), tokens: N, width: H, out: h2.p)
             let g = Buffer(uninitialized: N * F), u = Buffer(uninitialized: N * F)
             let kept3 = gradients ? Buffer(uninitialized: N * H) : nil
-            linear(h2.p, tokens: N, parameters: [c.index(layer: l, .gate), c.index(layer: l, .up)], outs: [g.p, u.p], keep: kept3)
+            tape.r3 = linear(NormedRows(x: x1.p, norm: c.index(layer: l, .postAttentionNorm)), tokens: N,
+                             parameters: [c.index(layer: l, .gate), c.index(layer: l, .up)], outs: [g.p, u.p], keep: kept3)
             tape.h2 = kept3; tape.g = g; tape.u = u
-            let m = Buffer(uninitialized: N * F)
-            reluSquaredTimes(g.p, u.p, into: m.p, count: N * F)
+            let m = Buffer(uninitialized: N * F)  // relu(g)² · u, written by the down projection's input pass
             tape.m = m
-            let m2 = Buffer(uninitialized: N * F)
-            tape.r4 = rmsNorm(m.p, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, out: m2.p)
             let down = Buffer(uninitialized: N * H)
             let kept4 = gradients ? Buffer(uninitialized: N * F) : nil
-            linear(m2.p, tokens: N, parameter: c.index(layer: l, .down), out: down.p, keep: kept4)
+            tape.r4 = linear(NormedRows(x: m.p, norm: c.index(layer: l, .ffnSubNorm), gate: (UnsafePointer(g.p), UnsafePointer(u.p))), tokens: N,
+                             parameter: c.index(layer: l, .down), out: down.p, keep: kept4)
             tape.m2 = kept4
             let x2 = Buffer(uninitialized: N * H)
             add(x1.p, down.p, into: x2.p, count: N * H)
