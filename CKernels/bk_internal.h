@@ -80,7 +80,9 @@ BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
     void bk_relu2_times_##isa(const float *g, const float *u, float *m, size_t n);                 \
     void bk_relu2_backward_##isa(const float *g, const float *u, const float *dm, float *dg,       \
                                  float *du, size_t n);                                             \
-    void bk_dequantize_token_##isa(const int8_t *q, size_t n, float s, float *out);
+    void bk_dequantize_token_##isa(const int8_t *q, size_t n, float s, float *out);               \
+    void bk_rope_rotate_##isa(float *x, size_t heads, size_t d, const float *cos, const float *sin, \
+                              bool inverse);
 
 /* rank_blur.c: the scalar reference, AVX2 (also in the AVX-VNNI table) and AVX-512; NEON takes
  * the scalar one. */

@@ -310,6 +310,28 @@ BK_INLINE void relu2_backward_body(const float *g, const float *u, const float *
     }
 }
 
+/* ---- Rotary embedding -------------------------------------------------------------------------- */
+
+/* Per head: a = x[i], b = x[i + d/2] → (a·c − b·s, b·c + a·s), s negated for the inverse. */
+BK_INLINE void rope_rotate_body(float *x, size_t heads, size_t d, const float *cs, const float *sn, bool inverse) {
+    const size_t half = d / 2;
+    for (size_t h = 0; h < heads; h++) {
+        float *a = x + h * d, *b = a + half;
+        size_t i = 0;
+        for (; i + 16 <= half; i += 16) {
+            const bk_f16 x1 = load16(a + i), x2 = load16(b + i), c = load16(cs + i);
+            const bk_f16 s = inverse ? -load16(sn + i) : load16(sn + i);
+            store16(a + i, x1 * c - x2 * s);
+            store16(b + i, x2 * c + x1 * s);
+        }
+        for (; i < half; i++) {
+            const float x1 = a[i], x2 = b[i], c = cs[i], s = inverse ? -sn[i] : sn[i];
+            a[i] = x1 * c - x2 * s;
+            b[i] = x2 * c + x1 * s;
+        }
+    }
+}
+
 /* ---- Dequantized tokens ------------------------------------------------------------------------ */
 
 /* out[i] = q[i] / s (a division, not a multiply by 1/s: the value the weight gradients used). */
@@ -359,6 +381,10 @@ BK_INLINE void dequantize_token_body(const int8_t *q, size_t n, float s, float *
     }                                                                                              \
     void bk_dequantize_token_##isa(const int8_t *q, size_t n, float s, float *out) {               \
         dequantize_token_body(q, n, s, out);                                                       \
+    }                                                                                              \
+    void bk_rope_rotate_##isa(float *x, size_t heads, size_t d, const float *cos, const float *sin, \
+                              bool inverse) {                                                      \
+        rope_rotate_body(x, heads, d, cos, sin, inverse);                                          \
     }
 
 /* The specification (compiled for the baseline: SSE2 vectors on x86-64 at most). */

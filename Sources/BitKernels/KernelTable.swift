@@ -67,6 +67,7 @@ extension Kernels {
         ("relu2_times", { unsafeBitCast($0.relu2_times, to: UnsafeRawPointer?.self) }),
         ("relu2_backward", { unsafeBitCast($0.relu2_backward, to: UnsafeRawPointer?.self) }),
         ("dequantize_token", { unsafeBitCast($0.dequantize_token, to: UnsafeRawPointer?.self) }),
+        ("rope_rotate", { unsafeBitCast($0.rope_rotate, to: UnsafeRawPointer?.self) }),
     ]
 
     /// How many function pointers the C table holds (its size after the `isa` field): a test checks
@@ -176,6 +177,14 @@ extension Kernels {
     package func reluSquaredBackward(_ g: UnsafePointer<Float>, _ u: UnsafePointer<Float>, _ dm: UnsafePointer<Float>,
                                      dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>, count: Int) {
         table.pointee.relu2_backward(g, u, dm, dg, du, count)
+    }
+
+    /// Half-split RoPE of one token in place: `heads` vectors of `dimension` values, the rotation by
+    /// `cos`/`sin` of the token's position (dimension / 2 each), or back with `inverse` (entry `rope_rotate`).
+    @inline(__always)
+    package func ropeRotate(_ x: UnsafeMutablePointer<Float>, heads: Int, dimension d: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
+                            inverse: Bool) {
+        table.pointee.rope_rotate(x, heads, d, cos, sin, inverse)
     }
 
     /// out[i] = q[i] / s for i < count (entry `dequantize_token`).

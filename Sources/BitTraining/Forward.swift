@@ -155,11 +155,11 @@ extension TrainableModel {
         linear(input, tokens: n, parameters: [i], outs: [y], keep: keep)
     }
 
-    /// STE backward of y = x Wqᵀ: dW += dyᵀ · x̂ (x̂ the kept input), dx (+)= dy · Ŵ.
+    /// STE backward of y = x Wqᵀ: dW = dyᵀ · x̂ (x̂ the kept input), dx (+)= dy · Ŵ.
     func linearBackward(dy: UnsafePointer<Float>, kept: Buffer, tokens n: Int, parameter i: Int,
                         dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let rows = layout[i].shape[0], columns = layout[i].shape[1]
-        gemm(true, false, rows, columns, n, 1, dy, rows, kept.p, columns, 1, grads[i].p, columns, threads: threads)
+        gemm(true, false, rows, columns, n, 1, dy, rows, kept.p, columns, 0, grads[i].p, columns, threads: threads)
         let w = dequantized[i]?.p ?? weights[i].p
         gemm(false, false, n, columns, rows, 1, dy, rows, w, columns, accumulate ? 1 : 0, dx, columns, threads: threads)
     }
@@ -258,11 +258,13 @@ extension TrainableModel {
         let loss = Float(total / Double(mean))
         guard gradients, let dl = dlogits else { return loss }
 
-        for g in grads { g.zero() }
-        // Head: dhn = dlogits · head, dHead += dlogitsᵀ · hn
+        // Each BitLinear's and the untied head's gradient is written whole, once a pass, by its
+        // product (β = 0); the others (norms, embedding) are sums and start from zero.
+        for (i, g) in grads.enumerated() where layout[i].kind != .linear && layout[i].kind != .head { g.zero() }
+        // Head: dhn = dlogits · head, dHead = dlogitsᵀ · hn (tied: the embedding's rows are added after)
         let dhn = Buffer(uninitialized: N * H)
         gemm(false, false, N, H, V, 1, dl.p, V, head, H, 0, dhn.p, H, threads: threads)
-        gemm(true, false, V, H, N, 1, dl.p, V, hn.p, H, 1, grads[c.headIndex].p, H, threads: threads)
+        gemm(true, false, V, H, N, 1, dl.p, V, hn.p, H, 0, grads[c.headIndex].p, H, threads: threads)
         var dx = Buffer(uninitialized: N * H)
         rmsNormBackward(x.p, r: rf, weight: c.finalNormIndex, tokens: N, width: H, dy: dhn.p, dx: dx.p, accumulate: false)
 
@@ -328,25 +330,17 @@ extension TrainableModel {
         }
     }
 
-    /// Half-split RoPE in place on `heads` vectors of d per token (position t mod length); `inverse`
-    /// rotates back (the backward pass).
+    /// Half-split RoPE in place on `heads` vectors of d per token (position t mod length; the
+    /// kernel table's `rope_rotate`); `inverse` rotates back (the backward pass).
     func applyRope(_ x: UnsafeMutablePointer<Float>, tokens: Int, length: Int, heads: Int, d: Int, cos: [Float], sin: [Float], inverse: Bool) {
-        let half = d / 2
+        let half = d / 2, kernels = Kernels.default
         nonisolated(unsafe) let x = x
         cos.withUnsafeBufferPointer { cp in
             sin.withUnsafeBufferPointer { sp in
-                nonisolated(unsafe) let cp = cp, sp = sp
+                nonisolated(unsafe) let cp = cp.baseAddress!, sp = sp.baseAddress!
                 parallelFor(tokens, threads: tokens * heads * d >= 1 << 15 ? threads : 1) { t in
                     let pos = t % length
-                    let cs = cp.baseAddress! + pos * half, sn = sp.baseAddress! + pos * half
-                    for h in 0..<heads {
-                        let base = x + (t * heads + h) * d
-                        for i in 0..<half {
-                            let x1 = base[i], x2 = base[i + half], s = inverse ? -sn[i] : sn[i]
-                            base[i] = x1 * cs[i] - x2 * s
-                            base[i + half] = x2 * cs[i] + x1 * s
-                        }
-                    }
+                    kernels.ropeRotate(x + t * heads * d, heads: heads, dimension: d, cos: cp + pos * half, sin: sp + pos * half, inverse: inverse)
                 }
             }
         }

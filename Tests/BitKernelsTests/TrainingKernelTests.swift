@@ -65,6 +65,35 @@ import Testing
         }
     }
 
+    @Test(arguments: ISA.supported)
+    func ropeRotationMatchesTheReferenceAndTheDefinition(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa), reference = try Kernels.variant(.scalar)
+        var rng = SplitMix64(seed: 29)
+        for d in [2, 6, 30, 32, 34, 64, 66, 128] {
+            for heads in [1, 3] {
+                let x = Self.values(heads * d, &rng), half = d / 2
+                let angles = (0..<half).map { _ in Float(rng.next() % 10000) / 1000 }
+                let cos = angles.map { Foundation.cos($0) }, sin = angles.map { Foundation.sin($0) }
+                for inverse in [false, true] {
+                    var a = x, b = x
+                    kernels.ropeRotate(&a, heads: heads, dimension: d, cos: cos, sin: sin, inverse: inverse)
+                    reference.ropeRotate(&b, heads: heads, dimension: d, cos: cos, sin: sin, inverse: inverse)
+                    #expect(Self.bits(a) == Self.bits(b), "\(isa) rope_rotate d \(d) heads \(heads) inverse \(inverse)")
+                    for h in 0..<heads {
+                        for i in 0..<half {
+                            let p = h * d + i, q = p + half, s = inverse ? -sin[i] : sin[i]
+                            #expect(b[p] == x[p] * cos[i] - x[q] * s && b[q] == x[q] * cos[i] + x[p] * s, "d \(d) head \(h) [\(i)]")
+                        }
+                    }
+                }
+                var c = x
+                kernels.ropeRotate(&c, heads: heads, dimension: d, cos: cos, sin: sin, inverse: false)
+                kernels.ropeRotate(&c, heads: heads, dimension: d, cos: cos, sin: sin, inverse: true)
+                #expect(zip(c, x).allSatisfy { abs($0 - $1) <= 1e-5 }, "d \(d): the inverse rotation undoes the rotation")
+            }
+        }
+    }
+
     @Test func softmaxRowMatchesTheDefinition() throws {
         let kernels = try Kernels.variant(.scalar)
         var rng = SplitMix64(seed: 7)

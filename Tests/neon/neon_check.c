@@ -327,6 +327,17 @@ static void check_training(const bk_kernels *v, const bk_kernels *s) {
             s->softmax_row(b[5], lasts[l], n);
             check(memcmp(a[5], b[5], n * 4) == 0, "softmax_row n %zu last %zu", n, lasts[l]);
         }
+        /* RoPE: n values as heads × d (d even), angles from x. */
+        for (size_t d = 2; d <= n && d <= 130; d += (d < 40 ? 2 : 32)) {
+            const size_t heads = n / d;
+            for (int inverse = 0; inverse <= 1; inverse++) {
+                for (size_t i = 0; i < n; i++) a[5][i] = b[5][i] = x[i];
+                for (size_t i = 0; i < d / 2; i++) { a[4][i] = cosf(3.0f * g[i]); b[4][i] = sinf(3.0f * g[i]); }
+                v->rope_rotate(a[5], heads, d, a[4], b[4], inverse);
+                s->rope_rotate(b[5], heads, d, a[4], b[4], inverse);
+                check(memcmp(a[5], b[5], n * 4) == 0, "rope_rotate n %zu d %zu inverse %d", n, d, inverse);
+            }
+        }
         __libc_free(x); __libc_free(g); __libc_free(u); __libc_free(q); __libc_free(prev); __libc_free(ca); __libc_free(cb);
         for (int j = 0; j < 6; j++) { __libc_free(a[j]); __libc_free(b[j]); }
     }

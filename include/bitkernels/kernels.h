@@ -191,6 +191,10 @@ typedef struct bk_kernels {
     void (*relu2_backward)(const float *g, const float *u, const float *dm, float *dg, float *du, size_t n);
     /* out[i] = q[i] / s: a quantized token's values as the kernels see them. */
     void (*dequantize_token)(const int8_t *q, size_t n, float s, float *out);
+    /* Half-split rotary embedding of one token in place: for each of `heads` vectors of d values
+     * (d even) and i < d/2, (a, b) = (x[i], x[i + d/2]) ← (a·cos[i] − b·s, b·cos[i] + a·s) with
+     * s = sin[i], or −sin[i] when `inverse` (the backward pass's rotation back). */
+    void (*rope_rotate)(float *x, size_t heads, size_t d, const float *cos, const float *sin, bool inverse);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */
