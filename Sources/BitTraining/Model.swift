@@ -155,29 +155,42 @@ public final class TrainableModel: @unchecked Sendable {
         // The matrices are independent: they are re-packed in parallel among the model's threads
         // (each by itself, so the codes and scales do not depend on the thread count), then stored.
         let linears = layout.indices.filter { layout[$0].kind == .linear }
-        for i in linears where dequantized[i] == nil { dequantized[i] = Buffer(weights[i].count) }
-        var results = [(codes: [Int8], scale: Float, centre: Float, flips: Int, packed: TernaryMatrix)?](repeating: nil, count: linears.count)
-        let old = linears.map { codes[$0] }, targets = linears.map { dequantized[$0]! }
+        prepareRequantization()
+        var results = [Requantized?](repeating: nil, count: linears.count)
         results.withUnsafeMutableBufferPointer { rp in
             nonisolated(unsafe) let rp = rp
-            parallelFor(linears.count, threads: threads) { k in
-                rp[k] = quantizeMatrix(linears[k], previous: old[k], dequantized: targets[k])
-            }
+            parallelFor(linears.count, threads: threads) { k in rp[k] = requantized(linears[k]) }
         }
-        for (k, i) in linears.enumerated() {
-            let r = results[k]!
-            lastFlips[i] = r.flips
-            codes[i] = r.codes
-            scales[i] = r.scale
-            centres[i] = r.centre
-            packed[i] = r.packed
-        }
+        for (k, i) in linears.enumerated() { install(results[k]!, at: i) }
+    }
+
+    /// One BitLinear matrix re-quantized: what `install` stores.
+    typealias Requantized = (codes: [Int8], scale: Float, centre: Float, flips: Int, packed: TernaryMatrix)
+
+    /// Allocates the dequantized copies `requantized` writes (once), so that tensors can then be
+    /// re-quantized in parallel without changing the model's dictionaries.
+    func prepareRequantization() {
+        for i in layout.indices where layout[i].kind == .linear && dequantized[i] == nil { dequantized[i] = Buffer(weights[i].count) }
+    }
+
+    /// BitLinear tensor i re-quantized from its current latent weights: reads only tensor i's
+    /// weights and codes and writes only its dequantized copy, so different tensors may run in
+    /// parallel (after `prepareRequantization`); `install` then stores the result.
+    func requantized(_ i: Int) -> Requantized {
+        quantizeMatrix(i, previous: codes[i], dequantized: dequantized[i]!)
+    }
+
+    func install(_ r: Requantized, at i: Int) {
+        lastFlips[i] = r.flips
+        codes[i] = r.codes
+        scales[i] = r.scale
+        centres[i] = r.centre
+        packed[i] = r.packed
     }
 
     /// One BitLinear matrix's codes, scale, centre, flips against `previous` and packed form; writes
     /// the dequantized weights into `dq`.
-    private func quantizeMatrix(_ i: Int, previous old: [Int8]?, dequantized dq: Buffer)
-        -> (codes: [Int8], scale: Float, centre: Float, flips: Int, packed: TernaryMatrix) {
+    private func quantizeMatrix(_ i: Int, previous old: [Int8]?, dequantized dq: Buffer) -> Requantized {
         let l = layout[i]
         let rows = l.shape[0], columns = l.shape[1]
         let w = weights[i].p, n = weights[i].count

@@ -154,20 +154,39 @@ public struct AdamW: Sendable {
         let constants = decays.map { decay in
             Kernels.AdamWStep(factor: factor, decay: decay, beta1: b1, beta2: b2, step_size: stepSize, bias2_root: bc2Root, epsilon: eps)
         }
-        let ranges = ranges
+        // Each tensor's update and then, for a BitLinear matrix, its re-quantization while its
+        // weights are still in cache. The update is element-wise and every matrix is re-quantized
+        // by itself, so the values do not depend on how the tensors are dealt among the threads:
+        // largest first, each to the least loaded thread.
+        let ranges = ranges, workers = min(model.threads, ranges.count)
+        let requantizing = model.configuration.precision != .float
+        if requantizing { model.prepareRequantization() }
+        let cost = ranges.indices.map { ranges[$0].count * (requantizing && model.layout[$0].kind == .linear ? 2 : 1) }
+        var shares = [[Int]](repeating: [], count: workers), load = [Int](repeating: 0, count: workers)
+        for i in ranges.indices.sorted(by: { cost[$0] != cost[$1] ? cost[$0] > cost[$1] : $0 < $1 }) {
+            let w = load.indices.min { load[$0] < load[$1] }!
+            shares[w].append(i)
+            load[w] += cost[i]
+        }
+        var results = [TrainableModel.Requantized?](repeating: nil, count: ranges.count)
         m.withUnsafeMutableBufferPointer { mb in
             v.withUnsafeMutableBufferPointer { vb in
                 constants.withUnsafeBufferPointer { cb in
-                    nonisolated(unsafe) let mp = mb.baseAddress!, vp = vb.baseAddress!, cp = cb.baseAddress!
-                    parallelFor(pieces.count, threads: model.threads) { k in
-                        let (i, from, to) = pieces[k], at = ranges[i].lowerBound + from
-                        Kernels.default.adamWUpdate(weights: model.weights[i].p + from, gradients: model.grads[i].p + from, m: mp + at,
-                                                    v: vp + at, count: to - from, step: cp + i)
+                    results.withUnsafeMutableBufferPointer { rb in
+                        nonisolated(unsafe) let mp = mb.baseAddress!, vp = vb.baseAddress!, cp = cb.baseAddress!, rp = rb
+                        parallelFor(workers, threads: workers) { w in
+                            for i in shares[w] {
+                                let at = ranges[i].lowerBound
+                                Kernels.default.adamWUpdate(weights: model.weights[i].p, gradients: model.grads[i].p, m: mp + at, v: vp + at,
+                                                            count: ranges[i].count, step: cp + i)
+                                if requantizing && model.layout[i].kind == .linear { rp[i] = model.requantized(i) }
+                            }
+                        }
                     }
                 }
             }
         }
-        model.requantize()
+        for (i, r) in results.enumerated() { if let r { model.install(r, at: i) } }
         return norm
     }
 }
