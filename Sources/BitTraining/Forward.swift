@@ -48,18 +48,43 @@ extension TrainableModel {
 
     /// dx = r (g − n · mean(g ⊙ n)), g = w ⊙ dy, n = x r; dw += Σ_t dy ⊙ n (kernel table entries
     /// `rmsnorm_backward` and `rmsnorm_weight_sums`). Adds dx into `dx`, or writes it there without
-    /// `accumulate` (then `dx` need not be initialized). Tokens are independent for dx, columns for
-    /// dw (each summed over the tokens in order, in double), so both are shared among the threads
-    /// with the same values at any count.
+    /// `accumulate` (then `dx` need not be initialized). With `gate` (the MLP's sub-norm, whose input
+    /// was m = relu(g)² · u) dx is not stored but passed on through the squared ReLU's backward
+    /// pass into dg and du (`relu2_backward`). Each column of dw is summed over the tokens in
+    /// order, in double. One thread: token by token, each token's dy and x read once while in
+    /// L1 (its dx too, with `gate`); several: dx shared among them by tokens, then dw by columns —
+    /// the same values either way.
     func rmsNormBackward(_ x: UnsafePointer<Float>, r: [Float], weight: Int, tokens: Int, width d: Int,
-                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, accumulate: Bool = true) {
-        nonisolated(unsafe) let w = weights[weight].p, dw = grads[weight].p, x = x, dy = dy, dx = dx
+                         dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, accumulate: Bool = true,
+                         gate: (g: UnsafePointer<Float>, u: UnsafePointer<Float>, dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>)? = nil) {
+        nonisolated(unsafe) let w = weights[weight].p, dw = grads[weight].p, x = x, dy = dy
         let team = tokens * d >= 1 << 15 ? threads : 1, kernels = Kernels.default
         r.withUnsafeBufferPointer { rb in
             nonisolated(unsafe) let r = rb.baseAddress!
+            if team == 1 {
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { acc in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: gate == nil ? 0 : d) { row in
+                        let sums = acc.baseAddress!
+                        sums.initialize(repeating: 0, count: d)
+                        for t in 0..<tokens {
+                            let xt = x + t * d, gt = dy + t * d
+                            let out = gate == nil ? dx! + t * d : row.baseAddress!
+                            kernels.rmsNormBackward(xt, weight: w, upstream: gt, r: r[t], count: d, accumulate: accumulate && gate == nil, into: out)
+                            kernels.rmsNormWeightSums(xt, upstream: gt, stride: d, r: r + t, tokens: 1, width: d, into: sums)
+                            if let (g, u, dg, du) = gate {
+                                kernels.reluSquaredBackward(g + t * d, u + t * d, out, dg: dg + t * d, du: du + t * d, count: d)
+                            }
+                        }
+                        for i in 0..<d { dw[i] += Float(sums[i]) }
+                    }
+                }
+                return
+            }
+            nonisolated(unsafe) let dm = dx ?? UnsafeMutablePointer<Float>.allocate(capacity: tokens * d)
+            defer { if dx == nil { dm.deallocate() } }
             parallelFor(tokens, threads: team) { t in
-                kernels.rmsNormBackward(x + t * d, weight: w, upstream: dy + t * d, r: r[t], count: d, accumulate: accumulate,
-                                        into: dx + t * d)
+                kernels.rmsNormBackward(x + t * d, weight: w, upstream: dy + t * d, r: r[t], count: d, accumulate: accumulate && gate == nil,
+                                        into: dm + t * d)
             }
             let slice = 64, slices = (d + slice - 1) / slice
             parallelFor(slices, threads: team) { sl in
@@ -71,6 +96,7 @@ extension TrainableModel {
                     for i in 0..<width { dw[lo + i] += Float(sums[i]) }
                 }
             }
+            if let (g, u, dg, du) = gate { reluSquaredBackward(g, u, dm, dg: dg, du: du, count: tokens * d) }
         }
     }
 
@@ -273,11 +299,9 @@ extension TrainableModel {
             // x2 = x1 + down(norm(m)); dx is ∂/∂x2 and becomes ∂/∂x1 by adding the MLP path.
             let dm2 = Buffer(uninitialized: N * F)
             linearBackward(dy: dx.p, kept: tape.m2, tokens: N, parameter: c.index(layer: l, .down), dx: dm2.p, accumulate: false)
-            let dm = Buffer(uninitialized: N * F)
-            rmsNormBackward(tape.m.p, r: tape.r4, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, dy: dm2.p, dx: dm.p,
-                            accumulate: false)
             let dg = Buffer(uninitialized: N * F), du = Buffer(uninitialized: N * F)
-            reluSquaredBackward(tape.g.p, tape.u.p, dm.p, dg: dg.p, du: du.p, count: N * F)
+            rmsNormBackward(tape.m.p, r: tape.r4, weight: c.index(layer: l, .ffnSubNorm), tokens: N, width: F, dy: dm2.p, dx: nil,
+                            accumulate: false, gate: (UnsafePointer(tape.g.p), UnsafePointer(tape.u.p), dg.p, du.p))
             let dh2 = Buffer(uninitialized: N * H)
             linearBackward(dy: dg.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .gate), dx: dh2.p, accumulate: false)
             linearBackward(dy: du.p, kept: tape.h2, tokens: N, parameter: c.index(layer: l, .up), dx: dh2.p, accumulate: true)
@@ -288,7 +312,7 @@ extension TrainableModel {
             let datt = Buffer(uninitialized: N * qw)
             rmsNormBackward(tape.att.p, r: tape.r2, weight: c.index(layer: l, .attentionSubNorm), tokens: N, width: qw, dy: da2.p, dx: datt.p,
                             accumulate: false)
-            let dq = Buffer(uninitialized: N * qw), dk = Buffer(N * kw), dv = Buffer(N * kw)
+            let dq = Buffer(uninitialized: N * qw), dk = Buffer(uninitialized: N * kw), dv = Buffer(uninitialized: N * kw)
             attentionBackward(q: tape.q.p, k: tape.k.p, v: tape.v.p, probs: tape.probs.p, dOut: datt.p, dq: dq.p, dk: dk.p, dv: dv.p,
                               batch: bsz, length: T)
             applyRope(dq.p, tokens: N, length: T, heads: heads, d: d, cos: cosT, sin: sinT, inverse: true)
@@ -365,7 +389,7 @@ extension TrainableModel {
         }
     }
 
-    /// dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = s · dS K, dK += s · dSᵀ Q, dV += Pᵀ dO.
+    /// dP = dO Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)), dQ = s · dS K, dK = Σ s · dSᵀ Q, dV = Σ Pᵀ dO (sums over the query heads of a kv head).
     func attentionBackward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                            dOut: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                            dv: UnsafeMutablePointer<Float>, batch: Int, length T: Int) {
@@ -393,8 +417,10 @@ extension TrainableModel {
                     if n < T { (s + n).update(repeating: 0, count: T - n) }
                 }
                 gemm(false, false, T, d, T, scale, dS, T, kp, kw, 0, dq + b * T * qw + h * d, qw, threads: 1)
-                gemm(true, false, T, d, T, scale, dS, T, qp, qw, 1, dk + b * T * kw + kvh * d, kw, threads: 1)
-                gemm(true, false, T, d, T, 1, P, T, dop, qw, 1, dv + b * T * kw + kvh * d, kw, threads: 1)
+                // The first query head of a kv head writes its dK and dV, the group's others add to them.
+                let first: Float = h % group == 0 ? 0 : 1
+                gemm(true, false, T, d, T, scale, dS, T, qp, qw, first, dk + b * T * kw + kvh * d, kw, threads: 1)
+                gemm(true, false, T, d, T, 1, P, T, dop, qw, first, dv + b * T * kw + kvh * d, kw, threads: 1)
             }
         }
     }
