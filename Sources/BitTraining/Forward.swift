@@ -199,7 +199,11 @@ extension TrainableModel {
         let c = configuration, bsz = batch.count, T = batch.length, N = batch.tokenCount, mean = normalizer ?? N
         let H = c.width, F = c.mlpHidden, d = c.headDimension, heads = c.heads, kvh = c.kvHeads
         let qw = heads * d, kw = kvh * d, V = c.vocabularySize, half = d / 2
-        let (cosT, sinT) = rope.table(length: T)
+        if ropeCache?.length != T {
+            let table = rope.table(length: T)
+            ropeCache = (T, table.cos, table.sin)
+        }
+        let (cosT, sinT) = (ropeCache!.cos, ropeCache!.sin)
 
         // Embedding
         var x = Buffer(uninitialized: N * H)
@@ -268,13 +272,22 @@ extension TrainableModel {
                 let row = logitsP + t * V
                 var best = -Float.infinity
                 for j in 0..<V { best = max(best, row[j]) }
+                // The exponentials once: kept in the gradient row (when there is one) for its pass.
                 var sum = 0.0
-                for j in 0..<V { sum += Double(Foundation.exp(row[j] - best)) }
+                if let dl {
+                    let e = dl + t * V
+                    for j in 0..<V {
+                        e[j] = Foundation.exp(row[j] - best)
+                        sum += Double(e[j])
+                    }
+                } else {
+                    for j in 0..<V { sum += Double(Foundation.exp(row[j] - best)) }
+                }
                 let target = Int(targets[t])
                 losses[t] = Double(best) + Foundation.log(sum) - Double(row[target])
                 if let dl {
                     let inv = 1 / sum, scale = 1 / Float(mean)
-                    for j in 0..<V { dl[t * V + j] = Float(Double(Foundation.exp(row[j] - best)) * inv) * scale }
+                    for j in 0..<V { dl[t * V + j] = Float(Double(dl[t * V + j]) * inv) * scale }
                     dl[t * V + target] -= scale
                 }
             }

@@ -63,6 +63,8 @@ public final class TrainableModel: @unchecked Sendable {
     /// Codes that changed at the last `requantize()`, per parameter index.
     public internal(set) var lastFlips: [Int: Int] = [:]
     let rope: RopeTable
+    /// The last sequence length's cos/sin table (each worker its own: `run` fills it).
+    var ropeCache: (length: Int, cos: [Float], sin: [Float])?
 
     /// Data-parallel workers (`lossAndGradients` with several threads): each shares this model's
     /// latent weights and quantized matrices and owns its gradients and tapes; built on first use.
