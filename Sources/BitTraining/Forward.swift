@@ -186,6 +186,7 @@ extension TrainableModel {
                         dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let rows = layout[i].shape[0], columns = layout[i].shape[1]
         gemm(true, false, rows, columns, n, 1, dy, rows, kept.p, columns, 0, grads[i].p, columns, threads: threads)
+        if recordsGradientSquares { gradientSquares[i] = squareSums(grads[i].p, count: grads[i].count) }
         let w = dequantized[i]?.p ?? weights[i].p
         gemm(false, false, n, columns, rows, 1, dy, rows, w, columns, accumulate ? 1 : 0, dx, columns, threads: threads)
     }
@@ -304,6 +305,7 @@ extension TrainableModel {
         let dhn = Buffer(uninitialized: N * H)
         gemm(false, false, N, H, V, 1, dl.p, V, head, H, 0, dhn.p, H, threads: threads)
         gemm(true, false, V, H, N, 1, dl.p, V, hn.p, H, 0, grads[c.headIndex].p, H, threads: threads)
+        if recordsGradientSquares && !c.tiedHead { gradientSquares[c.headIndex] = squareSums(grads[c.headIndex].p, count: grads[c.headIndex].count) }
         var dx = Buffer(uninitialized: N * H)
         rmsNormBackward(x.p, r: rf, weight: c.finalNormIndex, tokens: N, width: H, dy: dhn.p, dx: dx.p, accumulate: false)
 
@@ -471,7 +473,13 @@ extension TrainableModel {
     /// of small GEMMs, norms and elementwise passes, each with its own fork and join).
     private func runSplit(_ batch: Batch, gradients: Bool) -> Float {
         let workers = min(threads, batch.count)
-        guard workers > 1 else { return run(batch, gradients: gradients) }
+        gradientSquares = Array(repeating: nil, count: grads.count)
+        guard workers > 1 else {
+            // One thread: each weight gradient's chunk sums of squares while it is still in cache.
+            recordsGradientSquares = gradients && threads == 1
+            defer { recordsGradientSquares = false }
+            return run(batch, gradients: gradients)
+        }
         while replicas.count < workers { replicas.append(TrainableModel(replicaOf: self, sharingGradients: replicas.isEmpty)) }
         let N = batch.tokenCount, T = batch.length
         var parts: [(replica: TrainableModel, batch: Batch)] = []
@@ -501,7 +509,10 @@ extension TrainableModel {
             let chunk = 1 << 14
             var pieces: [(tensor: Int, from: Int)] = []
             for i in grads.indices { for from in stride(from: 0, to: grads[i].count, by: chunk) { pieces.append((i, from)) } }
-            let sources = replicas[1..<workers].map(\.grads)
+            // Each chunk's sums of squares for AdamW's clipping too, while the chunk is in cache.
+            let sources = replicas[1..<workers].map(\.grads), square = Self.gradientSquareChunk
+            let squares = grads.map { UnsafeMutablePointer<Double>.allocate(capacity: ($0.count + square - 1) / square) }
+            defer { squares.forEach { $0.deallocate() } }
             parallelFor(pieces.count, threads: threads) { k in
                 let (i, from) = pieces[k], to = min(from + chunk, grads[i].count)
                 let out = grads[i].p
@@ -509,9 +520,20 @@ extension TrainableModel {
                     let g = s[i].p
                     for j in from..<to { out[j] += g[j] }
                 }
+                for lo in stride(from: from, to: to, by: square) {
+                    squares[i][lo / square] = Kernels.default.sumOfSquares(out + lo, count: min(lo + square, to) - lo)
+                }
             }
+            for i in grads.indices { gradientSquares[i] = Array(UnsafeBufferPointer(start: squares[i], count: (grads[i].count + square - 1) / square)) }
         }
         return losses.reduce(0, +)
+    }
+
+    /// Σ g² of each `gradientSquareChunk`-value chunk of a gradient, in order (the kernel's sums,
+    /// as AdamW sums its clipping pieces).
+    func squareSums(_ g: UnsafePointer<Float>, count: Int) -> [Double] {
+        let square = Self.gradientSquareChunk
+        return stride(from: 0, to: count, by: square).map { Kernels.default.sumOfSquares(g + $0, count: min($0 + square, count) - $0) }
     }
 
     /// Logits (tokens × vocabulary) of one sequence at positions 0 ..< tokens.count.

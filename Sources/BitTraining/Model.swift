@@ -63,6 +63,13 @@ public final class TrainableModel: @unchecked Sendable {
     /// Codes that changed at the last `requantize()`, per parameter index.
     public internal(set) var lastFlips: [Int: Int] = [:]
     let rope: RopeTable
+    /// Σ g² of every `gradientSquareChunk` values of each gradient (AdamW's clipping pieces), where
+    /// the pass that wrote the gradients summed them while they were in cache (nil: not known —
+    /// AdamW sums them itself). `lossAndGradients` sets them; whatever changes the gradients after
+    /// it must clear them (`AdamW.step` consumes them).
+    var gradientSquares: [[Double]?] = []
+    var recordsGradientSquares = false
+    static let gradientSquareChunk = 1 << 13
     /// The last sequence length's cos/sin table (each worker its own: `run` fills it).
     var ropeCache: (length: Int, cos: [Float], sin: [Float])?
 

@@ -129,7 +129,9 @@ public struct AdamW: Sendable {
         // Every tensor cut into chunks of 8Ki weights, shared among the model's threads: the sum of
         // squares per chunk (eight double lanes, added in a fixed order), the chunks' sums in order,
         // then each weight's update by itself — the same values at any thread count.
-        let chunk = 1 << 13
+        let chunk = TrainableModel.gradientSquareChunk
+        let known = model.gradientSquares.count == model.grads.count ? model.gradientSquares : []
+        model.gradientSquares = []
         var pieces: [(tensor: Int, from: Int, to: Int)] = []
         for i in model.grads.indices {
             for from in stride(from: 0, to: model.grads[i].count, by: chunk) { pieces.append((i, from, min(from + chunk, model.grads[i].count))) }
@@ -139,7 +141,11 @@ public struct AdamW: Sendable {
             nonisolated(unsafe) let pp = pp
             parallelFor(pieces.count, threads: model.threads) { k in
                 let (i, from, to) = pieces[k]
-                pp[k] = Kernels.default.sumOfSquares(model.grads[i].p + from, count: to - from)
+                if !known.isEmpty, let sums = known[i] {
+                    pp[k] = sums[from / chunk]
+                } else {
+                    pp[k] = Kernels.default.sumOfSquares(model.grads[i].p + from, count: to - from)
+                }
             }
         }
         let norm = partials.reduce(0, +).squareRoot()

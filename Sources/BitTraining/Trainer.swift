@@ -198,6 +198,7 @@ public final class Trainer {
                              targets: Array(all.targets[from..<(from + span)]))
             loss = model.lossAndGradients(mine)
             parallel.average(model.grads, staging: &reductionStaging)
+            model.gradientSquares = []  // of this rank's gradients, not of the average
             loss = parallel.total(loss) / Float(parallel.ranks)
         } else {
             let batch = data.batch(count: settings.batch, context: settings.context, validation: false, generator: &generator)
