@@ -600,9 +600,13 @@ BK_INLINE void slab_tile_avx512(const uint32_t *panel, size_t quads, const int V
         int32_t *o = out + t * out_stride;
         if (factors) {
             const __m512 f = _mm512_set1_ps(factors[t]);
-            for (int v = 0; v < V; v++)
-                _mm512_mask_storeu_ps((void *)(o + 16 * v), masks[v],
-                                      _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[t * V + v], sum)), f));
+            for (int v = 0; v < V; v++) {
+                const __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[t * V + v], sum)), f);
+                if (masks[v] == 0xFFFF && ((uintptr_t)(o + 16 * v) & 63) == 0)
+                    _mm512_stream_ps((float *)(void *)(o + 16 * v), y);
+                else
+                    _mm512_mask_storeu_ps((void *)(o + 16 * v), masks[v], y);
+            }
         } else {
             for (int v = 0; v < V; v++)
                 _mm512_mask_storeu_epi32((void *)(o + 16 * v), masks[v], _mm512_sub_epi32(acc[t * V + v], sum));
@@ -646,6 +650,7 @@ static bool gemm_slabs_avx512(const ternary_product *p, int last_planes, const f
         }
     }
     free(panel);
+    _mm_sfence();
     return true;
 }
 

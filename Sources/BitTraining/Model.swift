@@ -234,7 +234,7 @@ final class Buffer: @unchecked Sendable {
 
     init(_ count: Int) {
         self.count = count
-        p = .allocate(capacity: max(count, 1))
+        p = Self.allocate(count)
         p.initialize(repeating: 0, count: max(count, 1))
     }
 
@@ -242,17 +242,22 @@ final class Buffer: @unchecked Sendable {
     /// a step's ~100 MB of activations were 7% of a ternary step).
     init(uninitialized count: Int) {
         self.count = count
-        p = .allocate(capacity: max(count, 1))
+        p = Self.allocate(count)
     }
 
     init(_ values: [Float]) {
         count = values.count
-        p = .allocate(capacity: max(count, 1))
+        p = Self.allocate(count)
         p.initialize(repeating: 0, count: max(count, 1))
         values.withUnsafeBufferPointer { if count > 0 { p.update(from: $0.baseAddress!, count: count) } }
     }
 
-    deinit { p.deallocate() }
+    deinit { UnsafeMutableRawPointer(p).deallocate() }
+
+    /// 64-byte aligned (cache lines: the kernels' full-line stores).
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64).bindMemory(to: Float.self, capacity: max(count, 1))
+    }
 
     var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
     func zero() { p.update(repeating: 0, count: count) }
