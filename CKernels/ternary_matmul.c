@@ -16,8 +16,9 @@
  *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time (on AVX-512 two rows against
- * eight, four such tiles per 8-row panel, stored together), so each decoded weight vector serves
- * four (eight) tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
+ * eight, four such tiles per 8-row panel, stored together; sixteen tokens reuse each row pair's
+ * decoded codes for the second eight), so each decoded weight vector serves four (eight, sixteen)
+ * tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
 #include "bk_omp.h"
 #include "bk_simd.h"
 
@@ -164,8 +165,16 @@ BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int 
  * into out as run_tile stores them. */
 typedef void (*ternary_panel8)(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb);
 
+/* The most blocks of a column chunk that a 16-token panel takes: it runs each row pair against
+ * both groups of eight tokens in turn, so both groups' chunks (16 × 256 bytes a block: 40 KiB)
+ * and the row pair's kept codes (512 bytes a block) must stay in L1 (48 KiB on Golden Cove).
+ * Longer chunks (16 blocks: 64 KiB of activations) ran 14% slower that way than as two 8-token
+ * panels, which take one group at a time (2560 × 6912, Emerald Rapids); they still go so. */
+#define BK_GEMM_KEPT_BLOCKS 10
+
+/* panel16, where given, runs a whole panel × sixteen tokens (same signature; tokens t .. t + 15). */
 BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_tile tile8,
-                          ternary_panel8 panel8) {
+                          ternary_panel8 panel8, ternary_panel8 panel16) {
     const size_t rows = p->row_count, tokens = p->token_count, blocks = p->block_count;
     if (tokens == 1) {
         size_t r = 0;
@@ -183,7 +192,11 @@ BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_t
                 for (; t + 8 <= tokens; t += 8) {
                     size_t r = r0;
                     if (panel8 && r1 - r0 == BK_GEMM_PANEL_ROWS) {
-                        panel8(p, r0, t, b, nb);
+                        if (panel16 && t + 16 <= tokens && nb <= BK_GEMM_KEPT_BLOCKS) {
+                            panel16(p, r0, t, b, nb);
+                            t += 8;
+                        } else
+                            panel8(p, r0, t, b, nb);
                         r = r1;
                     }
                     for (; r + 2 <= r1; r += 2) run_tile(p, tile8, 2, 8, r, t, b, nb);
@@ -299,7 +312,7 @@ void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t ro
                             size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
-    walk_tiles(&p, tile_avx2, NULL, NULL);
+    walk_tiles(&p, tile_avx2, NULL, NULL, NULL);
 }
 BK_UNTARGET
 
@@ -343,7 +356,7 @@ void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t
                                size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
-    walk_tiles(&p, tile_avxvnni, NULL, NULL);
+    walk_tiles(&p, tile_avxvnni, NULL, NULL, NULL);
 }
 BK_UNTARGET
 
@@ -451,7 +464,7 @@ BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_
  * sums_avx512_2x8_gfni below decodes in 8 ops instead of 14 and replaces this tile in whole
  * 8-row panels. */
 BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
-                                   size_t x_stride, size_t prefetch) {
+                                   size_t x_stride, size_t prefetch, __m512i *keep) {
     const __m512i mask = _mm512_set1_epi8(3);
     __m512i acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
@@ -465,6 +478,10 @@ BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const in
         for (int p = 0; p < 4; p++) {
             const __m512i c0 = _mm512_and_si512(p ? _mm512_srli_epi16(b0, 2 * p) : b0, mask);
             const __m512i c1 = _mm512_and_si512(p ? _mm512_srli_epi16(b1, 2 * p) : b1, mask);
+            if (keep) {
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p], c0);
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p + 1], c1);
+            }
             for (int t = 0; t < 8; t++) {
                 const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
                 acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
@@ -477,7 +494,28 @@ BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const in
 
 BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
                                size_t x_stride, int32_t result[16], size_t prefetch) {
-    _mm512_storeu_si512((void *)result, sums_avx512_2x8(w, block_count, x, x_stride, prefetch));
+    _mm512_storeu_si512((void *)result, sums_avx512_2x8(w, block_count, x, x_stride, prefetch, NULL));
+}
+
+/* The 2 × 8 tile over codes already decoded by sums_avx512_2x8(_gfni) into `codes` (per block,
+ * plane p: row 0 at 8 · block + 2p, row 1 next): the second eight tokens of a 16-token panel, so
+ * each row pair's weights are decoded once for sixteen tokens. The codes come back by loads, which
+ * do not compete with VPDPBUSD for ports 0 and 5 as the decode ops do. */
+BK_INLINE __m512i sums_avx512_2x8_codes(const __m512i *codes, size_t block_count, const int8_t *x,
+                                         size_t x_stride) {
+    __m512i acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
+    for (size_t b = 0; b < block_count; b++)
+        for (int p = 0; p < 4; p++) {
+            const __m512i c0 = _mm512_load_si512((const void *)&codes[8 * b + 2 * p]);
+            const __m512i c1 = _mm512_load_si512((const void *)&codes[8 * b + 2 * p + 1]);
+            for (int t = 0; t < 8; t++) {
+                const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
+                acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
+                acc[8 + t] = _mm512_dpbusd_epi32(acc[8 + t], c1, xv);
+            }
+        }
+    return reduce16_avx512(acc);
 }
 
 /* Eight tokens, one row: the 2-bit codes are decoded once per block (one shift, four ANDs) and
@@ -686,8 +724,24 @@ __attribute__((noinline)) static void panel_avx512_8x8(const ternary_product *p,
     __m512i s[4];
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
-                               p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch);
+                               p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch, NULL);
     store_panel_avx512(p, r0, t, b, s);
+}
+
+/* Sixteen tokens: each row pair's codes decoded once (with the first eight tokens) and kept for
+ * the second eight, whose tile then spends ports 0 and 5 on VPDPBUSD alone (64 of 64 slots a block
+ * instead of 64 of 72 with the GFNI decode, 78 with shifts). Emerald Rapids, one thread, 2560
+ * columns: 298 → 316-317 G multiply-adds/s (80% → 85% of the VPDPBUSD peak; bench/RESULTS.md). */
+__attribute__((noinline)) static void panel_avx512_8x16(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+    __m512i s[4], s8[4], codes[8 * BK_GEMM_KEPT_BLOCKS];
+    const int8_t *x = p->x + t * p->x_stride + b * BK_TERNARY_BLOCK;
+    for (int k = 0; k < 4; k++) {
+        s[k] = sums_avx512_2x8(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb, x,
+                               p->x_stride, p->prefetch, codes);
+        s8[k] = sums_avx512_2x8_codes(codes, nb, x + 8 * p->x_stride, p->x_stride);
+    }
+    store_panel_avx512(p, r0, t, b, s);
+    store_panel_avx512(p, r0, t + 8, b, s8);
 }
 
 /* GEMM of narrow rows (<= 4 blocks) with >= 4 tokens and >= 4 rows: whole row groups in 4 × 4
@@ -735,7 +789,7 @@ static void gemm_narrow_avx512(const ternary_product *p, int last_planes) {
         const ternary_product rest = {packed + bk_ternary_block_offset(block_count, full_rows, 0),
                                       block_count, row_count - full_rows, x, x_stride, x_sums,
                                       token_count, out + full_rows, out_stride, 0};
-        walk_tiles(&rest, tile_avx512, tile_avx512_t8, panel_avx512_8x8);
+        walk_tiles(&rest, tile_avx512, tile_avx512_t8, panel_avx512_8x8, NULL);
     }
 }
 
@@ -751,10 +805,14 @@ BK_TARGET_AVX512_GFNI
  * ALU op shares ports 0 and 5 with VPDPBUSD, 64 of 72 slots are products (89%) instead of 64 of
  * 78 (82%). Same accumulators, same sums. Measured on Emerald Rapids, one thread, warm, 2560
  * columns, panels stored together: 80% of the same core's VPDPBUSD peak at 8 and 16 tokens,
- * against 75% with the shift decode (bench/RESULTS.md). With 8 tokens 89% is the tile's ceiling:
- * one decode op per plane and row is the least that gives every weight its own byte. */
+ * against 75% with the shift decode (bench/RESULTS.md). With 8 tokens 89% is the loop's ceiling:
+ * one decode op per plane and row is the least that gives every weight its own byte; with the
+ * 16 sums' transpose tree (45 ops per row pair and chunk) 83% at 2560 columns. Emerald Rapids,
+ * two VPDPBUSD a cycle, runs it at 78% of that rate (37.4 cycles a block where the ports allow 36,
+ * ~37 more per row pair). More rows per tile would not lift it: the decode ops and the sums to
+ * reduce grow with the rows as the products do. */
 BK_INLINE __m512i sums_avx512_2x8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
-                                        size_t x_stride, size_t prefetch) {
+                                        size_t x_stride, size_t prefetch, __m512i *keep) {
     const __m512i mask = _mm512_set1_epi8(3);
     const __m512i plane1 = _mm512_set1_epi64((long long)GFNI_PLANE(1));
     const __m512i plane2 = _mm512_set1_epi64((long long)GFNI_PLANE(2));
@@ -772,6 +830,10 @@ BK_INLINE __m512i sums_avx512_2x8_gfni(const uint8_t *w, size_t block_count, con
             const __m512i m = p == 1 ? plane1 : p == 2 ? plane2 : plane3;
             const __m512i c0 = p ? _mm512_gf2p8affine_epi64_epi8(b0, m, 0) : _mm512_and_si512(b0, mask);
             const __m512i c1 = p ? _mm512_gf2p8affine_epi64_epi8(b1, m, 0) : _mm512_and_si512(b1, mask);
+            if (keep) {
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p], c0);
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p + 1], c1);
+            }
             for (int t = 0; t < 8; t++) {
                 const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
                 acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
@@ -789,8 +851,21 @@ __attribute__((noinline)) static void panel_avx512_8x8_gfni(const ternary_produc
     __m512i s[4];
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8_gfni(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
-                                    p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch);
+                                    p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch, NULL);
     store_panel_avx512(p, r0, t, b, s);
+}
+
+/* Sixteen tokens, as panel_avx512_8x16 with the GFNI decode. */
+__attribute__((noinline)) static void panel_avx512_8x16_gfni(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+    __m512i s[4], s8[4], codes[8 * BK_GEMM_KEPT_BLOCKS];
+    const int8_t *x = p->x + t * p->x_stride + b * BK_TERNARY_BLOCK;
+    for (int k = 0; k < 4; k++) {
+        s[k] = sums_avx512_2x8_gfni(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb, x,
+                                    p->x_stride, p->prefetch, codes);
+        s8[k] = sums_avx512_2x8_codes(codes, nb, x + 8 * p->x_stride, p->x_stride);
+    }
+    store_panel_avx512(p, r0, t, b, s);
+    store_panel_avx512(p, r0, t + 8, b, s8);
 }
 
 BK_UNTARGET
@@ -799,8 +874,9 @@ BK_TARGET_AVX512
 /* The wide-row walk: whole 8-row panels × 8 tokens with the GFNI decode when the CPU has it (and
  * it is not turned off); partial panels and the other token counts as without. */
 static void walk_avx512(const ternary_product *p) {
-    walk_tiles(p, tile_avx512, tile_avx512_t8,
-               bk_ternary_gfni_decode() ? panel_avx512_8x8_gfni : panel_avx512_8x8);
+    const bool gfni = bk_ternary_gfni_decode();
+    walk_tiles(p, tile_avx512, tile_avx512_t8, gfni ? panel_avx512_8x8_gfni : panel_avx512_8x8,
+               gfni ? panel_avx512_8x16_gfni : panel_avx512_8x16);
 }
 
 /* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight tokens at
