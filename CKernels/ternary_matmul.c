@@ -124,6 +124,9 @@ typedef struct ternary_product {
     int32_t *out;
     size_t out_stride;
     size_t prefetch; /* GEMV: bytes ahead of the weight stream to prefetch (0: none) */
+    /* NULL: int32 products; else one per token: out holds floats, (float)product · factors[t],
+     * written by the stores of the last column chunk (the AVX-512 wide-row walk only) */
+    const float *factors;
 } ternary_product;
 
 /* A tile: the rows × tokens <= 16 products of the packed rows at w (ROW_STEP apart) with the
@@ -145,7 +148,8 @@ BK_INLINE void prefetch_ahead(const uint8_t *w, size_t distance, int rows) {
 }
 
 /* Runs the R × T tile at rows r.., tokens t.., blocks b .. b + nb and stores its products: the
- * first chunk (b = 0) minus Σ x, later chunks added. R and T are constants at every call. */
+ * first chunk (b = 0) minus Σ x, later chunks added; the last one times the token's factor, as a
+ * float, where the product has factors. R and T are constants at every call. */
 BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int T, size_t r,
                         size_t t, size_t b, size_t nb) {
     int32_t res[16];
@@ -154,7 +158,12 @@ BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int 
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
-            *o = (b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j];
+            const int32_t v = (b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j];
+            if (p->factors && b + nb == p->block_count) {
+                const float f = (float)v * p->factors[t + j];
+                memcpy(o, &f, sizeof f);
+            } else
+                *o = v;
         }
 }
 
@@ -694,7 +703,7 @@ static bool gemm_slabs_avx512(const ternary_product *p, int last_planes, const f
  * 32-bit read-modify-writes. Measured on Emerald Rapids at 2560 columns, 8 tokens: 77% → 80% of
  * the VPDPBUSD peak with the GFNI tile, 72-73% → 75% with the shift decode (the scattered updates
  * had cost ~24 cycles per row pair). */
-BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t, size_t b,
+BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb,
                                   const __m512i s[4]) {
     /* Round 1: tokens 0-3 (lo) / 4-7 (hi) of rows 0-3 (from s0, s1) or 4-7 (s2, s3), lane 4j + q. */
     const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
@@ -709,13 +718,19 @@ BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t,
     v[1] = _mm512_permutex2var_epi32(lo01, odd, lo23);
     v[2] = _mm512_permutex2var_epi32(hi01, even, hi23);
     v[3] = _mm512_permutex2var_epi32(hi01, odd, hi23);
+    const bool last = p->factors && b + nb == p->block_count;
     for (int h = 0; h < 4; h++)
         for (int m = 0; m < 2; m++) {
             const size_t j = t + 2 * h + m;
             int32_t *o = &p->out[j * p->out_stride + r0];
             const __m256i sums = m ? _mm512_extracti64x4_epi64(v[h], 1) : _mm512_castsi512_si256(v[h]);
             const __m256i base = b == 0 ? _mm256_set1_epi32(-p->x_sums[j]) : _mm256_loadu_si256((const __m256i *)o);
-            _mm256_storeu_si256((__m256i *)o, _mm256_add_epi32(base, sums));
+            const __m256i total = _mm256_add_epi32(base, sums);
+            if (last)
+                _mm256_storeu_ps((float *)(void *)o,
+                                 _mm256_mul_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(p->factors[j])));
+            else
+                _mm256_storeu_si256((__m256i *)o, total);
         }
 }
 
@@ -725,7 +740,7 @@ __attribute__((noinline)) static void panel_avx512_8x8(const ternary_product *p,
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
                                p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch, NULL);
-    store_panel_avx512(p, r0, t, b, s);
+    store_panel_avx512(p, r0, t, b, nb, s);
 }
 
 /* Sixteen tokens: each row pair's codes decoded once (with the first eight tokens) and kept for
@@ -740,8 +755,8 @@ __attribute__((noinline)) static void panel_avx512_8x16(const ternary_product *p
                                p->x_stride, p->prefetch, codes);
         s8[k] = sums_avx512_2x8_codes(codes, nb, x + 8 * p->x_stride, p->x_stride);
     }
-    store_panel_avx512(p, r0, t, b, s);
-    store_panel_avx512(p, r0, t + 8, b, s8);
+    store_panel_avx512(p, r0, t, b, nb, s);
+    store_panel_avx512(p, r0, t + 8, b, nb, s8);
 }
 
 /* GEMM of narrow rows (<= 4 blocks) with >= 4 tokens and >= 4 rows: whole row groups in 4 × 4
@@ -852,7 +867,7 @@ __attribute__((noinline)) static void panel_avx512_8x8_gfni(const ternary_produc
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8_gfni(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
                                     p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch, NULL);
-    store_panel_avx512(p, r0, t, b, s);
+    store_panel_avx512(p, r0, t, b, nb, s);
 }
 
 /* Sixteen tokens, as panel_avx512_8x16 with the GFNI decode. */
@@ -864,8 +879,8 @@ __attribute__((noinline)) static void panel_avx512_8x16_gfni(const ternary_produ
                                     p->x_stride, p->prefetch, codes);
         s8[k] = sums_avx512_2x8_codes(codes, nb, x + 8 * p->x_stride, p->x_stride);
     }
-    store_panel_avx512(p, r0, t, b, s);
-    store_panel_avx512(p, r0, t + 8, b, s8);
+    store_panel_avx512(p, r0, t, b, nb, s);
+    store_panel_avx512(p, r0, t + 8, b, nb, s8);
 }
 
 BK_UNTARGET
@@ -918,16 +933,26 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
 }
 
 /* As bk_ternary_matmul_planes_avx512 with float products (int32 product times factors[t], the
- * same bits as bk_ternary_matmul_f32's pass over the int32 products) written by the slab tiles
- * themselves: no second pass over the outputs. Returns false, having written nothing, when the
- * shape is not a slab GEMM's (or out of memory); the caller then runs the int32 product. */
+ * same bits as bk_ternary_matmul_f32's pass over the int32 products) written by the slab tiles or,
+ * from eight tokens on, the wide-row walk's last stores themselves: no second pass over the
+ * outputs (2560 × 2560, 8 tokens, Emerald Rapids: the pass added 2.7% to the int32 product, the
+ * fused stores 1.8%; one token's GEMV ran 4% slower with its stores converting, so it keeps the
+ * pass). Returns false, having written nothing, for the other shapes (or out of memory); the
+ * caller then runs the int32 product and the pass. */
 bool bk_ternary_matmul_planes_f32_avx512(const uint8_t *packed, size_t block_count, int last_planes,
                                          size_t row_count, const int8_t *x, size_t x_stride,
                                          const int32_t *x_sums, const float *factors, size_t token_count,
                                          float *y, size_t y_stride) {
+    if (slab_gemm(block_count, row_count, token_count)) {
+        const ternary_product p = {packed, block_count, row_count, x, x_stride, x_sums, token_count,
+                                   (int32_t *)(void *)y, y_stride, bk_stream_prefetch_distance(), NULL};
+        return gemm_slabs_avx512(&p, last_planes, factors);
+    }
+    if (token_count < 8 || narrow_gemm(block_count, row_count, token_count)) return false;
     const ternary_product p = {packed, block_count, row_count, x, x_stride, x_sums, token_count,
-                               (int32_t *)(void *)y, y_stride, bk_stream_prefetch_distance()};
-    return slab_gemm(block_count, row_count, token_count) && gemm_slabs_avx512(&p, last_planes, factors);
+                               (int32_t *)(void *)y, y_stride, bk_stream_prefetch_distance(), factors};
+    walk_avx512(&p);
+    return true;
 }
 BK_UNTARGET
 #endif
@@ -999,7 +1024,8 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
 /* The table's product for `row_count` rows of w starting at `packed`; on AVX-512 the variant that
  * knows how many planes of the last block hold columns (the table entry knows only blocks). With
  * `factors` (one per token), float products instead: int32 product times factors[t], written by
- * the AVX-512 slab tiles directly, otherwise by a pass over these rows' int32 products. */
+ * the AVX-512 slab tiles and wide-row walk directly, otherwise by a pass over these rows' int32
+ * products. */
 static void matmul_rows(const bk_kernels *k, const bk_ternary_matrix *w, const uint8_t *packed,
                         size_t row_count, const int8_t *x, size_t x_stride, const int32_t *x_sums,
                         size_t token_count, int32_t *out, size_t out_stride, const float *factors) {
