@@ -181,6 +181,11 @@ typedef void (*ternary_panel8)(const ternary_product *p, size_t r0, size_t t, si
  * panels, which take one group at a time (2560 × 6912, Emerald Rapids); they still go so. */
 #define BK_GEMM_KEPT_BLOCKS 10
 
+/* From 24 tokens on, AVX-512 runs each group of 16 tokens over this many rows (whole panels) before
+ * the next group, so that the group's chunk stays in L1 across the rows' panels while the rows'
+ * chunk (64 · 64 bytes a block) stays in L2 across the groups. */
+#define BK_GEMM_SUPER_ROWS 64
+
 /* panel16, where given, runs a whole panel × sixteen tokens (same signature; tokens t .. t + 15). */
 BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_tile tile8,
                           ternary_panel8 panel8, ternary_panel8 panel16) {
@@ -887,11 +892,53 @@ BK_UNTARGET
 
 BK_TARGET_AVX512
 /* The wide-row walk: whole 8-row panels × 8 tokens with the GFNI decode when the CPU has it (and
- * it is not turned off); partial panels and the other token counts as without. */
+ * it is not turned off), × 16 where the chunk allows (BK_GEMM_KEPT_BLOCKS); partial panels and the
+ * other token counts as without. From 24 tokens on, whole panels take the tokens 16 at a time over
+ * BK_GEMM_SUPER_ROWS rows per chunk, not all tokens per panel (whose chunks, 24 × 2560 bytes at
+ * 2560 columns and more, no longer fit L1: 2560 × 2560, 32 and 64 tokens, 289 → 305-312 G/s);
+ * the last tokens and rows go through the walk. */
 static void walk_avx512(const ternary_product *p) {
     const bool gfni = bk_ternary_gfni_decode();
-    walk_tiles(p, tile_avx512, tile_avx512_t8, gfni ? panel_avx512_8x8_gfni : panel_avx512_8x8,
-               gfni ? panel_avx512_8x16_gfni : panel_avx512_8x16);
+    const ternary_panel8 panel8 = gfni ? panel_avx512_8x8_gfni : panel_avx512_8x8;
+    const ternary_panel8 panel16 = gfni ? panel_avx512_8x16_gfni : panel_avx512_8x16;
+    const size_t rows = p->row_count, tokens = p->token_count, blocks = p->block_count;
+    const size_t full_rows = rows / BK_GEMM_PANEL_ROWS * BK_GEMM_PANEL_ROWS, tokens16 = tokens / 16 * 16;
+    if (tokens >= 24 && full_rows > 0) {
+        const size_t chunk = gemm_chunk_blocks(tokens);
+        for (size_t b = 0; b < blocks; b += chunk) {
+            const size_t nb = blocks - b < chunk ? blocks - b : chunk;
+            for (size_t rs = 0; rs < full_rows; rs += BK_GEMM_SUPER_ROWS) {
+                const size_t re = rs + BK_GEMM_SUPER_ROWS < full_rows ? rs + BK_GEMM_SUPER_ROWS : full_rows;
+                for (size_t t = 0; t < tokens16; t += 16)
+                    for (size_t r0 = rs; r0 < re; r0 += BK_GEMM_PANEL_ROWS)
+                        if (nb <= BK_GEMM_KEPT_BLOCKS)
+                            panel16(p, r0, t, b, nb);
+                        else {
+                            panel8(p, r0, t, b, nb);
+                            panel8(p, r0, t + 8, b, nb);
+                        }
+            }
+        }
+        if (tokens16 < tokens) { /* the last tokens (< 16) of the whole panels */
+            ternary_product q = *p;
+            q.x += tokens16 * p->x_stride;
+            q.x_sums += tokens16;
+            if (q.factors) q.factors += tokens16;
+            q.out += tokens16 * p->out_stride;
+            q.token_count = tokens - tokens16;
+            q.row_count = full_rows;
+            walk_avx512(&q);
+        }
+        if (full_rows < rows) { /* every token of the last rows (< 8) */
+            ternary_product q = *p;
+            q.packed += bk_ternary_block_offset(blocks, full_rows, 0);
+            q.out += full_rows;
+            q.row_count = rows - full_rows;
+            walk_avx512(&q);
+        }
+        return;
+    }
+    walk_tiles(p, tile_avx512, tile_avx512_t8, panel8, panel16);
 }
 
 /* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight tokens at

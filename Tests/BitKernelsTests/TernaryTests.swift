@@ -138,14 +138,15 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
 
     /// Float products at the slab GEMM's shapes and at wide rows from eight tokens on (AVX-512
     /// scales them as its slab tiles and its wide-row walk's last stores write them: 8- and 16-token
-    /// panels, their leftover rows and tokens, a chunk boundary at 4353 columns; 7 tokens keep the
-    /// pass) bit for bit the scalar reference's, one scale per matrix or per row, one and two threads.
+    /// panels, their leftover rows and tokens, a chunk boundary at 4353 columns, 137 × 33 for three
+    /// 64-row blocks of 16-token groups; 7 tokens keep the pass) bit for bit the scalar reference's,
+    /// one scale per matrix or per row, one and two threads.
     @Test(arguments: ISA.supported)
     func manyTokenFloatProductsMatchReference(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
         var rng = SplitMix64(seed: 77)
         for (rows, columns, tokens) in [(64, 128, 16), (97, 300, 23), (344, 128, 20), (40, 688, 37),
-                                        (17, 2560, 16), (26, 4353, 24), (9, 1300, 8), (8, 2560, 7)] {
+                                        (17, 2560, 16), (26, 4353, 24), (9, 1300, 8), (8, 2560, 7), (137, 1300, 33)] {
             let latent = (0..<(rows * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 700 }
             let x = (0..<(tokens * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 300 }
             for perRow in [false, true] {
