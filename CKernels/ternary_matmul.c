@@ -900,7 +900,7 @@ BK_TARGET_AVX512
  * it is not turned off), × 16 where the chunk allows (BK_GEMM_KEPT_BLOCKS); partial panels and the
  * other token counts as without. From 24 tokens on, whole panels take the tokens 16 at a time over
  * BK_GEMM_SUPER_ROWS rows per chunk, not all tokens per panel (whose chunks, 24 × 2560 bytes at
- * 2560 columns and more, no longer fit L1: 2560 × 2560, 32 and 64 tokens, 289 → 305-312 G/s);
+ * 2560 columns and more, no longer fit L1: 2560 × 2560, 24-64 tokens, 283 → 311-314 G/s);
  * the last tokens and rows go through the walk. */
 static void walk_avx512(const ternary_product *p) {
     const bool gfni = bk_ternary_gfni_decode();
