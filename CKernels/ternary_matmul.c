@@ -155,15 +155,19 @@ BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int 
     int32_t res[16];
     tile(p->packed + bk_ternary_block_offset(p->block_count, r, b), nb,
          p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, R, T, res, p->prefetch);
+    if (p->factors && b + nb == p->block_count) {
+        for (int i = 0; i < R; i++)
+            for (int j = 0; j < T; j++) {
+                int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
+                const float f = (float)((b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j]) * p->factors[t + j];
+                memcpy(o, &f, sizeof f);
+            }
+        return;
+    }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
-            const int32_t v = (b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j];
-            if (p->factors && b + nb == p->block_count) {
-                const float f = (float)v * p->factors[t + j];
-                memcpy(o, &f, sizeof f);
-            } else
-                *o = v;
+            *o = (b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j];
         }
 }
 
