@@ -16,8 +16,9 @@
  *
  * Tiling: one token (GEMV) runs four rows at a time, so each activation load serves four rows;
  * several tokens (GEMM) run one row against four tokens at a time (on AVX-512 two rows against
- * eight, four such tiles per 8-row panel, stored together), so each decoded weight vector serves
- * four (eight) tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
+ * eight, four such tiles per 8-row panel, stored together; sixteen tokens reuse each row pair's
+ * decoded codes for the second eight), so each decoded weight vector serves four (eight, sixteen)
+ * tokens while the row (cols / 4 bytes) stays in L1 across the token groups. */
 #include "bk_omp.h"
 #include "bk_simd.h"
 
@@ -123,6 +124,9 @@ typedef struct ternary_product {
     int32_t *out;
     size_t out_stride;
     size_t prefetch; /* GEMV: bytes ahead of the weight stream to prefetch (0: none) */
+    /* NULL: int32 products; else one per token: out holds floats, (float)product · factors[t],
+     * written by the stores of the last column chunk (the AVX-512 wide-row walk only) */
+    const float *factors;
 } ternary_product;
 
 /* A tile: the rows × tokens <= 16 products of the packed rows at w (ROW_STEP apart) with the
@@ -144,12 +148,22 @@ BK_INLINE void prefetch_ahead(const uint8_t *w, size_t distance, int rows) {
 }
 
 /* Runs the R × T tile at rows r.., tokens t.., blocks b .. b + nb and stores its products: the
- * first chunk (b = 0) minus Σ x, later chunks added. R and T are constants at every call. */
+ * first chunk (b = 0) minus Σ x, later chunks added; the last one times the token's factor, as a
+ * float, where the product has factors. R and T are constants at every call. */
 BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int T, size_t r,
                         size_t t, size_t b, size_t nb) {
     int32_t res[16];
     tile(p->packed + bk_ternary_block_offset(p->block_count, r, b), nb,
          p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, R, T, res, p->prefetch);
+    if (p->factors && b + nb == p->block_count) {
+        for (int i = 0; i < R; i++)
+            for (int j = 0; j < T; j++) {
+                int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
+                const float f = (float)((b == 0 ? -p->x_sums[t + j] : *o) + res[i * T + j]) * p->factors[t + j];
+                memcpy(o, &f, sizeof f);
+            }
+        return;
+    }
     for (int i = 0; i < R; i++)
         for (int j = 0; j < T; j++) {
             int32_t *o = &p->out[(t + j) * p->out_stride + r + i];
@@ -164,8 +178,26 @@ BK_INLINE void run_tile(const ternary_product *p, ternary_tile tile, int R, int 
  * into out as run_tile stores them. */
 typedef void (*ternary_panel8)(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb);
 
+/* The most blocks of a column chunk that a 16-token panel takes: it runs each row pair against
+ * both groups of eight tokens in turn, so both groups' chunks (16 × 256 bytes a block: 40 KiB)
+ * and the row pair's kept codes (512 bytes a block) must stay in L1 (48 KiB on Golden Cove).
+ * Longer chunks (16 blocks: 64 KiB of activations) ran 14% slower that way than as two 8-token
+ * panels, which take one group at a time (2560 × 6912, Emerald Rapids); they still go so. */
+#define BK_GEMM_KEPT_BLOCKS 10
+
+/* Whether sixteen tokens' activations can share L1 at all: not when the token stride is a multiple
+ * of 4 KiB, which puts the same offset of every token in the same L1 set (12 ways on Golden Cove,
+ * 8 on Zen 4). 2560 × 4096, 32 tokens: 293 G/s as two 8-token panels, 271 as 16-token ones. */
+BK_INLINE bool kept_codes_fit(const ternary_product *p) { return p->x_stride % 4096 != 0; }
+
+/* From 24 tokens on, AVX-512 runs each group of 16 tokens over this many rows (whole panels) before
+ * the next group, so that the group's chunk stays in L1 across the rows' panels while the rows'
+ * chunk (64 · 64 bytes a block) stays in L2 across the groups. */
+#define BK_GEMM_SUPER_ROWS 64
+
+/* panel16, where given, runs a whole panel × sixteen tokens (same signature; tokens t .. t + 15). */
 BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_tile tile8,
-                          ternary_panel8 panel8) {
+                          ternary_panel8 panel8, ternary_panel8 panel16) {
     const size_t rows = p->row_count, tokens = p->token_count, blocks = p->block_count;
     if (tokens == 1) {
         size_t r = 0;
@@ -183,7 +215,11 @@ BK_INLINE void walk_tiles(const ternary_product *p, ternary_tile tile, ternary_t
                 for (; t + 8 <= tokens; t += 8) {
                     size_t r = r0;
                     if (panel8 && r1 - r0 == BK_GEMM_PANEL_ROWS) {
-                        panel8(p, r0, t, b, nb);
+                        if (panel16 && t + 16 <= tokens && nb <= BK_GEMM_KEPT_BLOCKS && kept_codes_fit(p)) {
+                            panel16(p, r0, t, b, nb);
+                            t += 8;
+                        } else
+                            panel8(p, r0, t, b, nb);
                         r = r1;
                     }
                     for (; r + 2 <= r1; r += 2) run_tile(p, tile8, 2, 8, r, t, b, nb);
@@ -299,7 +335,7 @@ void bk_ternary_matmul_avx2(const uint8_t *packed, size_t block_count, size_t ro
                             size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
-    walk_tiles(&p, tile_avx2, NULL, NULL);
+    walk_tiles(&p, tile_avx2, NULL, NULL, NULL);
 }
 BK_UNTARGET
 
@@ -343,7 +379,7 @@ void bk_ternary_matmul_avxvnni(const uint8_t *packed, size_t block_count, size_t
                                size_t token_count, int32_t *out, size_t out_stride) {
     const ternary_product p = {packed, block_count, row_count, x,         x_stride,
                                x_sums, token_count, out,       out_stride, bk_stream_prefetch_distance()};
-    walk_tiles(&p, tile_avxvnni, NULL, NULL);
+    walk_tiles(&p, tile_avxvnni, NULL, NULL, NULL);
 }
 BK_UNTARGET
 
@@ -451,7 +487,7 @@ BK_INLINE void tile_avx512_4x4(const uint8_t *w, size_t block_count, const int8_
  * sums_avx512_2x8_gfni below decodes in 8 ops instead of 14 and replaces this tile in whole
  * 8-row panels. */
 BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
-                                   size_t x_stride, size_t prefetch) {
+                                   size_t x_stride, size_t prefetch, __m512i *keep) {
     const __m512i mask = _mm512_set1_epi8(3);
     __m512i acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
@@ -465,6 +501,10 @@ BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const in
         for (int p = 0; p < 4; p++) {
             const __m512i c0 = _mm512_and_si512(p ? _mm512_srli_epi16(b0, 2 * p) : b0, mask);
             const __m512i c1 = _mm512_and_si512(p ? _mm512_srli_epi16(b1, 2 * p) : b1, mask);
+            if (keep) {
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p], c0);
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p + 1], c1);
+            }
             for (int t = 0; t < 8; t++) {
                 const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
                 acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
@@ -477,7 +517,28 @@ BK_INLINE __m512i sums_avx512_2x8(const uint8_t *w, size_t block_count, const in
 
 BK_INLINE void tile_avx512_2x8(const uint8_t *w, size_t block_count, const int8_t *x,
                                size_t x_stride, int32_t result[16], size_t prefetch) {
-    _mm512_storeu_si512((void *)result, sums_avx512_2x8(w, block_count, x, x_stride, prefetch));
+    _mm512_storeu_si512((void *)result, sums_avx512_2x8(w, block_count, x, x_stride, prefetch, NULL));
+}
+
+/* The 2 × 8 tile over codes already decoded by sums_avx512_2x8(_gfni) into `codes` (per block,
+ * plane p: row 0 at 8 · block + 2p, row 1 next): the second eight tokens of a 16-token panel, so
+ * each row pair's weights are decoded once for sixteen tokens. The codes come back by loads, which
+ * do not compete with VPDPBUSD for ports 0 and 5 as the decode ops do. */
+BK_INLINE __m512i sums_avx512_2x8_codes(const __m512i *codes, size_t block_count, const int8_t *x,
+                                         size_t x_stride) {
+    __m512i acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
+    for (size_t b = 0; b < block_count; b++)
+        for (int p = 0; p < 4; p++) {
+            const __m512i c0 = _mm512_load_si512((const void *)&codes[8 * b + 2 * p]);
+            const __m512i c1 = _mm512_load_si512((const void *)&codes[8 * b + 2 * p + 1]);
+            for (int t = 0; t < 8; t++) {
+                const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
+                acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
+                acc[8 + t] = _mm512_dpbusd_epi32(acc[8 + t], c1, xv);
+            }
+        }
+    return reduce16_avx512(acc);
 }
 
 /* Eight tokens, one row: the 2-bit codes are decoded once per block (one shift, four ANDs) and
@@ -661,7 +722,7 @@ static bool gemm_slabs_avx512(const ternary_product *p, int last_planes, const f
  * 32-bit read-modify-writes. Measured on Emerald Rapids at 2560 columns, 8 tokens: 77% → 80% of
  * the VPDPBUSD peak with the GFNI tile, 72-73% → 75% with the shift decode (the scattered updates
  * had cost ~24 cycles per row pair). */
-BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t, size_t b,
+BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb,
                                   const __m512i s[4]) {
     /* Round 1: tokens 0-3 (lo) / 4-7 (hi) of rows 0-3 (from s0, s1) or 4-7 (s2, s3), lane 4j + q. */
     const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
@@ -676,13 +737,19 @@ BK_INLINE void store_panel_avx512(const ternary_product *p, size_t r0, size_t t,
     v[1] = _mm512_permutex2var_epi32(lo01, odd, lo23);
     v[2] = _mm512_permutex2var_epi32(hi01, even, hi23);
     v[3] = _mm512_permutex2var_epi32(hi01, odd, hi23);
+    const bool last = p->factors && b + nb == p->block_count;
     for (int h = 0; h < 4; h++)
         for (int m = 0; m < 2; m++) {
             const size_t j = t + 2 * h + m;
             int32_t *o = &p->out[j * p->out_stride + r0];
             const __m256i sums = m ? _mm512_extracti64x4_epi64(v[h], 1) : _mm512_castsi512_si256(v[h]);
             const __m256i base = b == 0 ? _mm256_set1_epi32(-p->x_sums[j]) : _mm256_loadu_si256((const __m256i *)o);
-            _mm256_storeu_si256((__m256i *)o, _mm256_add_epi32(base, sums));
+            const __m256i total = _mm256_add_epi32(base, sums);
+            if (last)
+                _mm256_storeu_ps((float *)(void *)o,
+                                 _mm256_mul_ps(_mm256_cvtepi32_ps(total), _mm256_set1_ps(p->factors[j])));
+            else
+                _mm256_storeu_si256((__m256i *)o, total);
         }
 }
 
@@ -691,8 +758,24 @@ __attribute__((noinline)) static void panel_avx512_8x8(const ternary_product *p,
     __m512i s[4];
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
-                               p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch);
-    store_panel_avx512(p, r0, t, b, s);
+                               p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch, NULL);
+    store_panel_avx512(p, r0, t, b, nb, s);
+}
+
+/* Sixteen tokens: each row pair's codes decoded once (with the first eight tokens) and kept for
+ * the second eight, whose tile then spends ports 0 and 5 on VPDPBUSD alone (64 of 64 slots a block
+ * instead of 64 of 72 with the GFNI decode, 78 with shifts). Emerald Rapids, one thread, 2560
+ * columns: 298 → 316-317 G multiply-adds/s (80% → 85% of the VPDPBUSD peak; bench/RESULTS.md). */
+__attribute__((noinline)) static void panel_avx512_8x16(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+    __m512i s[4], s8[4], codes[8 * BK_GEMM_KEPT_BLOCKS];
+    const int8_t *x = p->x + t * p->x_stride + b * BK_TERNARY_BLOCK;
+    for (int k = 0; k < 4; k++) {
+        s[k] = sums_avx512_2x8(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb, x,
+                               p->x_stride, p->prefetch, codes);
+        s8[k] = sums_avx512_2x8_codes(codes, nb, x + 8 * p->x_stride, p->x_stride);
+    }
+    store_panel_avx512(p, r0, t, b, nb, s);
+    store_panel_avx512(p, r0, t + 8, b, nb, s8);
 }
 
 /* GEMM of narrow rows (<= 4 blocks) with >= 4 tokens and >= 4 rows: whole row groups in 4 × 4
@@ -740,7 +823,7 @@ static void gemm_narrow_avx512(const ternary_product *p, int last_planes) {
         const ternary_product rest = {packed + bk_ternary_block_offset(block_count, full_rows, 0),
                                       block_count, row_count - full_rows, x, x_stride, x_sums,
                                       token_count, out + full_rows, out_stride, 0};
-        walk_tiles(&rest, tile_avx512, tile_avx512_t8, panel_avx512_8x8);
+        walk_tiles(&rest, tile_avx512, tile_avx512_t8, panel_avx512_8x8, NULL);
     }
 }
 
@@ -756,10 +839,14 @@ BK_TARGET_AVX512_GFNI
  * ALU op shares ports 0 and 5 with VPDPBUSD, 64 of 72 slots are products (89%) instead of 64 of
  * 78 (82%). Same accumulators, same sums. Measured on Emerald Rapids, one thread, warm, 2560
  * columns, panels stored together: 80% of the same core's VPDPBUSD peak at 8 and 16 tokens,
- * against 75% with the shift decode (bench/RESULTS.md). With 8 tokens 89% is the tile's ceiling:
- * one decode op per plane and row is the least that gives every weight its own byte. */
+ * against 75% with the shift decode (bench/RESULTS.md). With 8 tokens 89% is the loop's ceiling:
+ * one decode op per plane and row is the least that gives every weight its own byte; with the
+ * 16 sums' transpose tree (45 ops per row pair and chunk) 83% at 2560 columns. Emerald Rapids,
+ * two VPDPBUSD a cycle, runs it at 78% of that rate (37.4 cycles a block where the ports allow 36,
+ * ~37 more per row pair). More rows per tile would not lift it: the decode ops and the sums to
+ * reduce grow with the rows as the products do. */
 BK_INLINE __m512i sums_avx512_2x8_gfni(const uint8_t *w, size_t block_count, const int8_t *x,
-                                        size_t x_stride, size_t prefetch) {
+                                        size_t x_stride, size_t prefetch, __m512i *keep) {
     const __m512i mask = _mm512_set1_epi8(3);
     const __m512i plane1 = _mm512_set1_epi64((long long)GFNI_PLANE(1));
     const __m512i plane2 = _mm512_set1_epi64((long long)GFNI_PLANE(2));
@@ -777,6 +864,10 @@ BK_INLINE __m512i sums_avx512_2x8_gfni(const uint8_t *w, size_t block_count, con
             const __m512i m = p == 1 ? plane1 : p == 2 ? plane2 : plane3;
             const __m512i c0 = p ? _mm512_gf2p8affine_epi64_epi8(b0, m, 0) : _mm512_and_si512(b0, mask);
             const __m512i c1 = p ? _mm512_gf2p8affine_epi64_epi8(b1, m, 0) : _mm512_and_si512(b1, mask);
+            if (keep) {
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p], c0);
+                _mm512_store_si512((void *)&keep[8 * b + 2 * p + 1], c1);
+            }
             for (int t = 0; t < 8; t++) {
                 const __m512i xv = _mm512_loadu_si512((const void *)(x + t * x_stride + b * 256 + 64 * p));
                 acc[t] = _mm512_dpbusd_epi32(acc[t], c0, xv);
@@ -794,18 +885,78 @@ __attribute__((noinline)) static void panel_avx512_8x8_gfni(const ternary_produc
     __m512i s[4];
     for (int k = 0; k < 4; k++)
         s[k] = sums_avx512_2x8_gfni(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb,
-                                    p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch);
-    store_panel_avx512(p, r0, t, b, s);
+                                    p->x + t * p->x_stride + b * BK_TERNARY_BLOCK, p->x_stride, p->prefetch, NULL);
+    store_panel_avx512(p, r0, t, b, nb, s);
+}
+
+/* Sixteen tokens, as panel_avx512_8x16 with the GFNI decode. */
+__attribute__((noinline)) static void panel_avx512_8x16_gfni(const ternary_product *p, size_t r0, size_t t, size_t b, size_t nb) {
+    __m512i s[4], s8[4], codes[8 * BK_GEMM_KEPT_BLOCKS];
+    const int8_t *x = p->x + t * p->x_stride + b * BK_TERNARY_BLOCK;
+    for (int k = 0; k < 4; k++) {
+        s[k] = sums_avx512_2x8_gfni(p->packed + bk_ternary_block_offset(p->block_count, r0 + 2 * k, b), nb, x,
+                                    p->x_stride, p->prefetch, codes);
+        s8[k] = sums_avx512_2x8_codes(codes, nb, x + 8 * p->x_stride, p->x_stride);
+    }
+    store_panel_avx512(p, r0, t, b, nb, s);
+    store_panel_avx512(p, r0, t + 8, b, nb, s8);
 }
 
 BK_UNTARGET
 
 BK_TARGET_AVX512
 /* The wide-row walk: whole 8-row panels × 8 tokens with the GFNI decode when the CPU has it (and
- * it is not turned off); partial panels and the other token counts as without. */
+ * it is not turned off), × 16 where the chunk allows (BK_GEMM_KEPT_BLOCKS); partial panels and the
+ * other token counts as without. From 24 tokens on, whole panels take the tokens 16 at a time over
+ * BK_GEMM_SUPER_ROWS rows per chunk, not all tokens per panel (whose chunks, 24 × 2560 bytes at
+ * 2560 columns and more, no longer fit L1: 2560 × 2560, 24-64 tokens, 283 → 311-314 G/s);
+ * the last tokens and rows go through the walk. */
 static void walk_avx512(const ternary_product *p) {
-    walk_tiles(p, tile_avx512, tile_avx512_t8,
-               bk_ternary_gfni_decode() ? panel_avx512_8x8_gfni : panel_avx512_8x8);
+    const bool gfni = bk_ternary_gfni_decode();
+    const ternary_panel8 panel8 = gfni ? panel_avx512_8x8_gfni : panel_avx512_8x8;
+    const ternary_panel8 panel16 = gfni ? panel_avx512_8x16_gfni : panel_avx512_8x16;
+    const size_t rows = p->row_count, tokens = p->token_count, blocks = p->block_count;
+    const size_t full_rows = rows / BK_GEMM_PANEL_ROWS * BK_GEMM_PANEL_ROWS, tokens16 = tokens / 16 * 16;
+    if (tokens >= 24 && full_rows > 0) {
+        /* Chunks of at most BK_GEMM_KEPT_BLOCKS, evenly split (27 blocks: 9, 9, 9 rather than 16,
+         * 11: 2560 × 6912, 32 and 64 tokens, 269-276 → 290-293 G/s), unless 16 tokens cannot
+         * share L1 anyway (kept_codes_fit). */
+        const size_t chunks = (blocks + BK_GEMM_KEPT_BLOCKS - 1) / BK_GEMM_KEPT_BLOCKS;
+        const size_t chunk = kept_codes_fit(p) ? (blocks + chunks - 1) / chunks : gemm_chunk_blocks(tokens);
+        for (size_t b = 0; b < blocks; b += chunk) {
+            const size_t nb = blocks - b < chunk ? blocks - b : chunk;
+            for (size_t rs = 0; rs < full_rows; rs += BK_GEMM_SUPER_ROWS) {
+                const size_t re = rs + BK_GEMM_SUPER_ROWS < full_rows ? rs + BK_GEMM_SUPER_ROWS : full_rows;
+                for (size_t t = 0; t < tokens16; t += 16)
+                    for (size_t r0 = rs; r0 < re; r0 += BK_GEMM_PANEL_ROWS)
+                        if (nb <= BK_GEMM_KEPT_BLOCKS && kept_codes_fit(p))
+                            panel16(p, r0, t, b, nb);
+                        else {
+                            panel8(p, r0, t, b, nb);
+                            panel8(p, r0, t + 8, b, nb);
+                        }
+            }
+        }
+        if (tokens16 < tokens) { /* the last tokens (< 16) of the whole panels */
+            ternary_product q = *p;
+            q.x += tokens16 * p->x_stride;
+            q.x_sums += tokens16;
+            if (q.factors) q.factors += tokens16;
+            q.out += tokens16 * p->out_stride;
+            q.token_count = tokens - tokens16;
+            q.row_count = full_rows;
+            walk_avx512(&q);
+        }
+        if (full_rows < rows) { /* every token of the last rows (< 8) */
+            ternary_product q = *p;
+            q.packed += bk_ternary_block_offset(blocks, full_rows, 0);
+            q.out += full_rows;
+            q.row_count = rows - full_rows;
+            walk_avx512(&q);
+        }
+        return;
+    }
+    walk_tiles(p, tile_avx512, tile_avx512_t8, panel8, panel16);
 }
 
 /* Rows of more than four blocks (inference: 2560+ columns) go through the walker, eight tokens at
@@ -847,16 +998,26 @@ void bk_ternary_matmul_planes_avx512(const uint8_t *packed, size_t block_count, 
 }
 
 /* As bk_ternary_matmul_planes_avx512 with float products (int32 product times factors[t], the
- * same bits as bk_ternary_matmul_f32's pass over the int32 products) written by the slab tiles
- * themselves: no second pass over the outputs. Returns false, having written nothing, when the
- * shape is not a slab GEMM's (or out of memory); the caller then runs the int32 product. */
+ * same bits as bk_ternary_matmul_f32's pass over the int32 products) written by the slab tiles or,
+ * from eight tokens on, the wide-row walk's last stores themselves: no second pass over the
+ * outputs (2560 × 2560, 8 tokens, Emerald Rapids: the pass added 2.7% to the int32 product, the
+ * fused stores 1.8%; one token's GEMV ran 4% slower with its stores converting, so it keeps the
+ * pass). Returns false, having written nothing, for the other shapes (or out of memory); the
+ * caller then runs the int32 product and the pass. */
 bool bk_ternary_matmul_planes_f32_avx512(const uint8_t *packed, size_t block_count, int last_planes,
                                          size_t row_count, const int8_t *x, size_t x_stride,
                                          const int32_t *x_sums, const float *factors, size_t token_count,
                                          float *y, size_t y_stride) {
+    if (slab_gemm(block_count, row_count, token_count)) {
+        const ternary_product p = {packed, block_count, row_count, x, x_stride, x_sums, token_count,
+                                   (int32_t *)(void *)y, y_stride, bk_stream_prefetch_distance(), NULL};
+        return gemm_slabs_avx512(&p, last_planes, factors);
+    }
+    if (token_count < 8 || narrow_gemm(block_count, row_count, token_count)) return false;
     const ternary_product p = {packed, block_count, row_count, x, x_stride, x_sums, token_count,
-                               (int32_t *)(void *)y, y_stride, bk_stream_prefetch_distance()};
-    return slab_gemm(block_count, row_count, token_count) && gemm_slabs_avx512(&p, last_planes, factors);
+                               (int32_t *)(void *)y, y_stride, bk_stream_prefetch_distance(), factors};
+    walk_avx512(&p);
+    return true;
 }
 BK_UNTARGET
 #endif
@@ -928,7 +1089,8 @@ void bk_ternary_matmul_neon(const uint8_t *packed, size_t block_count, size_t ro
 /* The table's product for `row_count` rows of w starting at `packed`; on AVX-512 the variant that
  * knows how many planes of the last block hold columns (the table entry knows only blocks). With
  * `factors` (one per token), float products instead: int32 product times factors[t], written by
- * the AVX-512 slab tiles directly, otherwise by a pass over these rows' int32 products. */
+ * the AVX-512 slab tiles and wide-row walk directly, otherwise by a pass over these rows' int32
+ * products. */
 static void matmul_rows(const bk_kernels *k, const bk_ternary_matrix *w, const uint8_t *packed,
                         size_t row_count, const int8_t *x, size_t x_stride, const int32_t *x_sums,
                         size_t token_count, int32_t *out, size_t out_stride, const float *factors) {

@@ -136,13 +136,17 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
         #expect(zeros.values.allSatisfy { $0 == 0 } && zeros.scales == [127 / 1e-5])
     }
 
-    /// Float products at the slab GEMM's shapes (AVX-512 scales them as its tiles store them) bit
-    /// for bit the scalar reference's, one scale per matrix or per row, one and two threads.
+    /// Float products at the slab GEMM's shapes and at wide rows from eight tokens on (AVX-512
+    /// scales them as its slab tiles and its wide-row walk's last stores write them: 8- and 16-token
+    /// panels, their leftover rows and tokens, a chunk boundary at 4353 columns, 137 × 33 for three
+    /// 64-row blocks of 16-token groups; 7 tokens keep the pass) bit for bit the scalar reference's,
+    /// one scale per matrix or per row, one and two threads.
     @Test(arguments: ISA.supported)
     func manyTokenFloatProductsMatchReference(isa: ISA) throws {
         let kernels = try Kernels.variant(isa)
         var rng = SplitMix64(seed: 77)
-        for (rows, columns, tokens) in [(64, 128, 16), (97, 300, 23), (344, 128, 20), (40, 688, 37)] {
+        for (rows, columns, tokens) in [(64, 128, 16), (97, 300, 23), (344, 128, 20), (40, 688, 37),
+                                        (17, 2560, 16), (26, 4353, 24), (9, 1300, 8), (8, 2560, 7), (137, 1300, 33)] {
             let latent = (0..<(rows * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 700 }
             let x = (0..<(tokens * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 300 }
             for perRow in [false, true] {
@@ -340,8 +344,10 @@ extension BitVector {
 @Suite(.serialized) struct TernaryDecodeTests {
     static var hasGFNI: Bool { ISA.avx512.isSupported && CPUFeatures.current.has("gfni") }
 
-    /// Every row count around the two-row tile and the 8-row panel, tokens around 8 and 16, wide
-    /// rows (> 4 blocks, the walker's eight-token tiles) and a chunk boundary (4353 columns).
+    /// Every row count around the two-row tile and the 8-row panel, tokens around 8 and 16 (the
+    /// 16-token panel, which decodes each row pair once for two groups of eight: 16, 17, 24, two of
+    /// them at 32, one and an 8-token panel at 40), wide rows (> 4 blocks, the walker's eight-token
+    /// tiles) and a chunk boundary (4353 columns).
     static let columnCounts = [1000, 1300, 2560, 4353]
 
     @Test(.enabled(if: ISA.avx512.isSupported), arguments: columnCounts)
@@ -358,7 +364,7 @@ extension BitVector {
         #expect(Kernels.ternaryGFNIDecode == gfni)
         var rng = SplitMix64(seed: UInt64(columns) &* 31 &+ (gfni ? 1 : 0))
         for rows in [1, 2, 3, 4, 7, 8, 9, 11, 14, 17, 26] {
-            for tokens in [8, 9, 15, 16, 17, 24] {
+            for tokens in [8, 9, 15, 16, 17, 24, 32, 40] {
                 let w = randomTernary(rows * columns, rng: &rng), x = randomInt8(tokens * columns, rng: &rng)
                 let m = try TernaryMatrix(values: w, rows: rows, columns: columns)
                 let q = QuantizedTokens(values: x, scales: [Float](repeating: 1, count: tokens), columns: columns)
@@ -367,13 +373,17 @@ extension BitVector {
                         "gfni \(gfni) \(rows) × \(columns), \(tokens) tokens")
             }
         }
-        // The extremes: every code 0 or 2 (weights ±1) against -128 and 127 over BitNet's FFN width.
+        // The extremes: every code 0 or 2 (weights ±1) against -128 and 127 over BitNet's FFN width
+        // (chunks of 16 and 11 blocks): 6 rows (two-row tiles), 10 × 16 (a 16-token panel).
         for (wv, xv) in [(Int8(1), Int8(-128)), (-1, -128), (1, 127), (-1, 127)] {
-            let cols = 6912
-            let m = try TernaryMatrix(values: [Int8](repeating: wv, count: 6 * cols), rows: 6, columns: cols)
-            let q = QuantizedTokens(values: [Int8](repeating: xv, count: 8 * cols), scales: [Float](repeating: 1, count: 8), columns: cols)
-            #expect(m.integerProducts(q, using: kernels).allSatisfy { $0 == Int32(wv) * Int32(xv) * Int32(cols) },
-                    "gfni \(gfni) w \(wv) x \(xv)")
+            for (rows, tokens) in [(6, 8), (10, 16)] {
+                let cols = 6912
+                let m = try TernaryMatrix(values: [Int8](repeating: wv, count: rows * cols), rows: rows, columns: cols)
+                let q = QuantizedTokens(values: [Int8](repeating: xv, count: tokens * cols),
+                                        scales: [Float](repeating: 1, count: tokens), columns: cols)
+                #expect(m.integerProducts(q, using: kernels).allSatisfy { $0 == Int32(wv) * Int32(xv) * Int32(cols) },
+                        "gfni \(gfni) \(rows) × \(tokens) w \(wv) x \(xv)")
+            }
         }
     }
 
