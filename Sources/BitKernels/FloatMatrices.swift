@@ -32,6 +32,7 @@ public struct BFloat16Matrix: Sendable {
     // The bit patterns in 64-byte-aligned storage: a Swift array of this size starts 48 bytes into
     // its page, where every other 32-byte row load of the kernels splits a cache line — 7.5% slower
     // streaming a 656 MB LM head from DRAM on Emerald Rapids (bench/RESULTS.md, decode section).
+    // On huge pages from 2 MiB on: an LM head is streamed from DRAM once per generated token.
     let storage: WordStorage
 
     /// A copy of the bf16 bit patterns, row-major (`rows × columns`).
@@ -47,7 +48,7 @@ public struct BFloat16Matrix: Sendable {
         precondition(bits.count == rows * columns, "bf16 values: expected \(rows) × \(columns) = \(rows * columns), got \(bits.count)")
         self.rows = rows
         self.columns = columns
-        storage = WordStorage(capacity: (bits.count + 3) / 4)
+        storage = WordStorage(hugePagesCapacity: (bits.count + 3) / 4)
         bits.withUnsafeBufferPointer { b in
             if let from = b.baseAddress { UnsafeMutableRawPointer(storage.base).copyMemory(from: from, byteCount: b.count * 2) }
         }

@@ -80,7 +80,7 @@ public final class BitNetModel: @unchecked Sendable {
         self.embedding = embedding
         let h = head ?? embedding
         self.head = int8Head ? h.quantizedInt8(rows: config.vocabularySize, columns: config.hiddenSize) : h
-        self.layers = layers
+        self.layers = DecoderLayer.storedTogether(layers)
         self.finalNorm = finalNorm
         rope = Rope(headDimension: config.headDimension, theta: config.ropeTheta)
     }

@@ -277,3 +277,19 @@ extension DecoderLayer {
             down: try linear(name(.down), h, f), heads: c.headCount, kvHeads: c.kvHeadCount, headDimension: d)
     }
 }
+
+extension DecoderLayer {
+    /// The same layers with all their ternary matrices stored together on huge pages, in the order
+    /// a token reads them (`TernaryMatrix.storedTogether`): per token the whole model streams from
+    /// DRAM, and on the 4 KiB pages the loading leaves scattered the summing loop itself read ~14%
+    /// slower than over one fresh buffer (bench/RESULTS.md, decode section). Same values.
+    static func storedTogether(_ layers: [DecoderLayer]) -> [DecoderLayer] {
+        let stored = TernaryMatrix.storedTogether(layers.flatMap { l in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].map(\.weights) })
+        return layers.indices.map { i in
+            let l = layers[i], m = stored[7 * i ..< 7 * i + 7].map(BitLinear.init(weights:))
+            return DecoderLayer(inputNorm: l.inputNorm, attentionSubNorm: l.attentionSubNorm, postAttentionNorm: l.postAttentionNorm,
+                                ffnSubNorm: l.ffnSubNorm, q: m[0], k: m[1], v: m[2], o: m[3], gate: m[4], up: m[5], down: m[6],
+                                heads: l.heads, kvHeads: l.kvHeads, headDimension: l.headDimension)
+        }
+    }
+}
