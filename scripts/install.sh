@@ -6,6 +6,7 @@
 # The kernels need clang (their per-ISA regions use `#pragma clang attribute`); Swift's toolchain
 # ships one. OpenMP is compiled in with -fopenmp and linked against Debian's runtime (libomp5) by
 # name, since `-fopenmp` at link time looks for a libomp.so that Debian does not install.
+# -ffp-contract=off: the training kernels promise the scalar reading's bits (no fused multiply-adds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix="${1:-/usr/local}"
@@ -20,7 +21,7 @@ trap 'rm -rf "$build"' EXIT
 objects=()
 for src in CKernels/*.c; do
     obj="$build/$(basename "$src" .c).o"
-    "$cc" -c -O3 -std=gnu11 -fopenmp -fPIC -DNDEBUG -fvisibility=default -Iinclude \
+    "$cc" -c -O3 -std=gnu11 -ffp-contract=off -fopenmp -fPIC -DNDEBUG -fvisibility=default -Iinclude \
         $(pkg-config --cflags hwloc) "$src" -o "$obj"
     objects+=("$obj")
 done

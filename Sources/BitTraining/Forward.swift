@@ -57,6 +57,7 @@ extension TrainableModel {
     func rmsNormBackward(_ x: UnsafePointer<Float>, r: [Float], weight: Int, tokens: Int, width d: Int,
                          dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, accumulate: Bool = true,
                          gate: (g: UnsafePointer<Float>, u: UnsafePointer<Float>, dg: UnsafeMutablePointer<Float>, du: UnsafeMutablePointer<Float>)? = nil) {
+        precondition(dx != nil || gate != nil, "rmsNormBackward: dx goes somewhere (dx or the gate's dg, du)")
         nonisolated(unsafe) let w = weights[weight].p, dw = grads[weight].p, x = x, dy = dy
         let team = tokens * d >= 1 << 15 ? threads : 1, kernels = Kernels.default
         r.withUnsafeBufferPointer { rb in
