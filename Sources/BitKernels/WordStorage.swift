@@ -22,7 +22,7 @@ package final class WordStorage: @unchecked Sendable {
 
     /// Storage not zero-filled, for a caller that writes every byte before any is read (the
     /// quantized tokens); not for the bit containers, whose padding must be zero.
-    init(uninitializedCapacity capacity: Int) {
+    package init(uninitializedCapacity capacity: Int) {
         self.capacity = max(capacity, 0)
         owner = nil
         base = WordStorage.allocate(self.capacity, zeroed: false)

@@ -104,26 +104,17 @@ package func measure(repeats: Int, minSeconds: Double, _ body: () -> Void) -> Sa
 package final class BenchBuffer {
     package let words: UnsafeMutablePointer<UInt64>
     package let count: Int
-    private let storage: WordStorage?
+    private let storage: WordStorage
 
     /// `hugePages`: on transparent huge pages as a model's weights are (`WordStorage(hugePagesCapacity:)`),
     /// so that the summing loop a model is compared with reads from the same kind of pages.
     package init(words count: Int, seed: UInt64, density: Double = 0.5, hugePages: Bool = false) {
         self.count = count
-        if hugePages {
-            let s = WordStorage(hugePagesCapacity: max(count, 1))
-            storage = s
-            words = s.base
-        } else {
-            storage = nil
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 8, alignment: 64)
-            words = raw.bindMemory(to: UInt64.self, capacity: max(count, 1))
-        }
+        storage = hugePages ? WordStorage(hugePagesCapacity: max(count, 1)) : WordStorage(uninitializedCapacity: max(count, 1))
+        words = storage.base
         var bits = SplitMix64(seed: seed)
         for i in 0..<count { words[i] = bits.next() }
     }
-
-    deinit { if storage == nil { UnsafeMutableRawPointer(words).deallocate() } }
 
     /// The read bandwidth over this buffer in GB/s: the summing loop with `threads` threads, the
     /// median of `repeats` samples.

@@ -152,33 +152,27 @@ struct DecoderLayer: Sendable {
         let d = headDimension, group = heads / kvHeads, kvWidth = kvHeads * d, heads = self.heads
         let scale = 1 / Float(d).squareRoot()
         var out = [Float](repeating: 0, count: tokens * heads * d)
-        queries.withUnsafeBufferPointer { qs in
-            keys.withUnsafeBufferPointer { ks in
-                values.withUnsafeBufferPointer { vs in
-                    out.withUnsafeMutableBufferPointer { os in
-                        // Disjoint output slices per pair; the inputs are only read.
-                        nonisolated(unsafe) let q = qs.baseAddress!, k = ks.baseAddress!, v = vs.baseAddress!, o = os.baseAddress!
-                        let pair: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void = { task, scores in
-                            let t = task / heads, hq = task % heads
-                            let visible = start + t + 1, kvh = hq / group, base = (t * heads + hq) * d
-                            var best = -Float.infinity
-                            for p in 0..<visible {
-                                scores[p] = dot(q + base, k + p * kvWidth + kvh * d, d) * scale
-                                best = max(best, scores[p])
-                            }
-                            var total: Float = 0
-                            for p in 0..<visible {
-                                scores[p] = Float(exp(Double(scores[p] - best)))
-                                total += scores[p]
-                            }
-                            for p in 0..<visible { axpy(scores[p] / total, v + p * kvWidth + kvh * d, o + base, d) }
-                        }
-                        let tasks = tokens * heads
-                        // Below ~16 K score-dot products a second thread costs more than it saves.
-                        runTasks(tasks, workers: tasks * (start + tokens) >= 1 << 14 ? threads : 1, scratch: start + tokens, pair)
-                    }
+        withAttentionBuffers(queries, keys, values, into: &out) { q, k, v, o in
+            // Disjoint output slices per pair; the inputs are only read.
+            nonisolated(unsafe) let q = q, k = k, v = v, o = o
+            let pair: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void = { task, scores in
+                let t = task / heads, hq = task % heads
+                let visible = start + t + 1, kvh = hq / group, base = (t * heads + hq) * d
+                var best = -Float.infinity
+                for p in 0..<visible {
+                    scores[p] = dot(q + base, k + p * kvWidth + kvh * d, d) * scale
+                    best = max(best, scores[p])
                 }
+                var total: Float = 0
+                for p in 0..<visible {
+                    scores[p] = Float(exp(Double(scores[p] - best)))
+                    total += scores[p]
+                }
+                for p in 0..<visible { axpy(scores[p] / total, v + p * kvWidth + kvh * d, o + base, d) }
             }
+            let tasks = tokens * heads
+            // Below ~16 K score-dot products a second thread costs more than it saves.
+            runTasks(tasks, workers: tasks * (start + tokens) >= 1 << 14 ? threads : 1, scratch: start + tokens, pair)
         }
         return out
     }
@@ -205,29 +199,36 @@ extension DecoderLayer {
         let scale = 1 / Float(d).squareRoot(), block = Self.queryBlock
         let blocks = (tokens + block - 1) / block, tasks = blocks * heads
         var out = [Float](repeating: 0, count: tokens * qWidth)
-        queries.withUnsafeBufferPointer { qs in
-            keys.withUnsafeBufferPointer { ks in
-                values.withUnsafeBufferPointer { vs in
-                    out.withUnsafeMutableBufferPointer { os in
-                        // Disjoint output slices per task (query rows × one head's columns); inputs only read.
-                        nonisolated(unsafe) let q = qs.baseAddress!, k = ks.baseAddress!, v = vs.baseAddress!, o = os.baseAddress!
-                        let task: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void = { task, scores in
-                            let b = task / heads, hq = task % heads, kvh = hq / group
-                            let t0 = b * block, rows = min(block, tokens - t0), visible = start + t0 + rows
-                            FloatGEMM.multiply(transposeA: false, transposeB: true, m: rows, n: visible, k: d, alpha: scale,
-                                               a: q + t0 * qWidth + hq * d, lda: qWidth, b: k + kvh * d, ldb: kvWidth, beta: 0,
-                                               c: scores, ldc: visible)
-                            for i in 0..<rows { kernels.softmaxRow(scores + i * visible, last: start + t0 + i, count: visible) }
-                            FloatGEMM.multiply(transposeA: false, transposeB: false, m: rows, n: d, k: visible, alpha: 1,
-                                               a: scores, lda: visible, b: v + kvh * d, ldb: kvWidth, beta: 0,
-                                               c: o + t0 * qWidth + hq * d, ldc: qWidth)
-                        }
-                        runTasks(tasks, workers: threads, scratch: block * (start + tokens), task)
-                    }
-                }
+        withAttentionBuffers(queries, keys, values, into: &out) { q, k, v, o in
+            // Disjoint output slices per task (query rows × one head's columns); inputs only read.
+            nonisolated(unsafe) let q = q, k = k, v = v, o = o
+            let task: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void = { task, scores in
+                let b = task / heads, hq = task % heads, kvh = hq / group
+                let t0 = b * block, rows = min(block, tokens - t0), visible = start + t0 + rows
+                FloatGEMM.multiply(transposeA: false, transposeB: true, m: rows, n: visible, k: d, alpha: scale,
+                                   a: q + t0 * qWidth + hq * d, lda: qWidth, b: k + kvh * d, ldb: kvWidth, beta: 0,
+                                   c: scores, ldc: visible)
+                for i in 0..<rows { kernels.softmaxRow(scores + i * visible, last: start + t0 + i, count: visible) }
+                FloatGEMM.multiply(transposeA: false, transposeB: false, m: rows, n: d, k: visible, alpha: 1,
+                                   a: scores, lda: visible, b: v + kvh * d, ldb: kvWidth, beta: 0,
+                                   c: o + t0 * qWidth + hq * d, ldc: qWidth)
             }
+            runTasks(tasks, workers: threads, scratch: block * (start + tokens), task)
         }
         return out
+    }
+}
+
+/// The attention's queries, keys and values to read and its output to write, as pointers for the
+/// tasks (each task writes its own slice of the output).
+private func withAttentionBuffers(_ queries: [Float], _ keys: [Float], _ values: [Float], into out: inout [Float],
+                                  _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+    queries.withUnsafeBufferPointer { q in
+        keys.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                out.withUnsafeMutableBufferPointer { o in body(q.baseAddress!, k.baseAddress!, v.baseAddress!, o.baseAddress!) }
+            }
+        }
     }
 }
 

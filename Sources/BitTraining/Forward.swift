@@ -200,7 +200,7 @@ extension TrainableModel {
              logitsOut: Buffer? = nil) -> Float {
         let c = configuration, bsz = batch.count, T = batch.length, N = batch.tokenCount, mean = normalizer ?? N
         let H = c.width, F = c.mlpHidden, d = c.headDimension, heads = c.heads, kvh = c.kvHeads
-        let qw = heads * d, kw = kvh * d, V = c.vocabularySize, half = d / 2
+        let qw = heads * d, kw = kvh * d, V = c.vocabularySize
         if ropeCache?.length != T {
             let table = rope.table(length: T)
             ropeCache = (T, table.cos, table.sin)
@@ -338,7 +338,6 @@ extension TrainableModel {
             linearBackward(dy: dk.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .k), dx: dh1.p, accumulate: true)
             linearBackward(dy: dv.p, kept: tape.h1, tokens: N, parameter: c.index(layer: l, .v), dx: dh1.p, accumulate: true)
             rmsNormBackward(tape.x.p, r: tape.r1, weight: c.index(layer: l, .inputNorm), tokens: N, width: H, dy: dh1.p, dx: dx.p)
-            _ = half
         }
         let dE = grads[0].p
         for t in 0..<N {
@@ -507,11 +506,12 @@ extension TrainableModel {
             // Every element summed over the workers in worker order — the first worker wrote the
             // model's own gradients, the others' are added to them — tensors cut into chunks shared
             // among the threads: the same sums at any thread split.
-            let chunk = 1 << 14
+            // Each chunk's sums of squares for AdamW's clipping too, while the chunk is in cache: the
+            // chunks are two of AdamW's pieces, so their sums are the tensor's piece by piece.
+            let square = Self.gradientSquareChunk, chunk = 2 * square
             var pieces: [(tensor: Int, from: Int)] = []
             for i in grads.indices { for from in stride(from: 0, to: grads[i].count, by: chunk) { pieces.append((i, from)) } }
-            // Each chunk's sums of squares for AdamW's clipping too, while the chunk is in cache.
-            let sources = replicas[1..<workers].map(\.grads), square = Self.gradientSquareChunk
+            let sources = replicas[1..<workers].map(\.grads)
             let squares = grads.map { UnsafeMutablePointer<Double>.allocate(capacity: ($0.count + square - 1) / square) }
             defer { squares.forEach { $0.deallocate() } }
             parallelFor(pieces.count, threads: threads) { k in
@@ -521,9 +521,7 @@ extension TrainableModel {
                     let g = s[i].p
                     for j in from..<to { out[j] += g[j] }
                 }
-                for lo in stride(from: from, to: to, by: square) {
-                    squares[i][lo / square] = Kernels.default.sumOfSquares(out + lo, count: min(lo + square, to) - lo)
-                }
+                for (j, sum) in squareSums(out + from, count: to - from).enumerated() { squares[i][from / square + j] = sum }
             }
             for i in grads.indices { gradientSquares[i] = Array(UnsafeBufferPointer(start: squares[i], count: (grads[i].count + square - 1) / square)) }
         }

@@ -103,11 +103,10 @@ public final class TrainableModel: @unchecked Sendable {
         requantize()
     }
 
-    /// A worker of `model`'s data-parallel steps: the same latent weights (shared buffers), its own
-    /// gradients; the caller hands it the current quantized matrices before each use.
-    /// A worker of `model`'s data-parallel steps: its latent weights, and its gradients too when
-    /// `sharingGradients` (the first worker writes the model's own gradients, so the sum over the
-    /// workers starts there instead of from a copy), else its own.
+    /// A worker of `model`'s data-parallel steps: the same latent weights (shared buffers), and its
+    /// gradients too when `sharingGradients` (the first worker writes the model's own gradients, so
+    /// the sum over the workers starts there instead of from a copy), else its own; the caller
+    /// hands it the current quantized matrices before each use.
     init(replicaOf model: TrainableModel, sharingGradients: Bool) {
         configuration = model.configuration
         threads = 1
