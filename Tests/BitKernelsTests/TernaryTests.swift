@@ -161,6 +161,42 @@ func naiveProducts(_ w: [Int8], rows: Int, columns: Int, _ x: [Int8], tokens: In
         }
     }
 
+    /// The AVX-512 slab tiles write a float output row's full 64-byte lines by streaming stores
+    /// where the line is 64-byte aligned and by ordinary masked stores elsewhere: outputs starting
+    /// 0, 1 and 16 floats past a 64-byte boundary, strided past the rows, all hold the scalar
+    /// reference's bits (and the stride's gaps stay untouched).
+    @Test(arguments: ISA.supported)
+    func slabFloatProductsMatchReferenceAtEveryOutputAlignment(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa)
+        var rng = SplitMix64(seed: 79)
+        for (rows, columns, tokens) in [(64, 128, 16), (80, 256, 13), (344, 128, 20)] {
+            let latent = (0..<(rows * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 700 }
+            let x = (0..<(tokens * columns)).map { _ in Float(Int64(bitPattern: rng.next() % 2001) - 1000) / 300 }
+            let m = TernaryMatrix.quantizing(latent, rows: rows, columns: columns)
+            let expected = m.multiply(QuantizedTokens(x, tokens: tokens, columns: columns), threads: 1, using: .scalarReference)
+            let stride = QuantizedTokens.paddedStride(columns: columns), yStride = rows + 16
+            var q = [Int8](repeating: 0, count: tokens * stride), scales = [Float](repeating: 0, count: tokens)
+            var sums = [Int32](repeating: 0, count: tokens)
+            QuantizedTokens.quantize(x, xStride: columns, columns: columns, tokens: tokens, into: &q, stride: stride, scales: &scales,
+                                     sums: &sums, using: kernels)
+            for offset in [0, 1, 16] {
+                let count = offset + tokens * yStride
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+                defer { raw.deallocate() }
+                let y = raw.bindMemory(to: Float.self, capacity: count)
+                y.initialize(repeating: -7, count: count)
+                m.multiply(quantized: q, stride: stride, sums: sums, scales: scales, tokens: tokens, into: y + offset, yStride: yStride,
+                           using: kernels)
+                var same = true, gapsKept = true
+                for t in 0..<tokens {
+                    for r in 0..<rows where y[offset + t * yStride + r].bitPattern != expected[t * rows + r].bitPattern { same = false }
+                    for r in rows..<yStride where offset + t * yStride + r < count && y[offset + t * yStride + r] != -7 { gapsKept = false }
+                }
+                #expect(same && gapsKept, "isa \(isa) \(rows) × \(columns), \(tokens) tokens, output \(offset) floats past 64 bytes")
+            }
+        }
+    }
+
     /// Non-finite activations are refused (the vectorized check sees NaN and both infinities
     /// anywhere, and passes the largest finite values).
     @Test(arguments: ISA.supported)
