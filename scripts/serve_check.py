@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -222,7 +223,18 @@ def main():
                 check("openai raises on 503", e.status_code == 503)
             cancelled = h["cancelled"]
             # Read a little of one stream, then every client goes away.
-            first = held[0].recv(4096).decode(errors="replace")
+            # Headers and the first event may arrive in separate segments, and which of the three is the
+            # queued one is the server's choice: read all three until one shows an event (at most 30 s).
+            seen = {sock: "" for sock in held}
+            open_socks, deadline = list(held), time.time() + 30
+            while open_socks and not any("data: " in t for t in seen.values()) and time.time() < deadline:
+                ready, _, _ = select.select(open_socks, [], [], max(0.0, deadline - time.time()))
+                for sock in ready:
+                    data = sock.recv(4096)
+                    if not data:
+                        open_socks.remove(sock)
+                    seen[sock] += data.decode(errors="replace")
+            first = max(seen.values(), key=lambda t: ("data: " in t, len(t)))
             check("a raw client sees the SSE stream begin", "text/event-stream" in first and "data: " in first, first[:200])
             for s in held:
                 s.close()
