@@ -210,7 +210,9 @@ def main():
 
         def queue_and_disconnects():
             # Two running (--parallel 2), one queued (--queue 1): the next is refused with 503.
-            long = {"model": NAME, "prompt": [7], "max_tokens": 500, "temperature": 0, "stream": True}
+            # Prompt [3] runs greedily to all 500 tokens (no end-of-sequence token; [7] stops after 138), so
+            # the clients below leave while their requests still run, however fast the machine.
+            long = {"model": NAME, "prompt": [3], "max_tokens": 500, "temperature": 0, "stream": True}
             held = [raw_request(port, "/v1/completions", long) for _ in range(3)]
             h = wait_for(base, lambda h: h["running"] == 2 and h["queued"] == 1)
             status, body = curl(base, "/v1/completions", {"model": NAME, "prompt": PROMPT, "max_tokens": 4})
