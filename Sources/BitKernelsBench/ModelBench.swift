@@ -140,9 +140,15 @@ package struct ModelBench {
                 var samples: [Double] = []
                 for i in 0..<repetitions {
                     progress("model: tg\(n), \(team) thread(s), run \(i + 1)/\(repetitions)")
-                    let stats: GenerationStats
-                    do { stats = try m.generate(prompt: tokens(1), maxNewTokens: n, threads: t).stats } catch { throw BenchError(error) }
-                    samples.append(stats.generationTokensPerSecond)
+                    // As llama-bench: n single-token passes after a one-token prompt, fixed tokens, no sampling.
+                    let input = tokens(n + 1), cache = m.makeCache(capacity: n + 1)
+                    let t0: Double
+                    do {
+                        _ = try m.forward([input[0]], cache: cache, threads: t, lastOnly: true)
+                        t0 = now()
+                        for token in input.dropFirst() { _ = try m.forward([token], cache: cache, threads: t, lastOnly: true) }
+                    } catch { throw BenchError(error) }
+                    samples.append(Double(n) / max(now() - t0, 1e-9))
                 }
                 clearProgress()
                 results.append(result("tg\(n)", 0, n, samples, bandwidth: bandwidth))

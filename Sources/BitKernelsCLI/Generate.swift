@@ -107,7 +107,7 @@ struct Generate: ParsableCommand {
         let s = result.stats
         FileHandle.standardError.write("""
             prompt: \(s.promptTokens) tokens in \(String(format: "%.1f", s.promptSeconds * 1e3)) ms (\(String(format: "%.1f", s.promptTokensPerSecond)) tokens/s)
-            generation: \(s.generatedTokens) tokens in \(String(format: "%.1f", s.generationSeconds * 1e3)) ms (\(String(format: "%.2f", s.generationTokensPerSecond)) tokens/s), \(team) thread(s)
+            generation: \(s.generatedTokens) tokens, \(s.decodingPasses) decoding passes in \(String(format: "%.1f", s.generationSeconds * 1e3)) ms (\(String(format: "%.2f", s.generationTokensPerSecond)) tokens/s), \(team) thread(s)
             peak memory: \(bytes(peakMemoryBytes()))
 
             """.data(using: .utf8)!)

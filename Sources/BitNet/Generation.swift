@@ -65,17 +65,21 @@ public struct Sampler: Sendable {
 public struct GenerationStats: Sendable, Codable {
     /// Tokens of the prompt, and tokens generated.
     public var promptTokens = 0, generatedTokens = 0
+    /// Single-token forward passes after the prompt's: the first new token comes from the prompt
+    /// pass's logits, so `n` new tokens take `n - 1` (as llama.cpp counts its eval runs).
+    public var decodingPasses = 0
     /// Wall time of the prompt pass, and of the generation after it.
     public var promptSeconds = 0.0, generationSeconds = 0.0
     /// Prompt tokens per second (0 when not timed).
     public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
-    /// Generated tokens per second (0 when not timed).
+    /// Tokens decoded per second: `decodingPasses` over `generationSeconds` (0 when not timed or
+    /// when the prompt pass gave the only new token).
     ///
     /// ```swift
     /// let (_, stats) = try model.generate(prompt: [1, 2, 3], maxNewTokens: 8)
     /// print(stats.generationTokensPerSecond)
     /// ```
-    public var generationTokensPerSecond: Double { generationSeconds > 0 ? Double(generatedTokens) / generationSeconds : 0 }
+    public var generationTokensPerSecond: Double { generationSeconds > 0 ? Double(decodingPasses) / generationSeconds : 0 }
 }
 
 extension BitNetModel {
@@ -102,8 +106,10 @@ extension BitNetModel {
         while out.count < maxNewTokens {
             let next = sampler.next(logits[...])
             out.append(next)
-            if stopTokens.contains(next) || !onToken(next) || prompt.count + out.count >= limit { break }
+            // The last token needs no pass of its own: nothing reads its logits.
+            if out.count == maxNewTokens || stopTokens.contains(next) || !onToken(next) || prompt.count + out.count >= limit { break }
             logits = try forward([next], cache: cache, threads: threads, lastOnly: true)
+            measured.decodingPasses += 1
         }
         measured.generatedTokens = out.count
         measured.generationSeconds = Date().timeIntervalSince(t1)

@@ -10,6 +10,10 @@ import Testing
         let (ids, stats) = try m.generate(prompt: Fixture.sequences["A"]!, maxNewTokens: 16, threads: 1)
         #expect(ids == Fixture.greedy)
         #expect(stats.promptTokens == 16 && stats.generatedTokens == 16)
+        // The first token comes from the prompt pass and the last is not fed back: 15 passes.
+        #expect(stats.decodingPasses == 15)
+        #expect(try m.generate(prompt: [1, 2], maxNewTokens: 1).stats.decodingPasses == 0)
+        #expect(try m.generate(prompt: [1, 2, 3], maxNewTokens: 50, contextLimit: 6).stats.decodingPasses == 2)
         // A stop token ends generation after emitting it; onToken can stop it too.
         #expect(try m.generate(prompt: Fixture.sequences["A"]!, maxNewTokens: 16, stopTokens: [476]).tokens == [141, 993, 476])
         var seen = 0
