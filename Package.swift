@@ -108,7 +108,7 @@ if Context.environment["BITKERNELS_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", dependencies: ["BitNet"], path: "Tests/Fuzz/FuzzSupport"))
     for (name, dependencies) in [("FuzzGGUF", ["BitNet"]), ("FuzzSafetensors", ["BitNet"]), ("FuzzTokenizerJSON", ["BitNet"]),
                                  ("FuzzTiktoken", ["BitNet"]), ("FuzzIDX", ["BitNeurons"]),
-                                 ("FuzzPopulation", ["BitNeurons", "BitKernels", "CZlib"])] {
+                                 ("FuzzPopulation", ["BitNeurons", "BitKernels", "CZlib"]), ("FuzzCheckpoint", ["BitTraining"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: dependencies.map { .target(name: $0) } + ["FuzzSupport"], path: "Tests/Fuzz/\(name)",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]))

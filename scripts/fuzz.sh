@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzGGUF FuzzSafetensors FuzzIDX FuzzPopulation FuzzTokenizerJSON FuzzTiktoken)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzGGUF FuzzSafetensors FuzzIDX FuzzPopulation FuzzCheckpoint FuzzTokenizerJSON FuzzTiktoken)
 out=.build-fuzz
 export BITKERNELS_FUZZ=1
 for t in "${targets[@]}"; do
@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do
             seed $t $nx/t10k-labels-idx1-ubyte.gz $nx/t10k-images-idx3-ubyte.gz
             gzip -dc $nx/t10k-labels-idx1-ubyte.gz > $out/corpus/$t/labels.raw
             (gzip -dc $nx/t10k-images-idx3-ubyte.gz | head -c 8000 > $out/corpus/$t/images-cut.raw) || true ;;
-        FuzzPopulation)
+        FuzzPopulation|FuzzCheckpoint)
             mkdir -p $out/corpus/$t
             BK_FUZZ_WRITE_SEEDS=$out/corpus/$t "$bin/$t" ;;
         FuzzTokenizerJSON) seed $t $fx/tokenizer/tokenizer.json ;;

@@ -1,3 +1,4 @@
+import BitKernels
 import Foundation
 
 /// One turn of a conversation: `role` is `system`, `user` or `assistant`.
@@ -140,8 +141,12 @@ public struct SpecialTokens: Sendable, Equatable {
     init(directory: String, tokenizer: Tokenizer?) throws(BitNetError) {
         func json(_ name: String) throws(BitNetError) -> [String: Any]? {
             let file = directory + "/" + name
-            guard let data = FileManager.default.contents(atPath: file) else { return nil }
-            guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            let bytes: [UInt8]
+            do { bytes = try readRegularFile(file, limit: 1 << 26) } catch {
+                if error.kind == .missing { return nil }
+                throw .unreadable(file: file, reason: error.reason)
+            }
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
                 throw .malformed(file: file, reason: "not a JSON object")
             }
             return object

@@ -60,15 +60,23 @@ extension Trainer {
     /// Restores a checkpoint saved by a run of the same configuration, settings and data; throws
     /// `.badFile` naming the file and the first difference otherwise.
     public func loadCheckpoint(from path: String) throws(TrainingError) {
-        guard let bytes = FileManager.default.contents(atPath: path) else { throw .badFile(path: path, reason: "cannot read the checkpoint") }
+        let floats = model.weights.reduce(0) { $0 + 3 * $1.count }
+        // The weights and moments, and up to 64 MiB of header (its evaluations): no more is read.
+        let bytes: [UInt8]
+        do { bytes = try readRegularFile(path, limit: 24 + floats * 4 + (1 << 26)) } catch {
+            throw .badFile(path: path, reason: "cannot read the checkpoint: \(error.reason)")
+        }
         guard bytes.count >= 24, Array(bytes.prefix(8)) == Self.magic else { throw .badFile(path: path, reason: "not a BitTraining checkpoint") }
         let stored = bytes.suffix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
         let computed = bytes.prefix(bytes.count - 8).withUnsafeBytes { fnv1a($0) }
         guard stored == computed else { throw .badFile(path: path, reason: "checksum mismatch (truncated or corrupted)") }
-        let length = Int(bytes.dropFirst(8).prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian)
-        guard length > 0, 16 + length <= bytes.count - 8 else { throw .badFile(path: path, reason: "header length \(length) exceeds the file") }
+        let storedLength = bytes.dropFirst(8).prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard storedLength > 0, storedLength <= UInt64(bytes.count - 24) else {
+            throw .badFile(path: path, reason: "header length \(storedLength) exceeds the file")
+        }
+        let length = Int(storedLength)
         let header: CheckpointHeader
-        do { header = try JSONDecoder().decode(CheckpointHeader.self, from: bytes.subdata(in: 16..<(16 + length))) } catch {
+        do { header = try JSONDecoder().decode(CheckpointHeader.self, from: Data(bytes[16..<(16 + length)])) } catch {
             throw .badFile(path: path, reason: "bad header: \(error)")
         }
         guard header.configuration == model.configuration else {
@@ -80,7 +88,13 @@ extension Trainer {
         guard header.dataFingerprint == data.fingerprint, header.dataTokens == data.tokens.count else {
             throw .badFile(path: path, reason: "saved from other data (\(header.dataTokens) tokens vs \(data.tokens.count))")
         }
-        let floats = model.weights.reduce(0) { $0 + 3 * $1.count }
+        // A checksum proves only that the file is as written: the header's numbers are checked too.
+        guard (0...settings.steps).contains(header.step), header.optimizerStep == header.step else {
+            throw .badFile(path: path, reason: "step \(header.step) (optimizer step \(header.optimizerStep)) is not a step of this \(settings.steps)-step run")
+        }
+        guard header.elapsed.isFinite, header.elapsed >= 0 else {
+            throw .badFile(path: path, reason: "elapsed time \(header.elapsed) s is not a duration")
+        }
         guard bytes.count == 16 + length + floats * 4 + 8 else {
             throw .badFile(path: path, reason: "\(bytes.count) bytes; expected \(16 + length + floats * 4 + 8) for this model")
         }

@@ -28,7 +28,9 @@ public struct TextData: Sendable {
     /// shakespeare_char), `bytes` (256 ids), or a `tokenizer.json` path. Both parts must hold more
     /// than `context + 1` tokens.
     public init(path: String, tokenizer: String = "chars", validationFraction: Double = 0.1, context: Int) throws(TrainingError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .badFile(path: path, reason: "cannot read the file") }
+        // 1 GiB of text at most: its tokens take four bytes each in memory.
+        let data: [UInt8]
+        do { data = try readRegularFile(path, limit: 1 << 30) } catch { throw .badFile(path: path, reason: error.reason) }
         guard !data.isEmpty else { throw .badFile(path: path, reason: "the file is empty") }
         var ids: [Int32]
         var pieces: [[UInt8]]
@@ -37,7 +39,7 @@ public struct TextData: Sendable {
             ids = data.map { Int32($0) }
             pieces = (0..<256).map { [UInt8($0)] }
         case "chars":
-            guard let text = String(data: data, encoding: .utf8) else { throw .badFile(path: path, reason: "not UTF-8 text (use --tokenizer bytes)") }
+            guard let text = String(validating: data, as: UTF8.self) else { throw .badFile(path: path, reason: "not UTF-8 text (use --tokenizer bytes)") }
             let scalars = Array(text.unicodeScalars)
             let alphabet = Set(scalars).sorted { $0.value < $1.value }
             var index: [UInt32: Int32] = [:]
@@ -47,7 +49,7 @@ public struct TextData: Sendable {
         default:
             let tok: Tokenizer
             do { tok = try Tokenizer(tokenizerJSON: tokenizer) } catch { throw .badFile(path: tokenizer, reason: "\(error)") }
-            guard let text = String(data: data, encoding: .utf8) else { throw .badFile(path: path, reason: "not UTF-8 text") }
+            guard let text = String(validating: data, as: UTF8.self) else { throw .badFile(path: path, reason: "not UTF-8 text") }
             do { ids = try tok.encode(text, allowSpecial: false).map { Int32($0) } } catch { throw .badFile(path: path, reason: "\(error)") }
             pieces = (0..<tok.vocabularySize).map { tok.bytes(of: $0) }
         }

@@ -276,6 +276,12 @@ func loadError(_ path: String) -> String {
             #expect(throws: BitNetError.unreadable(file: model + "/tokenizer.json", reason: "not a regular file (a directory)")) {
                 try Tokenizer.load(modelPath: model)
             }
+            // The chat template's files too: a FIFO there is an error at once, a missing one is fine.
+            #expect(try SpecialTokens(modelPath: model, tokenizer: nil).eos.isEmpty)
+            #expect(mkfifo(model + "/tokenizer_config.json", 0o600) == 0)
+            #expect(throws: BitNetError.unreadable(file: model + "/tokenizer_config.json", reason: "not a regular file (a FIFO)")) {
+                try SpecialTokens(modelPath: model, tokenizer: nil)
+            }
         }
     }
 

@@ -57,7 +57,16 @@ func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 
             try "abcabcabc".write(toFile: tiny, atomically: true, encoding: .utf8)
             #expect(throws: TrainingError.badFile(path: empty, reason: "the file is empty")) { try TextData(path: empty, context: 4) }
             #expect(throws: TrainingError.self) { try TextData(path: tiny, context: 64) }  // context longer than the data
-            #expect(throws: TrainingError.badFile(path: "/nonexistent/x", reason: "cannot read the file")) { try TextData(path: "/nonexistent/x", context: 4) }
+            #expect(throws: TrainingError.badFile(path: "/nonexistent/x", reason: "no such file")) { try TextData(path: "/nonexistent/x", context: 4) }
+            // A FIFO (nobody writing) or a directory is an error at once, not a hang.
+            let fifo = dir + "/fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            #expect(throws: TrainingError.badFile(path: fifo, reason: "not a regular file (a FIFO)")) { try TextData(path: fifo, context: 4) }
+            #expect(throws: TrainingError.badFile(path: dir, reason: "not a regular file (a directory)")) { try TextData(path: dir, context: 4) }
+            let trainer = try tinyTrainer()
+            #expect(throws: TrainingError.badFile(path: fifo, reason: "cannot read the checkpoint: not a regular file (a FIFO)")) {
+                try trainer.loadCheckpoint(from: fifo)
+            }
             #expect(throws: TrainingError.invalid("width 100 is not divisible by heads 3")) {
                 try ModelConfiguration(vocabularySize: 10, width: 100, layers: 1, heads: 3)
             }
@@ -120,6 +129,57 @@ func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 
             try bytes.write(to: URL(fileURLWithPath: path))
             let same = try tinyTrainer(steps: 20)
             #expect(throws: TrainingError.badFile(path: path, reason: "checksum mismatch (truncated or corrupted)")) { try same.loadCheckpoint(from: path) }
+        }
+    }
+
+    /// A file whose checksum is right but whose header lies (written by hand, or by a buggy tool):
+    /// a clean error naming what is wrong, never a trap.
+    @Test func checkpointWithValidChecksumButImpossibleHeaderIsRejected() throws {
+        let a = try tinyTrainer(steps: 20)
+        a.trainStep()
+        try withTemporaryDirectory("bktrain-ckpt") { dir in
+            let path = dir + "/checkpoint.bkt"
+            try a.saveCheckpoint(to: path)
+            let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let length = Int(original[8..<16].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            let header = try JSONSerialization.jsonObject(with: Data(original[16..<(16 + length)])) as! [String: Any]
+            /// The file with `body` (magic, length, header, payload) and its FNV-1a 64 checksum.
+            func write(_ body: [UInt8]) throws {
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for b in body { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                try Data(body + withUnsafeBytes(of: h.littleEndian, Array.init)).write(to: URL(fileURLWithPath: path))
+            }
+            func withHeader(_ change: (inout [String: Any]) -> Void) throws {
+                var edited = header
+                change(&edited)
+                let json = [UInt8](try JSONSerialization.data(withJSONObject: edited))
+                try write(Array(original[0..<8]) + withUnsafeBytes(of: UInt64(json.count).littleEndian, Array.init) + json
+                          + original[(16 + length)..<(original.count - 8)])
+            }
+            func rejected(_ reason: String) -> Bool {
+                do { try tinyTrainer(steps: 20).loadCheckpoint(from: path) } catch let e as TrainingError {
+                    return e == .badFile(path: path, reason: reason)
+                } catch { return false }
+                return false
+            }
+            // The unchanged header passes through the rewriting: the checks below test the edits.
+            try withHeader { _ in }
+            let resumed = try tinyTrainer(steps: 20)
+            try resumed.loadCheckpoint(from: path)
+            #expect(resumed.step == 1)
+            // A header length beyond Int's range (and beyond the file).
+            var huge = original[0..<(original.count - 8)]
+            huge.replaceSubrange(8..<16, with: [0xf0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+            try write(Array(huge))
+            #expect(rejected("header length 18446744073709551600 exceeds the file"))
+            for step in [-1, 21, Int.max] {
+                try withHeader { $0["step"] = step; $0["optimizerStep"] = step }
+                #expect(rejected("step \(step) (optimizer step \(step)) is not a step of this 20-step run"))
+            }
+            try withHeader { $0["optimizerStep"] = 0 }
+            #expect(rejected("step 1 (optimizer step 0) is not a step of this 20-step run"))
+            try withHeader { $0["elapsed"] = -1.0 }
+            #expect(rejected("elapsed time -1.0 s is not a duration"))
         }
     }
 }

@@ -29,6 +29,15 @@ package func writeFileAtomically(_ data: Data, to path: String) throws(Experimen
     do { try writeAtomically([UInt8](data), to: path) } catch { throw .io(path: error.path, reason: error.reason) }
 }
 
+/// A regular file's bytes (a FIFO or directory is an error, not a hang) of at most `limit` bytes
+/// (64 MiB unless told: records and sweep points are JSON), its failure as an `ExperimentError`.
+func readExperimentFile(_ path: String, limit: Int = 1 << 26) throws(ExperimentError) -> Data {
+    do { return Data(try readRegularFile(path, limit: limit)) } catch {
+        if error.kind == .missing { throw .missing(path: path) }
+        throw .io(path: path, reason: error.reason)
+    }
+}
+
 /// Creates `path` and its parents if missing.
 func makeDirectory(_ path: String) throws(ExperimentError) {
     do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {

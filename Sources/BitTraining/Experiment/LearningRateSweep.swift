@@ -55,7 +55,7 @@ public struct SweepPoint: Sendable, Equatable, Codable, JSONDocument {
         var points = [SweepPoint]()
         for name in names.sorted() where name.hasSuffix(".json") {
             let path = directory + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else { throw .io(path: path, reason: "cannot read") }
+            let data = try readExperimentFile(path)
             do { points.append(try RunRecord.decoder().decode(SweepPoint.self, from: data)) } catch {
                 throw .badData(path: path, reason: "not a sweep point: \(oneLine(error))")
             }

@@ -353,8 +353,7 @@ public struct RunRecord: Sendable, Equatable, Codable, JSONDocument {
 
     /// Reads and checks a record.
     public static func read(from path: String) throws(ExperimentError) -> RunRecord {
-        guard FileManager.default.fileExists(atPath: path) else { throw .missing(path: path) }
-        guard let data = FileManager.default.contents(atPath: path) else { throw .io(path: path, reason: "cannot read") }
+        let data = try readExperimentFile(path)
         let record: RunRecord
         do { record = try decoder().decode(RunRecord.self, from: data) } catch {
             throw .badData(path: path, reason: "not a run record: \(oneLine(error))")
@@ -416,7 +415,7 @@ public func writeHiddenStates(_ blocks: [Matrix], to path: String) throws(Experi
 public func readHiddenStates(_ file: RunRecord.HiddenStatesFile, relativeTo directory: String) throws(ExperimentError) -> [Matrix] {
     let path = directory + "/" + file.path
     guard file.format == "float32le" else { throw .badData(path: path, reason: "format \(file.format), want float32le") }
-    guard let data = FileManager.default.contents(atPath: path) else { throw .io(path: path, reason: "cannot read") }
+    let data = try readExperimentFile(path, limit: 1 << 34)
     let count = file.positions * file.width
     guard data.count == count * file.blocks * 4 else {
         throw .badData(path: path, reason: "\(data.count) bytes, want \(count * file.blocks * 4) for \(file.blocks)×\(file.positions)×\(file.width) float32")

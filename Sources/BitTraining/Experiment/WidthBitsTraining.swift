@@ -81,7 +81,8 @@ extension WidthBitsGrid {
         var recorder = FrustrationRecorder(precision: spec.precision)
         if FileManager.default.fileExists(atPath: checkpointPath) {
             try trainer.loadCheckpoint(from: checkpointPath)
-            if let saved = FileManager.default.contents(atPath: samplesPath) {
+            if FileManager.default.fileExists(atPath: samplesPath) {
+                let saved = try readExperimentFile(samplesPath)
                 do { recorder.samples = try RunRecord.decoder().decode([FrustrationSample].self, from: saved) } catch {
                     throw ExperimentError.badData(path: samplesPath, reason: "not frustration samples: \(oneLine(error))")
                 }
