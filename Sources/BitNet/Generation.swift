@@ -107,7 +107,7 @@ extension BitNetModel {
             let next = sampler.next(logits[...])
             out.append(next)
             // The last token needs no pass of its own: nothing reads its logits.
-            if out.count == maxNewTokens || stopTokens.contains(next) || !onToken(next) || prompt.count + out.count >= limit { break }
+            if stopTokens.contains(next) || !onToken(next) || out.count == maxNewTokens || prompt.count + out.count >= limit { break }
             logits = try forward([next], cache: cache, threads: threads, lastOnly: true)
             measured.decodingPasses += 1
         }

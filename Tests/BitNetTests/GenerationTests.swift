@@ -12,6 +12,9 @@ import Testing
         #expect(stats.promptTokens == 16 && stats.generatedTokens == 16)
         // The first token comes from the prompt pass and the last is not fed back: 15 passes.
         #expect(stats.decodingPasses == 15)
+        var shown: [Int] = []
+        _ = try m.generate(prompt: Fixture.sequences["A"]!, maxNewTokens: 16, onToken: { shown.append($0); return true })
+        #expect(shown == Fixture.greedy, "onToken sees every new token, the last one too")
         #expect(try m.generate(prompt: [1, 2], maxNewTokens: 1).stats.decodingPasses == 0)
         #expect(try m.generate(prompt: [1, 2, 3], maxNewTokens: 50, contextLimit: 6).stats.decodingPasses == 2)
         // A stop token ends generation after emitting it; onToken can stop it too.
