@@ -82,7 +82,10 @@ BK_INLINE bool bk_table_has_avx2(const bk_kernels *k) {
                                  float *du, size_t n);                                             \
     void bk_dequantize_token_##isa(const int8_t *q, size_t n, float s, float *out);               \
     void bk_rope_rotate_##isa(float *x, size_t heads, size_t d, const float *cos, const float *sin, \
-                              bool inverse);
+                              bool inverse);                                                       \
+    void bk_attention_token_##isa(const float *q, const float *keys, const float *values,         \
+                                  size_t positions, size_t stride, size_t d, float scale,         \
+                                  float *scores, float *out);
 
 /* rank_blur.c: the scalar reference, AVX2 (also in the AVX-VNNI table) and AVX-512; NEON takes
  * the scalar one. */

@@ -22,7 +22,7 @@
     .adamw_update = bk_adamw_update_##name, .requantize = bk_requantize_##name,                    \
     .softmax_row = bk_softmax_row_##name, .relu2_times = bk_relu2_times_##name,                    \
     .relu2_backward = bk_relu2_backward_##name, .dequantize_token = bk_dequantize_token_##name,    \
-    .rope_rotate = bk_rope_rotate_##name
+    .rope_rotate = bk_rope_rotate_##name, .attention_token = bk_attention_token_##name
 
 #define BK_TABLE(name, isa_id, blur)                                                               \
     static const bk_kernels table_##name = {                                                       \

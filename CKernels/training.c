@@ -1,7 +1,8 @@
 /* training.c — the per-token and element-wise passes of a training step (BitTraining): RMSNorm
  * and its gradients, the gradient norm's sum of squares, the AdamW update, the re-quantization of
  * latent weights to ternary or binary codes, the causal softmax row, the squared-ReLU gate and its
- * gradient, and the dequantized copy of int8 tokens that the weight gradients read. As Swift loops
+ * gradient, and the dequantized copy of int8 tokens that the weight gradients read; and, sharing
+ * the softmax, inference's decoding attention of one token (attention_token). As Swift loops
  * (which this package compiles for baseline x86-64: four SSE2 lanes) they were a fifth of a step;
  * here each is compiled per instruction set.
  *
@@ -13,6 +14,7 @@
  * lane: all variants give the same bits. The element-wise passes also give the bits of the Swift
  * loops they replaced, so training runs did not change when they moved here. */
 #include "bk_internal.h"
+#include "bk_omp.h"
 
 #include <math.h>
 #include <string.h>
@@ -345,6 +347,47 @@ BK_INLINE void dequantize_token_body(const int8_t *q, size_t n, float s, float *
     for (; i < n; i++) out[i] = (float)q[i] / s;
 }
 
+/* ---- Attention of one token (decoding) -------------------------------------------------------- */
+
+/* q · k: sixteen lanes, then the halving tree, then the tail in order (as weighted_dot_body). */
+BK_INLINE float dot_body(const float *a, const float *b, size_t n) {
+    bk_f16 lane = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) lane += load16(a + i) * load16(b + i);
+    float l[16];
+    memcpy(l, &lane, sizeof l);
+    for (int half = 8; half >= 1; half /= 2)
+        for (int k = 0; k < half; k++) l[k] = l[k] + l[k + half];
+    float total = l[0];
+    for (; i < n; i++) total += a[i] * b[i];
+    return total;
+}
+
+/* One query head against `positions` keys and values `stride` floats apart: scores[p] = (q · k_p) ·
+ * scale, their softmax (softmax_row_body), out = Σ_p w_p · v_p added in position order from 0. */
+BK_INLINE void attention_token_body(const float *q, const float *keys, const float *values, size_t positions,
+                                    size_t stride, size_t d, float scale, float *scores, float *out) {
+    /* When a cache row is a whole position (every kv head), one head's slices are `stride` floats
+     * apart, pages apart for wide models, where the hardware prefetchers lose the stream and each
+     * position waits on DRAM: asking for the slice a few positions ahead keeps reads in flight. */
+    enum { ahead = 8 };
+    for (size_t p = 0; p < positions; p++) {
+        if (p + ahead < positions)
+            for (size_t i = 0; i < d; i += 16) __builtin_prefetch(keys + (p + ahead) * stride + i);
+        scores[p] = dot_body(q, keys + p * stride, d) * scale;
+    }
+    softmax_row_body(scores, positions - 1, positions);
+    memset(out, 0, d * sizeof *out);
+    for (size_t p = 0; p < positions; p++) {
+        if (p + ahead < positions)
+            for (size_t i = 0; i < d; i += 16) __builtin_prefetch(values + (p + ahead) * stride + i);
+        const float w = scores[p], *v = values + p * stride;
+        size_t i = 0;
+        for (; i + 16 <= d; i += 16) store16(out + i, load16(out + i) + load16(v + i) * w);
+        for (; i < d; i++) out[i] = out[i] + v[i] * w;
+    }
+}
+
 #define BK_RMSNORM_ENTRIES(isa)                                                                    \
     float bk_rmsnorm_##isa(const float *x, const float *w, size_t n, float eps, float *y) {        \
         return rmsnorm_body(x, w, n, eps, y);                                                      \
@@ -385,6 +428,11 @@ BK_INLINE void dequantize_token_body(const int8_t *q, size_t n, float s, float *
     void bk_rope_rotate_##isa(float *x, size_t heads, size_t d, const float *cos, const float *sin, \
                               bool inverse) {                                                      \
         rope_rotate_body(x, heads, d, cos, sin, inverse);                                          \
+    }                                                                                              \
+    void bk_attention_token_##isa(const float *q, const float *keys, const float *values,         \
+                                  size_t positions, size_t stride, size_t d, float scale,         \
+                                  float *scores, float *out) {                                    \
+        attention_token_body(q, keys, values, positions, stride, d, scale, scores, out);          \
     }
 
 /* The specification (compiled for the baseline: SSE2 vectors on x86-64 at most). */
@@ -403,3 +451,20 @@ BK_UNTARGET
 #if BK_AARCH64
 BK_TRAINING_VARIANT(neon)
 #endif
+
+/* Heads shared among threads (contiguous ranges) once the scores are many enough to pay for waking
+ * the team: each head is computed the same whichever thread runs it. */
+void bk_attention_decode(const bk_kernels *k, const float *q, const float *keys, const float *values,
+                         size_t positions, size_t heads, size_t kv_heads, size_t d, size_t position_stride,
+                         size_t head_stride, float scale, float *scores, float *out, int threads) {
+    if (positions == 0 || heads == 0) return;
+    const size_t group = heads / kv_heads;
+    const int team = heads * positions * d >= (1u << 16) ? bk_team_size(threads) : 1;
+#pragma omp parallel num_threads(team)
+    {
+        const size_t n = (size_t)omp_get_num_threads(), i = (size_t)omp_get_thread_num();
+        for (size_t h = heads * i / n; h < heads * (i + 1) / n; h++)
+            k->attention_token(q + h * d, keys + (h / group) * head_stride, values + (h / group) * head_stride, positions,
+                               position_stride, d, scale, scores + h * positions, out + h * d);
+    }
+}

@@ -68,6 +68,7 @@ extension Kernels {
         ("relu2_backward", { unsafeBitCast($0.relu2_backward, to: UnsafeRawPointer?.self) }),
         ("dequantize_token", { unsafeBitCast($0.dequantize_token, to: UnsafeRawPointer?.self) }),
         ("rope_rotate", { unsafeBitCast($0.rope_rotate, to: UnsafeRawPointer?.self) }),
+        ("attention_token", { unsafeBitCast($0.attention_token, to: UnsafeRawPointer?.self) }),
     ]
 
     /// How many function pointers the C table holds (its size after the `isa` field): a test checks
@@ -185,6 +186,27 @@ extension Kernels {
     package func ropeRotate(_ x: UnsafeMutablePointer<Float>, heads: Int, dimension d: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                             inverse: Bool) {
         table.pointee.rope_rotate(x, heads, d, cos, sin, inverse)
+    }
+
+    /// One query head of one token against `positions` keys and values `stride` floats apart:
+    /// softmax((q · k_p) · scale) into `scores`, Σ_p scores[p] · v_p into `out` (entry `attention_token`).
+    @inline(__always)
+    package func attentionToken(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                positions: Int, stride: Int, dimension d: Int, scale: Float,
+                                scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        table.pointee.attention_token(q, keys, values, positions, stride, d, scale, scores, out)
+    }
+
+    /// Causal attention of one token over every head (`bk_attention_decode`): query head h reads kv
+    /// head h / (heads / kvHeads) of `positions` cached keys and values (position p's kv head j at
+    /// p · positionStride + j · headStride floats); `scores` holds heads × positions floats, `out`
+    /// gets heads × d. Heads are shared among up to `threads` OpenMP threads when the work pays;
+    /// the values do not depend on it.
+    package func attentionDecode(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                                 positions: Int, heads: Int, kvHeads: Int, dimension d: Int, positionStride: Int, headStride: Int,
+                                 scale: Float, scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, threads: Int) {
+        bk_attention_decode(table, q, keys, values, positions, heads, kvHeads, d, positionStride, headStride, scale, scores, out,
+                            Int32(clamping: threads))
     }
 
     /// out[i] = q[i] / s for i < count (entry `dequantize_token`).

@@ -116,16 +116,10 @@ extension DecoderLayer {
                 rope.apply(&queries, offset: t * qWidth, heads: heads, position: position + t - first)
                 rope.apply(&keys, offset: t * kvWidth, heads: kvHeads, position: position + t - first)
             }
-            cache.keys[layer].withUnsafeMutableBufferPointer { kc in
-                cache.values[layer].withUnsafeMutableBufferPointer { vc in
-                    for i in 0..<(count * kvWidth) {
-                        kc[position * kvWidth + i] = keys[first * kvWidth + i]
-                        vc[position * kvWidth + i] = vals[first * kvWidth + i]
-                    }
-                }
-            }
+            cache.store(layer: layer, keys: keys, values: vals, first: first, tokens: count, at: position)
             attended += attention(Array(queries[(first * qWidth)..<((first + count) * qWidth)]), tokens: count, start: position,
-                                  keys: cache.keys[layer], values: cache.values[layer], threads: attentionThreads, kernels: kernels)
+                                  keys: cache.keys[layer], values: cache.values[layer], strides: cache.strides,
+                                  threads: attentionThreads, kernels: kernels)
             first += count
         }
         let projected = o(attentionSubNorm(attended, tokens: n), tokens: n, threads: threads, kernels: kernels)

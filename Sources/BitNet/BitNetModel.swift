@@ -145,7 +145,7 @@ public final class BitNetModel: @unchecked Sendable {
     /// A cache for up to `capacity` positions (default: the model's maximum).
     public func makeCache(capacity: Int? = nil) -> KVCache {
         KVCache(layers: config.layerCount, capacity: min(capacity ?? config.maxPositions, config.maxPositions),
-                width: config.kvHeadCount * config.headDimension)
+                width: config.kvHeadCount * config.headDimension, kvHeads: config.kvHeadCount)
     }
 
     /// Runs `tokens` at the cache's next positions and returns their logits (tokens × vocabulary,

@@ -69,6 +69,10 @@ struct Rope: Sendable {
 }
 
 /// Keys (after RoPE) and values of every position so far, for each layer.
+///
+/// A layer's keys (and values) are stored kv head by kv head: head j's `capacity` positions of d
+/// floats are one contiguous block, so decoding streams each head's keys in order instead of
+/// gathering one slice from every position's row (pages apart for wide models).
 public final class KVCache {
     /// The most positions the cache holds.
     public let capacity: Int
@@ -78,15 +82,39 @@ public final class KVCache {
     var values: [[Float]]
     let width: Int  // kvHeads × headDimension
 
-    init(layers: Int, capacity: Int, width: Int) {
+    init(layers: Int, capacity: Int, width: Int, kvHeads: Int) {
         self.capacity = capacity
         self.width = width
+        self.kvHeads = kvHeads
         keys = Array(repeating: [Float](repeating: 0, count: capacity * width), count: layers)
         values = keys
     }
 
     /// Forgets every position (the buffers stay allocated).
     public func reset() { count = 0 }
+
+    /// Where position p of kv head j starts in a layer's buffer: p · position + j · head floats.
+    var strides: (position: Int, head: Int) { (width / kvHeads, capacity * width / kvHeads) }
+    let kvHeads: Int
+
+    /// Stores `tokens` tokens' keys and values (token-major: kvHeads × d floats each, from token
+    /// `first` of the arrays) at positions `position` ..< `position + tokens` of `layer`.
+    func store(layer: Int, keys: [Float], values: [Float], first: Int, tokens: Int, at position: Int) {
+        let d = width / kvHeads, (step, block) = strides
+        self.keys[layer].withUnsafeMutableBufferPointer { kc in
+            self.values[layer].withUnsafeMutableBufferPointer { vc in
+                for t in 0..<tokens {
+                    for j in 0..<kvHeads {
+                        let from = (first + t) * width + j * d, to = (position + t) * step + j * block
+                        for i in 0..<d {
+                            kc[to + i] = keys[from + i]
+                            vc[to + i] = values[from + i]
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One decoder layer: pre-norm attention with a sub-norm before the output projection, and the
@@ -110,15 +138,9 @@ struct DecoderLayer: Sendable {
             rope.apply(&queries, offset: t * heads * d, heads: heads, position: start + t)
             rope.apply(&keys, offset: t * kvWidth, heads: kvHeads, position: start + t)
         }
-        cache.keys[layer].withUnsafeMutableBufferPointer { kc in
-            cache.values[layer].withUnsafeMutableBufferPointer { vc in
-                for i in 0..<(tokens * kvWidth) {
-                    kc[start * kvWidth + i] = keys[i]
-                    vc[start * kvWidth + i] = vals[i]
-                }
-            }
-        }
+        cache.store(layer: layer, keys: keys, values: vals, first: 0, tokens: tokens, at: start)
         let attended = attention(queries, tokens: tokens, start: start, keys: cache.keys[layer], values: cache.values[layer],
+                                 strides: cache.strides,
                                  threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount, kernels: kernels)
         let projected = o(attentionSubNorm(attended, tokens: tokens), tokens: tokens, threads: threads, kernels: kernels)
         var residual = x
@@ -144,35 +166,26 @@ struct DecoderLayer: Sendable {
     /// does); fewer tokens (decoding) one (token, head) pair at a time. Either way each task is
     /// computed the same whichever thread runs it, so threading changes no bit, and the path
     /// depends only on this call's token count (and the process's OpenBLAS).
-    func attention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float], threads: Int = 1,
-                   kernels: Kernels = .default) -> [Float] {
+    /// Position p of kv head j starts at p · strides.position + j · strides.head in `keys` and `values`.
+    func attention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float],
+                   strides: (position: Int, head: Int), threads: Int = 1, kernels: Kernels = .default) -> [Float] {
         if tokens >= Self.gemmTokens && Self.gemmAttention {
-            return promptAttention(queries, tokens: tokens, start: start, keys: keys, values: values, threads: threads, kernels: kernels)
+            return promptAttention(queries, tokens: tokens, start: start, keys: keys, values: values, strides: strides,
+                                   threads: threads, kernels: kernels)
         }
-        let d = headDimension, group = heads / kvHeads, kvWidth = kvHeads * d, heads = self.heads
-        let scale = 1 / Float(d).squareRoot()
+        let d = headDimension, heads = self.heads
         var out = [Float](repeating: 0, count: tokens * heads * d)
+        var scores = [Float](repeating: 0, count: heads * (start + tokens))
         withAttentionBuffers(queries, keys, values, into: &out) { q, k, v, o in
-            // Disjoint output slices per pair; the inputs are only read.
-            nonisolated(unsafe) let q = q, k = k, v = v, o = o
-            let pair: @Sendable (Int, UnsafeMutablePointer<Float>) -> Void = { task, scores in
-                let t = task / heads, hq = task % heads
-                let visible = start + t + 1, kvh = hq / group, base = (t * heads + hq) * d
-                var best = -Float.infinity
-                for p in 0..<visible {
-                    scores[p] = dot(q + base, k + p * kvWidth + kvh * d, d) * scale
-                    best = max(best, scores[p])
+            scores.withUnsafeMutableBufferPointer { s in
+                // Token t sees positions 0 ... start + t (the kernel's heads share the team).
+                for t in 0..<tokens {
+                    kernels.attentionDecode(q + t * heads * d, keys: k, values: v, positions: start + t + 1, heads: heads,
+                                            kvHeads: kvHeads, dimension: d, positionStride: strides.position,
+                                            headStride: strides.head, scale: 1 / Float(d).squareRoot(),
+                                            scores: s.baseAddress!, out: o + t * heads * d, threads: threads)
                 }
-                var total: Float = 0
-                for p in 0..<visible {
-                    scores[p] = Float(exp(Double(scores[p] - best)))
-                    total += scores[p]
-                }
-                for p in 0..<visible { axpy(scores[p] / total, v + p * kvWidth + kvh * d, o + base, d) }
             }
-            let tasks = tokens * heads
-            // Below ~16 K score-dot products a second thread costs more than it saves.
-            runTasks(tasks, workers: tasks * (start + tokens) >= 1 << 14 ? threads : 1, scratch: start + tokens, pair)
         }
         return out
     }
@@ -193,9 +206,9 @@ extension DecoderLayer {
     /// single-threaded, so the values do not depend on the thread count. Per-pair attention did the
     /// same arithmetic in scalar dot products and a libm exponential per score: on the 2B-4T shapes
     /// this made pp512 18–27% faster at one thread (bench/RESULTS.md).
-    func promptAttention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float], threads: Int,
-                         kernels: Kernels) -> [Float] {
-        let d = headDimension, group = heads / kvHeads, kvWidth = kvHeads * d, heads = self.heads, qWidth = heads * d
+    func promptAttention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float],
+                         strides: (position: Int, head: Int), threads: Int, kernels: Kernels) -> [Float] {
+        let d = headDimension, group = heads / kvHeads, heads = self.heads, qWidth = heads * d
         let scale = 1 / Float(d).squareRoot(), block = Self.queryBlock
         let blocks = (tokens + block - 1) / block, tasks = blocks * heads
         var out = [Float](repeating: 0, count: tokens * qWidth)
@@ -206,11 +219,11 @@ extension DecoderLayer {
                 let b = task / heads, hq = task % heads, kvh = hq / group
                 let t0 = b * block, rows = min(block, tokens - t0), visible = start + t0 + rows
                 FloatGEMM.multiply(transposeA: false, transposeB: true, m: rows, n: visible, k: d, alpha: scale,
-                                   a: q + t0 * qWidth + hq * d, lda: qWidth, b: k + kvh * d, ldb: kvWidth, beta: 0,
+                                   a: q + t0 * qWidth + hq * d, lda: qWidth, b: k + kvh * strides.head, ldb: strides.position, beta: 0,
                                    c: scores, ldc: visible)
                 for i in 0..<rows { kernels.softmaxRow(scores + i * visible, last: start + t0 + i, count: visible) }
                 FloatGEMM.multiply(transposeA: false, transposeB: false, m: rows, n: d, k: visible, alpha: 1,
-                                   a: scores, lda: visible, b: v + kvh * d, ldb: kvWidth, beta: 0,
+                                   a: scores, lda: visible, b: v + kvh * strides.head, ldb: strides.position, beta: 0,
                                    c: o + t0 * qWidth + hq * d, ldc: qWidth)
             }
             runTasks(tasks, workers: threads, scratch: block * (start + tokens), task)

@@ -147,11 +147,11 @@ import Testing
     @Test(arguments: ISA.supported)
     func everyTableEntryIsListed(isa: ISA) throws {
         let entries = try Kernels.variant(isa).entries
-        #expect(entries.count == Kernels.tableEntryCount && entries.count == 25)
+        #expect(entries.count == Kernels.tableEntryCount && entries.count == 26)
         #expect(entries.map(\.name) == ["popcount", "pair_counts", "and_counts", "row_popcounts", "masked_flip", "random_bits",
                                         "quantize_token", "ternary_matmul", "bf16_dots", "bf16_dots_tokens", "i8_dots", "encode_threshold", "encode_rank", "encode_rank_blur",
                                         "rmsnorm", "rmsnorm_backward", "rmsnorm_weight_sums", "sum_squares", "adamw_update", "requantize",
-                                        "softmax_row", "relu2_times", "relu2_backward", "dequantize_token", "rope_rotate"])
+                                        "softmax_row", "relu2_times", "relu2_backward", "dequantize_token", "rope_rotate", "attention_token"])
         for e in entries {
             var owner: ISA = isa == .avxVNNI && e.name != "ternary_matmul" ? .avx2 : isa
             if e.name == "encode_rank_blur" && isa == .neon { owner = .scalar }  // no NEON variant

@@ -65,6 +65,48 @@ import Testing
         }
     }
 
+    /// Decoding attention (bk_attention_decode over the table's attention_token): every variant, at
+    /// one and two threads, gives the scalar reference's bits, and the reference is softmax
+    /// attention computed in double (GQA: query head h reads kv head h / (heads / kvHeads)).
+    @Test(arguments: ISA.supported)
+    func decodingAttentionMatchesTheReferenceAndTheDefinition(isa: ISA) throws {
+        let kernels = try Kernels.variant(isa), reference = try Kernels.variant(.scalar)
+        var rng = SplitMix64(seed: 31)
+        for d in [1, 8, 15, 16, 20, 64, 128] {
+            for (heads, kvHeads) in [(1, 1), (4, 2), (6, 2), (20, 5)] {
+                for positions in [1, 2, 17, 100, 700] where heads * positions * d <= 1 << 21 {
+                    let spread: Float = positions == 17 ? 8 : 1  // scores up to ~±80 apart: the exponential's range
+                    let q = Self.values(heads * d, &rng, scale: spread), keys = Self.values(positions * kvHeads * d, &rng)
+                    let values = Self.values(positions * kvHeads * d, &rng), scale = 1 / Float(d).squareRoot()
+                    func run(_ k: Kernels, threads: Int) -> [Float] {
+                        var scores = [Float](repeating: .nan, count: heads * positions)
+                        var out = [Float](repeating: .nan, count: heads * d)
+                        k.attentionDecode(q, keys: keys, values: values, positions: positions, heads: heads, kvHeads: kvHeads,
+                                          dimension: d, positionStride: kvHeads * d, headStride: d, scale: scale,
+                                          scores: &scores, out: &out, threads: threads)
+                        return out
+                    }
+                    let expected = run(reference, threads: 1)
+                    let shape = "d \(d) heads \(heads)/\(kvHeads) positions \(positions)"
+                    #expect(Self.bits(run(kernels, threads: 1)) == Self.bits(expected), "\(isa) attention \(shape)")
+                    #expect(Self.bits(run(kernels, threads: 2)) == Self.bits(expected), "\(isa) attention, 2 threads, \(shape)")
+                    guard isa == .scalar else { continue }
+                    for h in 0..<heads {
+                        let kv = h / (heads / kvHeads)
+                        let s = (0..<positions).map { p in
+                            (0..<d).reduce(0.0) { $0 + Double(q[h * d + $1]) * Double(keys[(p * kvHeads + kv) * d + $1]) } * Double(scale)
+                        }
+                        let top = s.max()!, e = s.map { Foundation.exp($0 - top) }, total = e.reduce(0, +)
+                        for i in 0..<d {
+                            let want = (0..<positions).reduce(0.0) { $0 + e[$1] / total * Double(values[($1 * kvHeads + kv) * d + i]) }
+                            #expect(abs(Double(expected[h * d + i]) - want) < 1e-5, "\(shape) head \(h) [\(i)]: \(expected[h * d + i]) vs \(want)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: ISA.supported)
     func ropeRotationMatchesTheReferenceAndTheDefinition(isa: ISA) throws {
         let kernels = try Kernels.variant(isa), reference = try Kernels.variant(.scalar)

@@ -19,7 +19,8 @@ import Testing
         let kvWidth = kvHeads * d, qWidth = heads * d, positions = start + tokens
         var rng = SplitMix64(seed: UInt64(tokens * 1000 + start))
         let q = Self.values(tokens * qWidth, &rng), k = Self.values(positions * kvWidth, &rng), v = Self.values(positions * kvWidth, &rng)
-        let got = layer.promptAttention(q, tokens: tokens, start: start, keys: k, values: v, threads: 1, kernels: .default)
+        let rows = (position: kvWidth, head: d)  // position-major: each position's kv heads side by side
+        let got = layer.promptAttention(q, tokens: tokens, start: start, keys: k, values: v, strides: rows, threads: 1, kernels: .default)
         let scale = 1 / Double(d).squareRoot()
         var worst = 0.0
         for t in 0..<tokens {
@@ -35,8 +36,31 @@ import Testing
         }
         #expect(worst < 2e-5, "max |difference| from the definition \(worst)")
         for threads in [2, 3] {
-            let again = layer.promptAttention(q, tokens: tokens, start: start, keys: k, values: v, threads: threads, kernels: .default)
+            let again = layer.promptAttention(q, tokens: tokens, start: start, keys: k, values: v, strides: rows, threads: threads, kernels: .default)
             #expect(again.map(\.bitPattern) == got.map(\.bitPattern), "\(threads) threads")
+        }
+        // The cache's layout (kv head by kv head, `positions` rows each) gives the same bits, by
+        // GEMM (the prompt) and by the decoding kernel (tokens one at a time).
+        func headMajor(_ x: [Float]) -> [Float] {
+            var out: [Float] = []
+            for j in 0..<kvHeads {
+                for p in 0..<positions {
+                    let from: Int = p * kvWidth + j * d
+                    out += x[from..<(from + d)]
+                }
+            }
+            return out
+        }
+        let blocks = (position: d, head: positions * d)
+        let byHead = layer.promptAttention(q, tokens: tokens, start: start, keys: headMajor(k), values: headMajor(v), strides: blocks,
+                                           threads: 2, kernels: .default)
+        #expect(byHead.map(\.bitPattern) == got.map(\.bitPattern), "kv-head-major layout")
+        for t in [0, tokens - 1] {
+            let query = Array(q[(t * qWidth)..<((t + 1) * qWidth)])
+            let a = layer.attention(query, tokens: 1, start: start + t, keys: k, values: v, strides: rows, threads: 1)
+            let b = layer.attention(query, tokens: 1, start: start + t, keys: headMajor(k), values: headMajor(v), strides: blocks, threads: 2)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "decoding token \(t): both layouts, 1 and 2 threads")
+            #expect(zip(a, got[(t * qWidth)..<((t + 1) * qWidth)]).allSatisfy { abs($0 - $1) < 2e-5 }, "decoding token \(t) vs the prompt's")
         }
     }
 }

@@ -338,6 +338,19 @@ static void check_training(const bk_kernels *v, const bk_kernels *s) {
                 check(memcmp(a[5], b[5], n * 4) == 0, "rope_rotate n %zu d %zu inverse %d", n, d, inverse);
             }
         }
+        /* Decoding attention of one head: q = x, keys g and values u as positions × stride (one or
+         * two kv heads), scores and out in the scratch rows. */
+        const size_t dims[] = {1, 8, 15, 16, 20, 64};
+        for (size_t di = 0; di < COUNT(dims); di++) {
+            for (size_t heads = 1; heads <= 2; heads++) {
+                const size_t d = dims[di], stride = heads * d, positions = n / stride;
+                if (positions == 0) continue;
+                v->attention_token(x, g, u, positions, stride, d, 0.3f, a[4], a[5]);
+                s->attention_token(x, g, u, positions, stride, d, 0.3f, b[4], b[5]);
+                check(memcmp(a[4], b[4], positions * 4) == 0 && memcmp(a[5], b[5], d * 4) == 0,
+                      "attention_token n %zu d %zu stride %zu", n, d, stride);
+            }
+        }
         __libc_free(x); __libc_free(g); __libc_free(u); __libc_free(q); __libc_free(prev); __libc_free(ca); __libc_free(cb);
         for (int j = 0; j < 6; j++) { __libc_free(a[j]); __libc_free(b[j]); }
     }

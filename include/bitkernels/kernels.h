@@ -195,6 +195,11 @@ typedef struct bk_kernels {
      * (d even) and i < d/2, (a, b) = (x[i], x[i + d/2]) ← (a·cos[i] − b·s, b·cos[i] + a·s) with
      * s = sin[i], or −sin[i] when `inverse` (the backward pass's rotation back). */
     void (*rope_rotate)(float *x, size_t heads, size_t d, const float *cos, const float *sin, bool inverse);
+    /* One query head of one token against `positions` (≥ 1) keys and values stored `stride` floats
+     * apart, d values each: scores[p] = (q · k_p) · scale (sixteen lanes, halving tree, tail), their
+     * softmax as softmax_row computes it, out[0..d) = Σ_p scores[p] · v_p added in position order. */
+    void (*attention_token)(const float *q, const float *keys, const float *values, size_t positions, size_t stride,
+                            size_t d, float scale, float *scores, float *out);
 } bk_kernels;
 
 /* The variant for one ISA, or NULL when it is not built into this binary or the CPU lacks it. */
@@ -210,6 +215,15 @@ const char *bk_kernels_best_error(void);
 /* The choice bk_kernels_best() makes, for a given override (NULL or "" = none), without caching:
  * NULL with *error set to a sentence (valid until the next call) when the override is impossible. */
 const bk_kernels *bk_kernels_resolve(const char *override_name, const char **error);
+
+/* Causal attention of one token, every head: query head h (of `heads`, q + h·d) reads kv head
+ * h / (heads / kv_heads) of the `positions` cached keys and values (position p's kv head j at
+ * p·position_stride + j·head_stride floats) through the table's attention_token; scores holds
+ * heads × positions floats; out gets heads × d. Heads are shared among up to `threads` OpenMP
+ * threads (≤ 0: the default team) when the work pays for it; the result does not depend on the team. */
+void bk_attention_decode(const bk_kernels *k, const float *q, const float *keys, const float *values,
+                         size_t positions, size_t heads, size_t kv_heads, size_t d, size_t position_stride,
+                         size_t head_stride, float scale, float *scores, float *out, int threads);
 
 /* ---------------------------------------------------------------------------------------------
  * Random masks
