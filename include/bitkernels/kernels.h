@@ -197,7 +197,8 @@ typedef struct bk_kernels {
     void (*rope_rotate)(float *x, size_t heads, size_t d, const float *cos, const float *sin, bool inverse);
     /* One query head of one token against `positions` (≥ 1) keys and values stored `stride` floats
      * apart, d values each: scores[p] = (q · k_p) · scale (sixteen lanes, halving tree, tail), their
-     * softmax as softmax_row computes it, out[0..d) = Σ_p scores[p] · v_p added in position order. */
+     * softmax as softmax_row computes it, out[0..d) = Σ_p scores[p] · v_p added in position order over
+     * the weights of at least 2⁻⁶⁰ (smaller ones cannot change the sum; skipping avoids subnormals). */
     void (*attention_token)(const float *q, const float *keys, const float *values, size_t positions, size_t stride,
                             size_t d, float scale, float *scores, float *out);
 } bk_kernels;
