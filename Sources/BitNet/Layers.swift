@@ -222,6 +222,9 @@ extension DecoderLayer {
                                    a: q + t0 * qWidth + hq * d, lda: qWidth, b: k + kvh * strides.head, ldb: strides.position, beta: 0,
                                    c: scores, ldc: visible)
                 for i in 0..<rows { kernels.softmaxRow(scores + i * visible, last: start + t0 + i, count: visible) }
+                // Weights below 2⁻⁶⁰ to zero, as the decoding kernel skips them: their products with
+                // the values would be subnormal, a microcode assist each inside the GEMM.
+                for j in 0..<(rows * visible) where scores[j] < 0x1p-60 { scores[j] = 0 }
                 FloatGEMM.multiply(transposeA: false, transposeB: false, m: rows, n: d, k: visible, alpha: 1,
                                    a: scores, lda: visible, b: v + kvh * strides.head, ldb: strides.position, beta: 0,
                                    c: o + t0 * qWidth + hq * d, ldc: qWidth)
