@@ -163,9 +163,10 @@ struct DecoderLayer: Sendable {
     /// Causal softmax attention; query head j reads kv head j / (heads / kvHeads). Prompts of
     /// `gemmTokens` tokens or more go through float GEMMs (`promptAttention`) when OpenBLAS has
     /// kernels for this CPU (`FloatGEMM.hasNativeKernels`; the `bitkernels` tool makes sure it
-    /// does); fewer tokens (decoding) one (token, head) pair at a time. Either way each task is
-    /// computed the same whichever thread runs it, so threading changes no bit, and the path
-    /// depends only on this call's token count (and the process's OpenBLAS).
+    /// does); fewer tokens (decoding) token by token on the kernel table (`attentionDecode`: every
+    /// head of one token, heads shared among the OpenMP team). Either way each head is computed the
+    /// same whichever thread runs it, so threading changes no bit, and the path depends only on
+    /// this call's token count (and the process's OpenBLAS).
     /// Position p of kv head j starts at p · strides.position + j · strides.head in `keys` and `values`.
     func attention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float],
                    strides: (position: Int, head: Int), threads: Int = 1, kernels: Kernels = .default) -> [Float] {
@@ -192,7 +193,7 @@ struct DecoderLayer: Sendable {
 }
 
 extension DecoderLayer {
-    /// Token counts from which a call's attention runs as GEMMs (a prompt) rather than pair by pair.
+    /// Token counts from which a call's attention runs as GEMMs (a prompt) rather than token by token.
     static let gemmTokens = 16
     /// Queries per GEMM block: bounds the score block (rows × visible keys floats per worker).
     static let queryBlock = 128
@@ -259,20 +260,6 @@ private func runTasks(_ tasks: Int, workers: Int, scratch: Int, _ task: @escapin
         for t in stride(from: w, to: tasks, by: workers) { task(t, scores) }
     }
     if workers > 1 { DispatchQueue.concurrentPerform(iterations: workers, execute: run) } else { run(0) }
-}
-
-/// y[i] += a · x[i], eight lanes at a time (each element's arithmetic is the same as the scalar loop).
-@inline(__always)
-func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var i = 0
-    let av = SIMD8<Float>(repeating: a)
-    while i + 8 <= n {
-        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(y + i).storeBytes(of: yv + av * xv, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n { y[i] += a * x[i]; i += 1 }
 }
 
 extension DecoderLayer {
