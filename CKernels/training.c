@@ -94,17 +94,21 @@ BK_INLINE float rmsnorm_body(const float *x, const float *w, size_t n, float eps
     return r;
 }
 
-/* Σ (w[i] · g[i]) · (x[i] · r): sixteen lanes, then lanes l and l + 8, l + 4, l + 2, l + 1
- * pairwise (a halving tree), then the tail in order. */
-BK_INLINE float weighted_dot_body(const float *x, const float *w, const float *g, float r, size_t n) {
-    bk_f16 lane = {0};
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) lane += (load16(w + i) * load16(g + i)) * (load16(x + i) * r);
+/* The sixteen float lanes' total: lanes l and l + 8, l + 4, l + 2, l + 1 pairwise (a halving tree). */
+BK_INLINE float total16(bk_f16 lane) {
     float l[16];
     memcpy(l, &lane, sizeof l);
     for (int half = 8; half >= 1; half /= 2)
         for (int k = 0; k < half; k++) l[k] = l[k] + l[k + half];
-    float total = l[0];
+    return l[0];
+}
+
+/* Σ (w[i] · g[i]) · (x[i] · r): sixteen lanes, their halving tree (total16), then the tail in order. */
+BK_INLINE float weighted_dot_body(const float *x, const float *w, const float *g, float r, size_t n) {
+    bk_f16 lane = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) lane += (load16(w + i) * load16(g + i)) * (load16(x + i) * r);
+    float total = total16(lane);
     for (; i < n; i++) total += (w[i] * g[i]) * (x[i] * r);
     return total;
 }
@@ -349,16 +353,12 @@ BK_INLINE void dequantize_token_body(const int8_t *q, size_t n, float s, float *
 
 /* ---- Attention of one token (decoding) -------------------------------------------------------- */
 
-/* q · k: sixteen lanes, then the halving tree, then the tail in order (as weighted_dot_body). */
+/* q · k: sixteen lanes, their halving tree (total16), then the tail in order. */
 BK_INLINE float dot_body(const float *a, const float *b, size_t n) {
     bk_f16 lane = {0};
     size_t i = 0;
     for (; i + 16 <= n; i += 16) lane += load16(a + i) * load16(b + i);
-    float l[16];
-    memcpy(l, &lane, sizeof l);
-    for (int half = 8; half >= 1; half /= 2)
-        for (int k = 0; k < half; k++) l[k] = l[k] + l[k + half];
-    float total = l[0];
+    float total = total16(lane);
     for (; i < n; i++) total += a[i] * b[i];
     return total;
 }

@@ -81,6 +81,7 @@ public final class KVCache {
     var keys: [[Float]]
     var values: [[Float]]
     let width: Int  // kvHeads × headDimension
+    let kvHeads: Int
 
     init(layers: Int, capacity: Int, width: Int, kvHeads: Int) {
         self.capacity = capacity
@@ -95,7 +96,6 @@ public final class KVCache {
 
     /// Where position p of kv head j starts in a layer's buffer: p · position + j · head floats.
     var strides: (position: Int, head: Int) { (width / kvHeads, capacity * width / kvHeads) }
-    let kvHeads: Int
 
     /// Stores `tokens` tokens' keys and values (token-major: kvHeads × d floats each, from token
     /// `first` of the arrays) at positions `position` ..< `position + tokens` of `layer`.
@@ -167,6 +167,7 @@ struct DecoderLayer: Sendable {
     /// head of one token, heads shared among the OpenMP team). Either way each head is computed the
     /// same whichever thread runs it, so threading changes no bit, and the path depends only on
     /// this call's token count (and the process's OpenBLAS).
+    ///
     /// Position p of kv head j starts at p · strides.position + j · strides.head in `keys` and `values`.
     func attention(_ queries: [Float], tokens: Int, start: Int, keys: [Float], values: [Float],
                    strides: (position: Int, head: Int), threads: Int = 1, kernels: Kernels = .default) -> [Float] {

@@ -114,12 +114,19 @@ func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 
         }
     }
 
-    @Test func checkpointFromAnotherConfigurationOrCorruptIsRejected() throws {
+    /// The checkpoint of a 20-step tiny run after one step, saved in a temporary directory.
+    func withOneStepCheckpoint(_ body: (_ path: String) throws -> Void) throws {
         let a = try tinyTrainer(steps: 20)
         a.trainStep()
         try withTemporaryDirectory("bktrain-ckpt") { dir in
             let path = dir + "/checkpoint.bkt"
             try a.saveCheckpoint(to: path)
+            try body(path)
+        }
+    }
+
+    @Test func checkpointFromAnotherConfigurationOrCorruptIsRejected() throws {
+        try withOneStepCheckpoint { path in
             let wider = try tinyTrainer(steps: 20, width: 32)
             #expect(throws: TrainingError.self) { try wider.loadCheckpoint(from: path) }
             let otherSeed = try tinyTrainer(steps: 20, seed: 4)
@@ -135,11 +142,7 @@ func tinyTrainer(steps: Int = 20, precision: Precision = .ternary, width: Int = 
     /// A file whose checksum is right but whose header lies (written by hand, or by a buggy tool):
     /// a clean error naming what is wrong, never a trap.
     @Test func checkpointWithValidChecksumButImpossibleHeaderIsRejected() throws {
-        let a = try tinyTrainer(steps: 20)
-        a.trainStep()
-        try withTemporaryDirectory("bktrain-ckpt") { dir in
-            let path = dir + "/checkpoint.bkt"
-            try a.saveCheckpoint(to: path)
+        try withOneStepCheckpoint { path in
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
             let length = Int(original[8..<16].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
             let header = try JSONSerialization.jsonObject(with: Data(original[16..<(16 + length)])) as! [String: Any]
